@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up here.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+# The CPU build; a CUDA user can run e.g. `make run TORCH_SPEC=torch` or install torch into .venv first.
+TORCH_SPEC ?= torch==2.13.0
+BIN    := $(VENV)/bin
+EXAMPLE ?= resources/examples/text-classifier/project.wbproj
+
+.PHONY: run test setup bench package clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
+	    $(BIN)/pip install -q -e ".[test]"; \
+	else \
+	    $(BIN)/pip install -q "$(TORCH_SPEC)" -e ".[test]"; \
+	fi
+	@touch $@
+
+setup: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/workbench gui $(EXAMPLE)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.installed
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+package: $(VENV)/.installed
+	$(BIN)/pip install -q pyinstaller
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/workbench.spec
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
