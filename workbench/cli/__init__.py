@@ -1,0 +1,53 @@
+"""The `workbench` command: one entry point, one module per subcommand.
+
+Each subcommand module exposes `register(subparsers)`, which adds its parser and sets
+`func=run` where `run(args) -> int`. Modules are imported only when the command line is
+parsed, and the heavy libraries (torch, Qt) only inside `run`, so `workbench --help` is quick.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from workbench import __version__
+
+# (module, what it adds) in the order `--help` lists them.
+SUBCOMMANDS = ["gui", "new", "validate", "data", "train", "export", "plugins"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Design, train and export neural networks. With no subcommand, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"workbench.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:  # a subcommand not built yet
+            if exc.name != f"workbench.cli.{name}_cmd":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        if "gui" not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
+            parser.print_help()
+            return 0
+        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

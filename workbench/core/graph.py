@@ -1,0 +1,280 @@
+"""The user's graph: nodes with parameters, typed ports, edges — and nothing about drawing.
+
+Every change goes through a method that first checks the change keeps the graph valid, then
+applies it and tells the listeners (the UI scene, the validator), in the order they subscribed.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from workbench.core import catalog
+from workbench.core.spec import NodeSpec
+
+
+class GraphError(Exception):
+    """A change that would make the graph invalid; the message says why, for the user."""
+
+
+class PortOccupied(GraphError):
+    pass
+
+
+class CycleError(GraphError):
+    pass
+
+
+class PortMismatch(GraphError):
+    pass
+
+
+class ParamError(GraphError):
+    pass
+
+
+@dataclass
+class Node:
+    id: str
+    type: str
+    title: str
+    params: dict[str, Any]
+    pos: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self) -> NodeSpec | None:
+        return catalog.find(self.type)
+
+    def label(self) -> str:
+        return f"{self.type} '{self.title}'"
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    kind: str  # node_added, node_removed, edge_added, edge_removed, param_changed, node_moved, title_changed
+    node_id: str | None = None
+    edge: Edge | None = None
+    name: str | None = None
+    value: Any = None
+
+
+Listener = Callable[[GraphEvent], None]
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
+
+    # -- observing --------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, event: GraphEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- queries ----------------------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise GraphError(f"no node with id '{node_id}'") from None
+
+    def by_title(self, title: str) -> Node:
+        for node in self.nodes.values():
+            if node.title == title:
+                return node
+        raise GraphError(f"no node titled '{title}'")
+
+    def edges_into(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node_id]
+
+    def edges_from(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def source_of(self, node_id: str, port: str) -> Edge | None:
+        return next((e for e in self.edges if e.dst == node_id and e.dst_port == port), None)
+
+    def new_id(self) -> str:
+        n = 1 + max((int(i[1:]) for i in self.nodes if i[:1] == "n" and i[1:].isdigit()), default=0)
+        return f"n{n}"
+
+    def unique_title(self, base: str) -> str:
+        titles = {n.title for n in self.nodes.values()}
+        if base not in titles:
+            return base
+        stem = base.rstrip("0123456789") or base
+        i = 1
+        while f"{stem}{i}" in titles:
+            i += 1
+        return f"{stem}{i}"
+
+    def reaches(self, start: str, goal: str) -> bool:
+        """True if a directed path leads from `start` to `goal`."""
+        seen, todo = set(), [start]
+        while todo:
+            current = todo.pop()
+            if current == goal:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(e.dst for e in self.edges if e.src == current)
+        return False
+
+    def topological_order(self) -> list[str]:
+        """Node ids, each after all its sources; raises CycleError naming the loop."""
+        indegree = {nid: 0 for nid in self.nodes}
+        for e in self.edges:
+            indegree[e.dst] += 1
+        ready = [nid for nid in self.nodes if indegree[nid] == 0]
+        order: list[str] = []
+        while ready:
+            nid = ready.pop(0)
+            order.append(nid)
+            for e in self.edges:
+                if e.src == nid:
+                    indegree[e.dst] -= 1
+                    if indegree[e.dst] == 0:
+                        ready.append(e.dst)
+        if len(order) < len(self.nodes):
+            stuck = [self.nodes[n].title for n in self.nodes if n not in order]
+            raise CycleError("cycle through " + " → ".join(f"'{t}'" for t in stuck))
+        return order
+
+    # -- changes ----------------------------------------------------------------------------
+    def add_node(self, type: str, title: str | None = None, params: dict | None = None,
+                 pos: tuple[float, float] = (0.0, 0.0), id: str | None = None) -> Node:
+        spec = catalog.get(type)
+        node_id = id or self.new_id()
+        if node_id in self.nodes:
+            raise GraphError(f"a node with id '{node_id}' already exists")
+        values = spec.defaults()
+        for name, value in (params or {}).items():
+            values[name] = self._checked(spec, name, value)
+        node = Node(node_id, type, title or self.unique_title(spec.default_title), values,
+                    (float(pos[0]), float(pos[1])))
+        self.insert_node(node)
+        return node
+
+    def insert_node(self, node: Node, edges: list[Edge] = ()) -> None:
+        """Put back a whole node (undo of a removal, paste) with its edges."""
+        if node.id in self.nodes:
+            raise GraphError(f"a node with id '{node.id}' already exists")
+        self.nodes[node.id] = node
+        self._emit(GraphEvent("node_added", node.id))
+        for e in edges:
+            self.connect(e.src, e.src_port, e.dst, e.dst_port)
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
+        """Remove a node and its edges; returns both so that the removal can be undone."""
+        node = self.node(node_id)
+        touching = [e for e in self.edges if node_id in (e.src, e.dst)]
+        for e in touching:
+            self.disconnect(e)
+        del self.nodes[node_id]
+        self._emit(GraphEvent("node_removed", node_id, value=node))
+        return node, touching
+
+    def check_connect(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
+        """Raise the GraphError that `connect` would raise, without changing anything."""
+        a, b = self.node(src), self.node(dst)
+        out = a.spec.output(src_port) if a.spec else None
+        inp = b.spec.input(dst_port) if b.spec else None
+        if out is None:
+            raise PortMismatch(f"{a.label()} has no output '{src_port}'")
+        if inp is None:
+            raise PortMismatch(f"{b.label()} has no input '{dst_port}'")
+        if out.kind != inp.kind:
+            raise PortMismatch(f"cannot connect {a.label()}'s {out.kind} output to "
+                               f"{b.label()}'s {inp.kind} input '{dst_port}'")
+        if src == dst or self.reaches(dst, src):
+            raise CycleError(f"connecting {a.label()} to {b.label()} would make a cycle")
+        if any(e.src == src and e.src_port == src_port for e in self.edges_into(dst)
+               if e.dst_port == dst_port):
+            raise GraphError(f"{a.label()} is already connected to that input")
+        taken = None if inp.multiple else self.source_of(dst, dst_port)
+        if taken is not None:
+            raise PortOccupied(f"input '{dst_port}' of {b.label()} is already connected to "
+                               f"'{self.nodes[taken.src].title}'")
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> Edge:
+        self.check_connect(src, src_port, dst, dst_port)
+        edge = Edge(src, src_port, dst, dst_port)
+        self.edges.append(edge)
+        self._emit(GraphEvent("edge_added", dst, edge=edge))
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        if edge not in self.edges:
+            raise GraphError("that connection does not exist")
+        self.edges.remove(edge)
+        self._emit(GraphEvent("edge_removed", edge.dst, edge=edge))
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set one parameter; returns the previous value (for undo)."""
+        node = self.node(node_id)
+        if node.spec is None:
+            raise ParamError(f"{node.label()}: unknown node type, its parameters cannot be edited")
+        value = self._checked(node.spec, name, value)
+        old = node.params.get(name)
+        node.params[name] = value
+        self._emit(GraphEvent("param_changed", node_id, name=name, value=value))
+        return old
+
+    def set_title(self, node_id: str, title: str) -> str:
+        node = self.node(node_id)
+        title = title.strip()
+        if not title:
+            raise GraphError("a node's title cannot be empty")
+        if any(n.title == title and n.id != node_id for n in self.nodes.values()):
+            raise GraphError(f"another node is already titled '{title}'")
+        old, node.title = node.title, title
+        self._emit(GraphEvent("title_changed", node_id, value=title))
+        return old
+
+    def move_node(self, node_id: str, pos: tuple[float, float]) -> tuple[float, float]:
+        node = self.node(node_id)
+        old, node.pos = node.pos, (float(pos[0]), float(pos[1]))
+        self._emit(GraphEvent("node_moved", node_id, value=node.pos))
+        return old
+
+    @staticmethod
+    def _checked(spec: NodeSpec, name: str, value: Any) -> Any:
+        try:
+            param = spec.param(name)
+        except KeyError:
+            raise ParamError(f"{spec.type} has no parameter '{name}'") from None
+        try:
+            return param.check(value)
+        except ValueError as exc:
+            raise ParamError(f"{spec.type}: {exc}") from None
+
+    # -- data -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "nodes": [{"id": n.id, "type": n.type, "title": n.title, "params": dict(n.params),
+                       "pos": [n.pos[0], n.pos[1]]} for n in self.nodes.values()],
+            "edges": [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in self.edges],
+        }
+
+    def copy(self) -> "Graph":
+        """A deep copy with no listeners."""
+        return Graph(copy.deepcopy(self.nodes), list(self.edges))
+
+    def same_as(self, other: "Graph") -> bool:
+        return self.to_dict() == other.to_dict()

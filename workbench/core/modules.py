@@ -1,0 +1,99 @@
+"""Small nn.Modules for nodes that PyTorch has no single module for.
+
+Each one is TorchScript- and ONNX-friendly (no data-dependent Python control flow), so the
+compiled graph exports like a hand-written model.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Reshape(nn.Module):
+    """(batch, ...) -> (batch, *shape)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = list(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape([x.shape[0]] + self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.shape)}"
+
+
+class Transpose(nn.Module):
+    """Swap two dimensions, e.g. (batch, steps, channels) -> (batch, channels, steps) for Conv1d."""
+
+    def __init__(self, dim0: int, dim1: int):
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(self.dim0, self.dim1)
+
+    def extra_repr(self) -> str:
+        return f"dim0={self.dim0}, dim1={self.dim1}"
+
+
+class SequencePool(nn.Module):
+    """(batch, steps, features) -> (batch, features): mean or max over the steps."""
+
+    def __init__(self, mode: str = "mean"):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return x.amax(dim=1)
+        return x.mean(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class Recurrent(nn.Module):
+    """An RNN/LSTM/GRU (batch first) that returns every step or only the last one.
+
+    For a bidirectional layer the 'last' step is the forward direction's last output joined
+    with the backward direction's first, so each direction has seen the whole sequence.
+    """
+
+    def __init__(self, rnn: nn.Module, last: bool):
+        super().__init__()
+        self.rnn = rnn
+        self.last = last
+        self.hidden = int(rnn.hidden_size)
+        self.bidirectional = bool(rnn.bidirectional)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.rnn(x)[0]  # (B, T, H * directions)
+        if not self.last:
+            return out
+        if self.bidirectional:
+            return torch.cat([out[:, -1, : self.hidden], out[:, 0, self.hidden:]], dim=1)
+        return out[:, -1]
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over a sequence: (batch, steps, dim) -> same shape."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+class PositionalEmbedding(nn.Module):
+    """Adds a learned vector per position: (batch, steps, dim) -> same shape."""
+
+    def __init__(self, steps: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, steps, dim))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight[:, : x.shape[1]]
