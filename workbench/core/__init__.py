@@ -1,0 +1,22 @@
+"""The Qt-free core: graph model, node catalog, shape inference, compiler, project files."""
+from workbench.core import catalog
+from workbench.core.analysis import Analysis, Problem, analyse
+from workbench.core.graph import (CycleError, Edge, Graph, GraphError, GraphEvent, Node, ParamError,
+                                  PortMismatch, PortOccupied)
+from workbench.core.project import Project, ProjectError, load, save
+from workbench.core.spec import NodeSpec, Param, Port, ShapeError
+from workbench.core.types import BATCH, TensorType
+
+__all__ = [
+    "catalog", "Analysis", "Problem", "analyse", "CycleError", "Edge", "Graph", "GraphError",
+    "GraphEvent", "Node", "ParamError", "PortMismatch", "PortOccupied", "Project", "ProjectError",
+    "load", "save", "NodeSpec", "Param", "Port", "ShapeError", "BATCH", "TensorType",
+    "compile_model", "training_plan", "CompiledModel", "TrainingPlan", "CompileError",
+]
+
+
+def __getattr__(name):  # the compiler pulls in torch.fx; import it when first asked for
+    if name in ("compile_model", "training_plan", "CompiledModel", "TrainingPlan", "CompileError"):
+        from workbench.core import compile as _compile
+        return getattr(_compile, name)
+    raise AttributeError(name)

@@ -1,0 +1,198 @@
+"""Shape inference and validation: every port's tensor type, every node's parameter count,
+and every problem attached to the node that causes it, in words a user understands.
+
+Runs on every edit in the app, so it builds modules on the meta device (no memory) and
+remembers parameter counts per (type, params, input types).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from workbench.core.graph import CycleError, Graph, Node
+from workbench.core.spec import (INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, TARGET,
+                                 TENSOR, Call, ShapeError)
+from workbench.core.types import TensorType
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    node_id: str | None  # None: a problem of the whole graph
+    message: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Analysis:
+    inputs: dict[str, dict[str, TensorType]] = field(default_factory=dict)   # node -> port -> type
+    outputs: dict[str, dict[str, TensorType]] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)                     # node -> trainable count
+    problems: list[Problem] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)                           # topological, if acyclic
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+    def problems_of(self, node_id: str) -> list[Problem]:
+        return [p for p in self.problems if p.node_id == node_id]
+
+    def output_type(self, node_id: str, port: str = "out") -> TensorType | None:
+        return self.outputs.get(node_id, {}).get(port)
+
+    def summary(self) -> str:
+        n = len(self.errors)
+        if n:
+            return f"{n} problem{'s' if n != 1 else ''}"
+        return f"valid · {self.total_params:,} parameters"
+
+
+_count_cache: dict[str, int] = {}
+
+
+def count_params(node: Node, ins: dict[str, TensorType]) -> int:
+    key = json.dumps([node.type, node.params, {k: [list(map(str, t.shape)), t.dtype, t.cardinality]
+                                               for k, t in sorted(ins.items())}], sort_keys=True)
+    if key not in _count_cache:
+        import torch
+        with torch.device("meta"):
+            built = node.spec.build(node.params, ins)
+        _count_cache[key] = 0 if isinstance(built, Call) else sum(
+            p.numel() for p in built.parameters() if p.requires_grad)
+    return _count_cache[key]
+
+
+def analyse(graph: Graph) -> Analysis:
+    result = Analysis()
+    add = result.problems.append
+    try:
+        result.order = graph.topological_order()
+    except CycleError as exc:
+        for nid in _cycle_nodes(graph):
+            add(Problem(nid, f"{graph.nodes[nid].label()} is part of a {exc}"))
+        return result
+
+    for nid in result.order:
+        node = graph.nodes[nid]
+        spec = node.spec
+        if spec is None:
+            add(Problem(nid, f"{node.label()}: unknown node type (is the plugin that provides it "
+                             f"installed?)"))
+            continue
+        ins: dict[str, TensorType] = {}
+        missing = []
+        for port in spec.inputs:
+            edges = [e for e in graph.edges_into(nid) if e.dst_port == port.name]
+            if not edges:
+                if not port.optional:
+                    missing.append(port.name)
+                continue
+            if port.kind == TENSOR:
+                upstream = result.output_type(edges[0].src, edges[0].src_port)
+                if upstream is None:
+                    missing.append(None)  # upstream already has its own problem
+                    continue
+                ins[port.name] = upstream
+        result.inputs[nid] = ins
+        named = [m for m in missing if m]
+        if named:
+            what = " and ".join(f"'{m}'" for m in named)
+            add(Problem(nid, f"{node.label()}: input {what} is not connected"))
+        if missing or spec.infer is None:
+            continue
+        try:
+            result.outputs[nid] = spec.infer(node.params, ins)
+        except ShapeError as exc:
+            add(Problem(nid, f"{node.label()} {exc}"))
+            continue
+        except (ValueError, KeyError, TypeError) as exc:
+            add(Problem(nid, f"{node.label()}: invalid parameters ({exc})"))
+            continue
+        if spec.role == MODEL and spec.build is not None:
+            try:
+                result.params[nid] = count_params(node, ins)
+            except Exception as exc:  # a layer PyTorch refuses to build: report, never crash
+                add(Problem(nid, f"{node.label()} cannot be built: {exc}"))
+
+    _check_training_part(graph, result)
+    _check_titles(graph, result)
+    return result
+
+
+def _check_training_part(graph: Graph, result: Analysis) -> None:
+    add = result.problems.append
+    role = {nid: (n.spec.role if n.spec else None) for nid, n in graph.nodes.items()}
+    inputs = [n for n in graph.nodes if role[n] == INPUT]
+    outputs = [n for n in graph.nodes if role[n] == OUTPUT]
+    if not inputs:
+        add(Problem(None, "the graph has no Input node: add one to feed data to the model"))
+    if not outputs:
+        add(Problem(None, "the graph has no Output node: add one after the last layer"))
+    names = [graph.nodes[n].params.get("name") for n in inputs + outputs]
+    for name in {n for n in names if names.count(n) > 1}:
+        for nid in inputs + outputs:
+            if graph.nodes[nid].params.get("name") == name:
+                add(Problem(nid, f"{graph.nodes[nid].label()}: another input or output is also "
+                                 f"named '{name}'"))
+    for nid in outputs:
+        if not any(role[e.dst] == LOSS_ROLE for e in graph.edges_from(nid)):
+            add(Problem(nid, f"{graph.nodes[nid].label()} is not connected to a loss: add a loss "
+                             "(e.g. CrossEntropy or MSE) to train the model"))
+    for nid in graph.nodes:
+        node = graph.nodes[nid]
+        if role[nid] == LOSS_ROLE:
+            src = graph.source_of(nid, "input")
+            if src is not None and role[src.src] != OUTPUT:
+                add(Problem(nid, f"{node.label()}: connect its 'input' to an Output node, "
+                                 f"not to '{graph.nodes[src.src].title}'"))
+            tgt = graph.source_of(nid, "target")
+            if tgt is not None and role[tgt.src] != TARGET:
+                add(Problem(nid, f"{node.label()}: connect its 'target' to the Target node"))
+            if not any(role[e.dst] == OPTIMIZER_ROLE for e in graph.edges_from(nid)):
+                add(Problem(nid, f"{node.label()} has no optimizer: connect it to one "
+                                 "(e.g. Adam)"))
+        elif role[nid] == OPTIMIZER_ROLE and not graph.edges_into(nid):
+            add(Problem(nid, f"{node.label()}: input 'loss' is not connected"))
+        elif role[nid] == SCHEDULE and not graph.edges_into(nid):
+            add(Problem(nid, f"{node.label()}: input 'optimizer' is not connected"))
+        elif role[nid] == MODEL and not graph.edges_from(nid):
+            add(Problem(nid, f"{node.label()}: its output is not used", WARNING))
+        elif role[nid] == TARGET and not graph.edges_from(nid):
+            add(Problem(nid, f"{node.label()} is not connected to a loss", WARNING))
+    opts = [n for n in graph.nodes if role[n] == OPTIMIZER_ROLE]
+    if outputs and any(role[n] == LOSS_ROLE for n in graph.nodes) and not opts:
+        pass  # reported on each loss above
+    if len(opts) > 1:
+        for nid in opts:
+            add(Problem(nid, f"{graph.nodes[nid].label()}: only one optimizer per graph is supported"))
+    for nid in graph.nodes:
+        if role[nid] == SCHEDULE and len([e for e in graph.edges if role.get(e.dst) == SCHEDULE]) > 1:
+            add(Problem(nid, f"{graph.nodes[nid].label()}: only one schedule per optimizer is supported"))
+            break
+
+
+def _check_titles(graph: Graph, result: Analysis) -> None:
+    seen: dict[str, str] = {}
+    for nid, node in graph.nodes.items():
+        if node.title in seen:
+            result.problems.append(Problem(nid, f"{node.label()}: another node has the same title"))
+        seen[node.title] = nid
+
+
+def _cycle_nodes(graph: Graph) -> list[str]:
+    """Nodes on a cycle: those that reach themselves."""
+    return [nid for nid in graph.nodes
+            if any(graph.reaches(e.dst, nid) for e in graph.edges_from(nid))]

@@ -1,0 +1,119 @@
+"""Ready-made graphs fitted to a data set: the starting points of `workbench new` and
+File › New. Each returns a whole Project (graph + training settings) that trains well with
+its defaults on the data it was fitted to.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.core import layout
+from workbench.core.graph import Graph
+from workbench.core.project import Project, default_training
+
+
+@dataclass
+class DataShape:
+    """What a template needs to know about the data (workbench.data.PreparedData has it all)."""
+    input_shape: tuple[int, ...]
+    input_dtype: str = "float32"
+    cardinality: int | None = None
+    task: str = "classification"        # or "regression"
+    num_classes: int = 0
+    target_shape: tuple[int, ...] = ()
+    rows: int = 1000                    # training rows, to size batches and epochs
+
+
+TEMPLATES: dict[str, str] = {
+    "mlp-classifier": "Two hidden layers (64 units, ReLU) and a class score per class; CrossEntropy, Adam.",
+    "mlp-regressor": "Two hidden layers (64 units, ReLU) and one output per target; MSE, Adam.",
+    "cnn-classifier": "Two Conv2d + MaxPool blocks, then a dense layer; for images (C×H×W).",
+    "text-classifier": "Embedding → mean over words → Linear: the classic fast text classifier.",
+    "lstm-classifier": "Embedding → LSTM (last step) → Linear, for token sequences.",
+    "transformer-classifier": "Embedding + positions → Transformer encoder layer → mean → Linear.",
+}
+
+
+def _dims(shape) -> str:
+    return ",".join(str(d) for d in shape)
+
+
+class _Chain:
+    """Adds nodes left to right, connecting each to the previous one's output."""
+
+    def __init__(self, graph: Graph):
+        self.graph, self.last = graph, None
+
+    def add(self, type_: str, title: str | None = None, **params):
+        node = self.graph.add_node(type_, title, params)
+        if self.last is not None:
+            self.graph.connect(self.last.id, "out", node.id, "in")
+        self.last = node
+        return node
+
+
+def build(name: str, data: DataShape, project_name: str | None = None) -> Project:
+    if name not in TEMPLATES:
+        raise KeyError(f"unknown template '{name}'; choose one of: {', '.join(TEMPLATES)}")
+    g = Graph()
+    chain = _Chain(g)
+    chain.add("Input", "input", name="x", shape=_dims(data.input_shape), dtype=data.input_dtype,
+              cardinality=data.cardinality or 0)
+    classify = data.task == "classification"
+    width = data.num_classes if classify else (data.target_shape[0] if data.target_shape else 1)
+    lr, epochs = 1e-3, 100
+    if name in ("mlp-classifier", "mlp-regressor"):
+        if len(data.input_shape) > 1:
+            chain.add("Flatten", "flatten")
+        chain.add("Linear", "fc1", out_features=64)
+        chain.add("ReLU", "relu1")
+        chain.add("Linear", "fc2", out_features=64)
+        chain.add("ReLU", "relu2")
+        chain.add("Linear", "head", out_features=width)
+        lr = 3e-3
+    elif name == "cnn-classifier":
+        if len(data.input_shape) != 3:
+            raise ValueError(f"cnn-classifier needs images C×H×W, the data gives one sample as "
+                             f"{_dims(data.input_shape)}: pass --input-shape C,H,W")
+        chain.add("Conv2d", "conv1", out_channels=16, kernel_size=3, padding=1)
+        chain.add("ReLU", "relu1")
+        chain.add("MaxPool2d", "pool1", kernel_size=2)
+        chain.add("Conv2d", "conv2", out_channels=32, kernel_size=3, padding=1)
+        chain.add("ReLU", "relu2")
+        chain.add("AdaptiveAvgPool2d", "pool2", output_size=2)
+        chain.add("Flatten", "flatten")
+        chain.add("Linear", "fc", out_features=64)
+        chain.add("ReLU", "relu3")
+        chain.add("Linear", "head", out_features=width)
+        lr, epochs = 3e-3, 60
+    elif name in ("text-classifier", "lstm-classifier", "transformer-classifier"):
+        if data.input_dtype == "int64":
+            chain.add("Embedding", "embedding", embedding_dim=64)
+        if name == "text-classifier":
+            chain.add("GlobalPool", "mean", mode="mean")
+            lr, epochs = 5e-3, 30
+        elif name == "lstm-classifier":
+            chain.add("LSTM", "lstm", hidden_size=64)
+            lr, epochs = 3e-3, 30
+        else:
+            chain.add("PositionalEmbedding", "positions")
+            chain.add("TransformerEncoderLayer", "encoder", num_heads=4, dim_feedforward=128)
+            chain.add("GlobalPool", "mean", mode="mean")
+            lr, epochs = 1e-3, 30
+        chain.add("Linear", "head", out_features=width)
+    out = chain.add("Output", "output", name="out")
+    target = g.add_node("Target", "target", {
+        "name": "y", "shape": _dims(data.target_shape),
+        "dtype": "int64" if classify else "float32",
+        "num_classes": data.num_classes if classify else 0})
+    loss = g.add_node("CrossEntropy" if classify else "MSE", "loss")
+    opt = g.add_node("Adam", "adam", {"lr": lr})
+    g.connect(out.id, "out", loss.id, "input")
+    g.connect(target.id, "out", loss.id, "target")
+    g.connect(loss.id, "loss", opt.id, "loss")
+    for nid, pos in layout.layered(g).items():
+        g.move_node(nid, pos)
+    training = default_training()
+    training["epochs"] = epochs
+    training["batch_size"] = 16 if data.rows < 500 else 32 if data.rows < 5000 else 64
+    training["early_stopping"]["patience"] = 10
+    return Project(g, project_name or name, {}, training)
