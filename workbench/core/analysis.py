@@ -22,6 +22,7 @@ class Problem:
     node_id: str | None  # None: a problem of the whole graph
     message: str
     severity: str = ERROR
+    training: bool = False  # about the loss/optimizer part: the model itself still compiles
 
     def __str__(self) -> str:
         return self.message
@@ -133,55 +134,60 @@ def analyse(graph: Graph) -> Analysis:
 
 
 def _check_training_part(graph: Graph, result: Analysis) -> None:
-    add = result.problems.append
+    """Problems of the graph as a whole and of its loss/optimizer part.
+
+    Those marked `training` do not stop the model itself from compiling (a model with no
+    loss can still be exported); the others do.
+    """
+    def add(node_id, message, severity=ERROR, training=True):
+        result.problems.append(Problem(node_id, message, severity, training))
+
     role = {nid: (n.spec.role if n.spec else None) for nid, n in graph.nodes.items()}
+    label = {nid: n.label() for nid, n in graph.nodes.items()}
     inputs = [n for n in graph.nodes if role[n] == INPUT]
     outputs = [n for n in graph.nodes if role[n] == OUTPUT]
     if not inputs:
-        add(Problem(None, "the graph has no Input node: add one to feed data to the model"))
+        add(None, "the graph has no Input node: add one to feed data to the model", training=False)
     if not outputs:
-        add(Problem(None, "the graph has no Output node: add one after the last layer"))
+        add(None, "the graph has no Output node: add one after the last layer", training=False)
     names = [graph.nodes[n].params.get("name") for n in inputs + outputs]
-    for name in {n for n in names if names.count(n) > 1}:
-        for nid in inputs + outputs:
-            if graph.nodes[nid].params.get("name") == name:
-                add(Problem(nid, f"{graph.nodes[nid].label()}: another input or output is also "
-                                 f"named '{name}'"))
+    for nid in inputs + outputs:
+        name = graph.nodes[nid].params.get("name")
+        if names.count(name) > 1:
+            add(nid, f"{label[nid]}: another input or output is also named '{name}'", training=False)
     for nid in outputs:
         if not any(role[e.dst] == LOSS_ROLE for e in graph.edges_from(nid)):
-            add(Problem(nid, f"{graph.nodes[nid].label()} is not connected to a loss: add a loss "
-                             "(e.g. CrossEntropy or MSE) to train the model"))
+            add(nid, f"{label[nid]} is not connected to a loss: add a loss (e.g. CrossEntropy or "
+                     "MSE) to train the model")
+    schedules = 0
     for nid in graph.nodes:
-        node = graph.nodes[nid]
-        if role[nid] == LOSS_ROLE:
+        r = role[nid]
+        if r == LOSS_ROLE:
             src = graph.source_of(nid, "input")
             if src is not None and role[src.src] != OUTPUT:
-                add(Problem(nid, f"{node.label()}: connect its 'input' to an Output node, "
-                                 f"not to '{graph.nodes[src.src].title}'"))
+                add(nid, f"{label[nid]}: connect its 'input' to an Output node, not to "
+                         f"'{graph.nodes[src.src].title}'")
             tgt = graph.source_of(nid, "target")
             if tgt is not None and role[tgt.src] != TARGET:
-                add(Problem(nid, f"{node.label()}: connect its 'target' to the Target node"))
+                add(nid, f"{label[nid]}: connect its 'target' to the Target node")
             if not any(role[e.dst] == OPTIMIZER_ROLE for e in graph.edges_from(nid)):
-                add(Problem(nid, f"{node.label()} has no optimizer: connect it to one "
-                                 "(e.g. Adam)"))
-        elif role[nid] == OPTIMIZER_ROLE and not graph.edges_into(nid):
-            add(Problem(nid, f"{node.label()}: input 'loss' is not connected"))
-        elif role[nid] == SCHEDULE and not graph.edges_into(nid):
-            add(Problem(nid, f"{node.label()}: input 'optimizer' is not connected"))
-        elif role[nid] == MODEL and not graph.edges_from(nid):
-            add(Problem(nid, f"{node.label()}: its output is not used", WARNING))
-        elif role[nid] == TARGET and not graph.edges_from(nid):
-            add(Problem(nid, f"{node.label()} is not connected to a loss", WARNING))
-    opts = [n for n in graph.nodes if role[n] == OPTIMIZER_ROLE]
-    if outputs and any(role[n] == LOSS_ROLE for n in graph.nodes) and not opts:
-        pass  # reported on each loss above
-    if len(opts) > 1:
-        for nid in opts:
-            add(Problem(nid, f"{graph.nodes[nid].label()}: only one optimizer per graph is supported"))
-    for nid in graph.nodes:
-        if role[nid] == SCHEDULE and len([e for e in graph.edges if role.get(e.dst) == SCHEDULE]) > 1:
-            add(Problem(nid, f"{graph.nodes[nid].label()}: only one schedule per optimizer is supported"))
-            break
+                add(nid, f"{label[nid]} has no optimizer: connect it to one (e.g. Adam)")
+        elif r == OPTIMIZER_ROLE and not graph.edges_into(nid):
+            add(nid, f"{label[nid]}: input 'loss' is not connected")
+        elif r == SCHEDULE:
+            schedules += 1
+            if not graph.edges_into(nid):
+                add(nid, f"{label[nid]}: input 'optimizer' is not connected")
+            elif schedules > 1:
+                add(nid, f"{label[nid]}: only one schedule per optimizer is supported")
+        elif r == MODEL and not graph.edges_from(nid):
+            add(nid, f"{label[nid]}: its output is not used", WARNING, training=False)
+        elif r == TARGET and not graph.edges_from(nid):
+            add(nid, f"{label[nid]} is not connected to a loss", WARNING)
+    optimizers = [n for n in graph.nodes if role[n] == OPTIMIZER_ROLE]
+    if len(optimizers) > 1:
+        for nid in optimizers:
+            add(nid, f"{label[nid]}: only one optimizer per graph is supported")
 
 
 def _check_titles(graph: Graph, result: Analysis) -> None:

@@ -123,7 +123,7 @@ def compile_model(graph: Graph, seed: int = 0, analysis: Analysis | None = None,
                   class_name: str = "Model") -> CompiledModel:
     analysis = analysis or analyse(graph)
     part = _model_part(graph) if analysis.order else []
-    problems = [p for p in analysis.errors if p.node_id is None or p.node_id in part]
+    problems = [p for p in analysis.errors if not p.training and (p.node_id is None or p.node_id in part)]
     if problems or not part:
         raise CompileError(problems or analysis.errors)
 

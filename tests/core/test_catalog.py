@@ -1,0 +1,94 @@
+"""Every model node in the catalog: its shape rule agrees with the module PyTorch builds."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench.core import Graph, analyse, catalog, compile_model
+from workbench.core.spec import MODEL, ShapeError
+from workbench.core.types import TensorType
+
+# Inputs tried in turn for a node type: the first its shape rule accepts is used.
+CANDIDATES = [
+    ("16", "float32", 0),
+    ("64", "float32", 0),
+    ("6,16", "float32", 0),
+    ("4,10", "float32", 0),
+    ("4,8,8", "float32", 0),
+    ("10", "int64", 50),
+]
+MERGES = {"Add", "Multiply", "Concat"}
+
+
+def model_specs():
+    return [s for s in catalog.all_specs() if s.role == MODEL]
+
+
+def _graph_for(spec):
+    for shape, dtype, card in CANDIDATES:
+        g = Graph()
+        inp = g.add_node("Input", params={"shape": shape, "dtype": dtype, "cardinality": card})
+        node = g.add_node(spec.type)
+        g.connect(inp.id, "out", node.id, spec.inputs[0].name)
+        if spec.type in MERGES:
+            other = g.add_node("Input", params={"name": "x2", "shape": shape})
+            g.connect(other.id, "out", node.id, "b")
+        out = g.add_node("Output")
+        g.connect(node.id, "out", out.id, "in")
+        a = analyse(g)
+        if not a.problems_of(node.id):
+            return g, node, a
+    pytest.fail(f"{spec.type}: no candidate input is accepted by its shape rule")
+
+
+def test_catalog_has_the_issue_minimum():
+    names = {s.type for s in catalog.all_specs()}
+    for required in ["Input", "Output", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d",
+                     "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalPool", "BatchNorm1d",
+                     "BatchNorm2d", "LayerNorm", "Dropout", "Flatten", "Reshape", "Embedding", "RNN",
+                     "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer", "Add", "Concat",
+                     "Multiply", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh",
+                     "Softmax", "LogSoftmax", "MSE", "L1", "SmoothL1", "Huber", "CrossEntropy",
+                     "BCEWithLogits", "NLL", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "StepLR",
+                     "ExponentialLR", "CosineLR", "ReduceLROnPlateau", "OneCycleLR"]:
+        assert required in names, required
+
+
+@pytest.mark.parametrize("spec", model_specs(), ids=lambda s: s.type)
+def test_node_forward_matches_inferred_shape(spec):
+    g, node, analysis = _graph_for(spec)
+    compiled = compile_model(g, analysis=analysis)
+    inferred = analysis.outputs[node.id]["out"]
+    inputs = compiled.example_inputs(batch=5)
+    for mode in ("train", "eval"):
+        getattr(compiled.module, mode)()
+        out = compiled.module(*inputs)
+        expected = tuple(5 if d == "batch" else d for d in inferred.shape)
+        assert tuple(out.shape) == expected, f"{spec.type} in {mode} mode"
+        assert out.dtype == (torch.int64 if inferred.dtype == "int64" else torch.float32)
+    real = sum(p.numel() for p in compiled.module.parameters() if p.requires_grad)
+    assert analysis.params.get(node.id, 0) == real
+
+
+@pytest.mark.parametrize("spec", catalog.all_specs(), ids=lambda s: s.type)
+def test_every_spec_is_documented_and_defaults_are_valid(spec):
+    assert spec.help and spec.category in catalog.CATEGORIES
+    for p in spec.params:
+        assert p.help, f"{spec.type}.{p.name} has no help text"
+        assert p.check(p.default) == p.default
+
+
+def test_param_check_refuses_bad_values():
+    linear = catalog.get("Linear")
+    with pytest.raises(ValueError, match="at least 1"):
+        linear.param("out_features").check(0)
+    with pytest.raises(ValueError, match="whole number"):
+        linear.param("out_features").check(2.5)
+    with pytest.raises(ValueError, match="one of"):
+        catalog.get("GlobalPool").param("mode").check("median")
+
+
+def test_shape_error_names_the_fix():
+    spec = catalog.get("Linear")
+    with pytest.raises(ShapeError, match=r"gets \(batch, 16, 8, 8\): add Flatten"):
+        spec.infer(spec.defaults(), {"in": TensorType(("batch", 16, 8, 8))})

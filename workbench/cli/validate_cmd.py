@@ -1,0 +1,57 @@
+"""`workbench validate PROJECT`: the shape table, the parameter total and every problem."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a project: shapes, parameters, problems",
+                       description="Check a project file: print every node's output shape and "
+                                   "parameter count, the total, and every problem. Exit status: "
+                                   "0 valid, 1 problems found, 2 the file cannot be read.")
+    p.add_argument("project", help="a .wbproj file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core import ProjectError, analyse, load
+
+    try:
+        project = load(args.project)
+    except ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(project))
+    return 0 if analyse(project.graph).valid else 1
+
+
+def report(project) -> str:
+    from workbench.core import analyse
+
+    graph = project.graph
+    analysis = analyse(graph)
+    order = analysis.order or list(graph.nodes)
+    rows = [("node", "type", "output shape", "parameters")]
+    for nid in order:
+        node = graph.nodes[nid]
+        outs = analysis.outputs.get(nid, {})
+        shape = ", ".join(str(t) for t in outs.values()) if outs else "—"
+        count = analysis.params.get(nid)
+        rows.append((node.title, node.type, shape, f"{count:,}" if count is not None else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{project.name}", ""]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(f"total parameters: {analysis.total_params:,}")
+    if analysis.problems:
+        lines.append("")
+        for p in analysis.problems:
+            where = f"[{graph.nodes[p.node_id].title}] " if p.node_id in graph.nodes else ""
+            lines.append(f"{p.severity}: {where}{p.message}")
+    lines.append("")
+    lines.append(analysis.summary())
+    return "\n".join(lines)
