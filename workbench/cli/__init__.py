@@ -34,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plugins_quietly() -> None:
+    """Plugins add node types that projects may use; failures are listed by `workbench plugins`."""
+    from workbench.core.plugins import load_plugins
+
+    failed = [p for p in load_plugins() if not p.ok]
+    for p in failed:
+        print(f"warning: plugin '{p.name}' skipped: {p.error}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -42,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+    if args.command != "plugins":
+        _load_plugins_quietly()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
