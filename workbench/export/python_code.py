@@ -1,0 +1,232 @@
+"""Standalone Python code: `model.py` (an nn.Module whose forward reads like hand-written code,
+needing only PyTorch) plus the trained weights, verified by importing the written file.
+
+The forward is written from the compiled torch.fx graph, one line per layer with the shape it
+produces; each layer's constructor is written from the built module (standard torch.nn layers
+from their arguments, Workbench's own small layers copied in as plain classes).
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import json
+import operator
+import sys
+from pathlib import Path
+
+import torch
+from torch import fx, nn
+
+from workbench import __version__
+from workbench.core import modules as wb_modules
+from workbench.core.compile import CompiledModel
+from workbench.export import verify as V
+from workbench.export.onnx_export import ExportError
+from workbench.export.report import ExportReport, Verification
+
+_OWN = {name: cls for name, cls in vars(wb_modules).items()
+        if inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == wb_modules.__name__}
+_OPERATORS = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/",
+              operator.matmul: "@"}
+
+
+def constructor(m: nn.Module) -> str:
+    """A Python expression that builds a module like `m` (same arguments, same parameter shapes)."""
+    kind = type(m).__name__
+    if type(m) is _OWN.get(kind):
+        if kind == "Reshape":
+            return f"Reshape({tuple(m.shape)!r})"
+        if kind == "Transpose":
+            return f"Transpose({m.dim0}, {m.dim1})"
+        if kind == "SequencePool":
+            return f"SequencePool({m.mode!r})"
+        if kind == "Recurrent":
+            return f"Recurrent({constructor(m.rnn)}, last={m.last})"
+        if kind == "SelfAttention":
+            a = m.attn
+            return f"SelfAttention({a.embed_dim}, {a.num_heads}, {a.dropout})"
+        if kind == "PositionalEmbedding":
+            return f"PositionalEmbedding({m.weight.shape[1]}, {m.weight.shape[2]})"
+    if isinstance(m, nn.TransformerEncoderLayer):
+        act = m.activation
+        act = getattr(act, "__name__", None) or type(act).__name__.lower()
+        return (f"nn.TransformerEncoderLayer({m.self_attn.embed_dim}, {m.self_attn.num_heads}, "
+                f"dim_feedforward={m.linear1.out_features}, dropout={m.dropout.p}, activation={act!r}, "
+                f"layer_norm_eps={m.norm1.eps}, batch_first={m.self_attn.batch_first}, "
+                f"norm_first={m.norm_first}, bias={m.linear1.bias is not None})")
+    text = repr(m)
+    if "\n" not in text and hasattr(nn, kind):
+        return "nn." + text
+    raise ExportError(f"cannot write Python code for layer {kind} (no constructor known)")
+
+
+def _same(expr: str, m: nn.Module) -> bool:
+    scope = {"nn": nn, "torch": torch, **_OWN}
+    try:
+        built = eval(expr, scope)  # noqa: S307 - our own generated expression
+    except Exception:  # noqa: BLE001
+        return False
+    a, b = built.state_dict(), m.state_dict()
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+
+
+def _shape(t) -> str:
+    return "(" + ", ".join("B" if d == "batch" else str(d) for d in t.shape) + ")"
+
+
+def _value(a) -> str:
+    if isinstance(a, fx.Node):
+        return a.name
+    if isinstance(a, (list, tuple)):
+        inner = ", ".join(_value(x) for x in a)
+        return f"[{inner}]" if isinstance(a, list) else f"({inner}{',' if len(a) == 1 else ''})"
+    if isinstance(a, slice):
+        return ":".join("" if v is None else _value(v) for v in (a.start, a.stop, a.step)).rstrip(":") or ":"
+    return repr(a)
+
+
+def _function(fn) -> str:
+    for prefix, ns in (("torch", torch), ("torch.nn.functional", nn.functional)):
+        if getattr(ns, getattr(fn, "__name__", ""), None) is fn:
+            return f"{prefix}.{fn.__name__}"
+    raise ExportError(f"cannot write Python code for the function {fn!r}")
+
+
+def forward_source(gm: fx.GraphModule, shapes: dict[str, str] | None = None) -> str:
+    shapes = shapes or {}
+    args, body = [], []
+    for node in gm.graph.nodes:
+        comment = f"  # {shapes[node.name]}" if node.name in shapes else ""
+        if node.op == "placeholder":
+            args.append(node.name)
+        elif node.op == "call_module":
+            call = f"self.{node.target}({', '.join(_value(a) for a in node.args)})"
+            body.append(f"{node.name} = {call}{comment}")
+        elif node.op == "call_function":
+            fn = node.target
+            if fn in _OPERATORS and len(node.args) == 2:
+                expr = f"{_value(node.args[0])} {_OPERATORS[fn]} {_value(node.args[1])}"
+            elif fn is operator.getitem:
+                expr = f"{_value(node.args[0])}[{_value(node.args[1])}]"
+            else:
+                parts = [_value(a) for a in node.args] + [f"{k}={_value(v)}" for k, v in node.kwargs.items()]
+                expr = f"{_function(fn)}({', '.join(parts)})"
+            body.append(f"{node.name} = {expr}{comment}")
+        elif node.op == "output":
+            body.append(f"return {_value(node.args[0])}")
+        else:
+            raise ExportError(f"cannot write Python code for the graph step {node.op} {node.target}")
+    lines = [f"    def forward(self, {', '.join(args)}):"] + [f"        {b}" for b in body]
+    return "\n".join(lines)
+
+
+def model_source(model: CompiledModel, *, project_name: str = "model", classes: list[str] | None = None,
+                 shapes: dict[str, str] | None = None, class_name: str = "Model") -> str:
+    gm = model.module
+    used = set()
+    inits = []
+    for name, child in gm.named_children():
+        expr = constructor(child)
+        if not _same(expr, child):
+            raise ExportError(f"cannot write Python code for layer '{name}' ({type(child).__name__})")
+        used |= {k for k in _OWN if f"{k}(" in expr}
+        inits.append(f"        self.{name} = {expr}")
+    helpers = "\n\n".join(inspect.getsource(_OWN[k]).rstrip() for k in sorted(used))
+    ins = "\n".join(f"    {n}: {_shape(model.input_types[n])} {model.input_types[n].dtype}"
+                    + (" token ids" if model.input_types[n].dtype == "int64" else "")
+                    for n in model.input_names)
+    outs = "\n".join(f"    {n}: {_shape(model.output_types[n])} {model.output_types[n].dtype}"
+                     for n in model.output_names)
+    return f'''"""{project_name}: the model as plain PyTorch, written by Workbench {__version__}.
+
+Needs only PyTorch. The trained weights are in weights.pt beside this file:
+
+    from model import load
+    model = load()            # {class_name} with the trained weights, in eval mode
+    scores = model(x)
+
+Inputs (B = batch size):
+{ins}
+Outputs:
+{outs}
+"""
+import torch
+from torch import nn
+
+CLASSES = {json.dumps(list(classes)) if classes else None}
+INPUTS = {json.dumps({n: {"shape": ["B" if d == "batch" else d for d in model.input_types[n].shape],
+                           "dtype": model.input_types[n].dtype} for n in model.input_names})}
+
+
+{helpers + chr(10) + chr(10) + chr(10) if helpers else ""}class {class_name}(nn.Module):
+    def __init__(self):
+        super().__init__()
+{chr(10).join(inits)}
+
+{forward_source(gm, shapes)}
+
+
+def load(path=None, map_location="cpu"):
+    """The model with trained weights (weights.pt beside this file by default), in eval mode."""
+    import os
+    path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.pt")
+    model = {class_name}()
+    model.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
+    return model.eval()
+'''
+
+
+def graph_shapes(project_graph, model: CompiledModel) -> dict[str, str]:
+    """fx node name -> '(B, 64)' for every layer, from the project's shape analysis."""
+    from workbench.core.analysis import analyse
+    analysis = analyse(project_graph)
+    out = {}
+    for nid, name in model.submodules.items():
+        t = analysis.outputs.get(nid, {}).get("out")
+        if t is not None:
+            out[name] = _shape(t)
+    return out
+
+
+def import_file(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def write_model_code(model: CompiledModel, folder: str | Path, *, project_name: str = "model",
+                     classes: list[str] | None = None, shapes: dict[str, str] | None = None) -> ExportReport:
+    """Write model.py + weights.pt into `folder` and verify them by importing model.py."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = ExportReport("python")
+    src = model_source(model, project_name=project_name, classes=classes, shapes=shapes)
+    (folder / "model.py").write_text(src, encoding="utf-8")
+    torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, folder / "weights.pt")
+    report.add_path(folder / "model.py")
+    report.add_path(folder / "weights.pt")
+    report.verification = verify_model_code(folder, model)
+    return report
+
+
+def verify_model_code(folder: Path, model: CompiledModel) -> Verification:
+    axes = V.plan_axes(model)
+    ver = Verification("model.py (imported, weights.pt loaded) vs PyTorch",
+                       exported_sizes=V.export_sizes(model, axes))
+    try:
+        mod = import_file(folder / "model.py", f"_wb_model_{id(folder)}")
+        loaded = mod.load(folder / "weights.pt")
+    except Exception as exc:  # noqa: BLE001
+        ver.problems.append("model.py does not load: " + V.one_line(exc))
+        return ver
+    for a in axes:
+        ver.dynamic_axes.setdefault(a.input, []).append(f"{a.name} (axis {a.dim})")
+    module = copy.deepcopy(model.module).eval()
+    ver.checks = V.run_checks(module, model, axes, lambda inputs: V.reference(loaded, inputs))
+    return ver
