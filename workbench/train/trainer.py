@@ -1,0 +1,624 @@
+"""The training loop: a compiled project learns from prepared data.
+
+`Trainer(project, data, ...).run()` blocks until the run ends (the app calls it from a worker
+thread; `pause`, `resume` and `stop` may be called from any other thread and take effect
+within one batch). Progress goes to callbacks as `Event`s at a bounded rate and to the run
+folder (see runs.py).
+
+The hot loop is kept as lean as a hand-written one (bench/train_overhead.py checks it):
+per step it does forward, loss, backward, optimizer step, and writes the loss into a
+preallocated device buffer. Values are read from the device only when an event is due
+(≤ 20/s) and at epoch ends, so an accelerator is never synchronised every step. On the CPU,
+reading a scalar costs ~0.2 µs and no synchronisation, so there the NaN guard looks at every
+step's loss before the optimizer applies it and names the exact step and node; on an
+accelerator it looks at the buffered losses whenever values are read anyway.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from workbench.core import project as project_file
+from workbench.core.compile import CompiledModel, compile_model, training_plan
+from workbench.core.spec import OPTIMIZER_ROLE
+from workbench.train import device as devices
+from workbench.train import metrics as metric_fns
+from workbench.train import runs
+from workbench.train.checkpoint import load_checkpoint, save_checkpoint
+from workbench.train.events import Callback, Event, EventGate
+
+STATUSES = ("completed", "early_stopped", "stopped", "failed")
+
+
+class TrainingError(Exception):
+    """Training cannot start or cannot go on; the message is one line for the user."""
+
+
+class NonFiniteError(TrainingError):
+    """The loss or a gradient became NaN/Inf; names the step and the node."""
+
+
+@dataclass
+class RunResult:
+    status: str                          # one of STATUSES
+    summary: dict                        # as written to summary.json
+    folder: Path | None
+    model: CompiledModel | None          # best weights if restore_best, else the last good ones
+    epochs_run: int = 0                  # epoch counter at the end (continues across resumes)
+    best_epoch: int = 0
+    message: str = ""
+    history: list[dict] = field(default_factory=list)  # one dict per epoch event
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("completed", "early_stopped", "stopped")
+
+
+@dataclass
+class _EarlyStop:
+    """Patience bookkeeping on one monitored metric (Keras' rule: better by more than min_delta)."""
+    metric: str
+    patience: int
+    min_delta: float
+    higher: bool
+    best: float | None = None
+    best_epoch: int = 0
+    wait: int = 0
+
+    def improved(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best + self.min_delta if self.higher else value < self.best - self.min_delta
+
+    def update(self, value: float, epoch: int) -> bool:
+        """True when this epoch is the new best."""
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+
+class Trainer:
+    """Runs `project`'s training plan on `data` (a workbench.data.PreparedData).
+
+    Keyword overrides (None = the project's training settings): epochs, batch_size, lr, device,
+    precision, seed, grad_clip, early_stopping (a dict merged into the project's).
+    run_dir: the run folder (default `<project folder>/runs/<timestamp>/`); save=False writes
+    nothing (benchmarks, quick experiments). resume=True continues the run in run_dir.
+    """
+
+    def __init__(self, project: project_file.Project, data, *, epochs: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None, device: str | None = None,
+                 precision: str | None = None, seed: int | None = None, grad_clip: float | None = None,
+                 early_stopping: dict | None = None, run_dir: str | Path | None = None,
+                 resume: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
+                 event_rate: float = 20.0):
+        self.project = project.copy()
+        training = self.project.training
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("device", device),
+                           ("precision", precision), ("seed", seed), ("grad_clip", grad_clip)):
+            if value is not None:
+                training[key] = value
+        training["early_stopping"] = {**project_file.default_training()["early_stopping"],
+                                      **training.get("early_stopping", {}), **(early_stopping or {})}
+        if lr is not None:
+            opt = self._optimizer_node()
+            try:
+                self.project.graph.set_param(opt.id, "lr", float(lr))
+            except Exception as exc:
+                raise TrainingError(f"learning rate {lr!r}: {exc}") from None
+        self.data = data
+        self.callbacks = list(callbacks)
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.resume_run = resume
+        self.save = save
+        if resume and not self.run_dir:
+            raise TrainingError("resuming needs the run folder to continue")
+        self.gate = EventGate(event_rate)
+        self._go = threading.Event()
+        self._go.set()
+        self._stop = threading.Event()
+        self.model: CompiledModel | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.device: torch.device | None = None
+
+    # -- control from other threads -------------------------------------------------------
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._go.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        self._log = None
+        self.history: list[dict] = []
+        self.t0 = time.monotonic()
+        try:
+            return self._run()
+        except TrainingError as exc:
+            return self._fail(str(exc))
+        except Exception as exc:  # a bug or a runtime shape/type error: still one line for the user
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            return self._fail(f"{type(exc).__name__}: {text[:500]}")
+        finally:
+            if self._log is not None:
+                self._log.close()
+
+    def _optimizer_node(self):
+        g = self.project.graph
+        node = next((n for n in g.nodes.values() if n.spec and n.spec.role == OPTIMIZER_ROLE), None)
+        if node is None:
+            raise TrainingError("the graph has no optimizer: connect the loss to one (e.g. Adam)")
+        return node
+
+    def _setup(self) -> None:
+        from workbench.core.compile import CompileError
+        t = self.project.training
+        self.device = devices.resolve(str(t["device"]))
+        self.amp_dtype = devices.autocast_dtype(self.device, str(t["precision"]))
+        if hasattr(self.data, "bind"):
+            self.data.bind(self.project.graph)
+        try:
+            self.model = compile_model(self.project.graph, seed=int(t["seed"]), class_name=self.project.name)
+            self.plan = training_plan(self.project.graph)
+        except CompileError as exc:
+            raise TrainingError(f"the graph cannot be trained: {exc}") from None
+        if not self.plan.losses:
+            raise TrainingError("the graph has no loss: connect an Output and the Target to a loss")
+        self.module = self.model.module.to(self.device)
+        self.data = self.data.to(self.device) or self.data
+        self.task = self.data.task
+        self.num_classes = len(self.data.classes or []) if self.task == "classification" else 0
+        term = self.plan.losses[0]
+        self.metric_output, self.metric_target = term.output, term.target
+        self.epochs = int(t["epochs"])
+        self.batch_size = int(t["batch_size"])
+        if self.epochs < 1 or self.batch_size < 1:
+            raise TrainingError(f"epochs and batch size must be at least 1 (got {self.epochs}, "
+                                f"{self.batch_size})")
+        self.train_rows = int(self.data.train.y.shape[0])
+        if self.train_rows == 0:
+            raise TrainingError("the training split is empty")
+        self.steps_per_epoch = math.ceil(self.train_rows / self.batch_size)
+        self.grad_clip = float(t.get("grad_clip") or 0.0)
+        es = t["early_stopping"]
+        has_val = self.data.val is not None and int(self.data.val.y.shape[0]) > 0
+        metric = str(es.get("metric", "val_loss"))
+        key = metric.removeprefix("val_")
+        if key not in ("loss", *metric_fns.names(self.task)):
+            raise TrainingError(f"early stopping metric '{metric}' is not measured for {self.task}; "
+                                f"choose one of: val_loss, "
+                                + ", ".join(f"val_{m}" for m in metric_fns.names(self.task)))
+        self.monitor = key if has_val else "loss"
+        self.monitor_split = "val" if has_val else "train"
+        self.early = _EarlyStop(metric if has_val else "train_loss", int(es.get("patience", 5)),
+                                float(es.get("min_delta", 0.0)), metric_fns.higher_is_better(self.monitor))
+        self.early_enabled = bool(es.get("enabled", True))
+        self.restore_best = bool(es.get("restore_best", True))
+
+        self.optimizer = self.plan.make_optimizer(self.module)
+        self.scheduler = self.plan.make_scheduler(self.optimizer, self.epochs, self.steps_per_epoch)
+        self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None)
+        seed = int(t["seed"])
+        torch.manual_seed(seed)  # dropout and other layers that draw from the global generator
+        self.shuffle_gen = torch.Generator().manual_seed(seed)
+        self.augment_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        from workbench.data import DataSettings
+        self.data_settings = DataSettings.from_dict(self.project.data) if self.project.data else None
+        aug = self.data_settings.augment if self.data_settings else {}
+        self.augmenting = any(float(v or 0) > 0 for v in aug.values())
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        self.non_blocking = self.device.type == "cuda"
+        self.check_each_step = self.device.type == "cpu"
+        self.epoch, self.step = 0, 0
+        self.best_state: dict | None = None
+        self.last_saved_epoch = 0
+
+    def _prepare_folder(self) -> None:
+        if not self.save:
+            self.folder = None
+            return
+        if self.resume_run:
+            self.folder = self.run_dir
+            self._restore(self.folder)
+        else:
+            self.folder = self.run_dir or runs.new_run_folder(self.project)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            project_file.save(self.project.copy(), self.folder / "project.wbproj")
+        self._log = runs.EventLog(self.folder)
+
+    def _restore(self, folder: Path) -> None:
+        """Continue a run: weights, optimizer, schedule, early stopping, generators, epoch."""
+        state_dict, meta = load_checkpoint(folder, "last")
+        state = runs.load_state(folder)
+        self.module.load_state_dict(state_dict)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler") is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        es = state.get("early_stopping", {})
+        self.early.best, self.early.best_epoch, self.early.wait = es.get("best"), es.get("best_epoch", 0), es.get("wait", 0)
+        torch.set_rng_state(state["rng"]["torch"])
+        self.shuffle_gen.set_state(state["rng"]["shuffle"])
+        if self.device.type == "cpu":
+            self.augment_gen.set_state(state["rng"]["augment"])
+        self.epoch, self.step = int(meta["epoch"]), int(meta.get("step", 0))
+        self.last_saved_epoch = self.epoch
+        self.history = [e for e in runs.read_events(folder) if e.get("kind") == "epoch"
+                        and e.get("epoch", 0) <= self.epoch]
+        if (folder / "best.pt").exists():
+            best, _ = load_checkpoint(folder, "best")
+            self.best_state = best
+        # Events of an epoch that never finished (a stop or crash mid-epoch) are dropped, so
+        # the appended curve continues from the checkpoint without a jump.
+        lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() \
+            if (folder / "metrics.jsonl").exists() else []
+        import json
+        kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
+        project_file.write_atomic(folder / "metrics.jsonl", "".join(ln + "\n" for ln in kept))
+
+    def _run(self) -> RunResult:
+        self._setup()
+        self._prepare_folder()
+        total_params = sum(p.numel() for p in self.params)
+        precision = str(self.project.training["precision"])
+        note = "" if self.amp_dtype or precision == "fp32" else f" ({precision} runs as fp32 off CUDA)"
+        first = self.epoch + 1
+        self._emit(Event("start", epoch=self.epoch, epochs=self.epochs, step=self.step,
+                         steps=self.epochs * self.steps_per_epoch, lr=self._lr(),
+                         message=(f"{'resuming at' if self.resume_run else 'training'} epoch {first}/"
+                                  f"{self.epochs} on {self.device.type}{note}: {total_params:,} "
+                                  f"parameters, {self.train_rows:,} training rows, batch "
+                                  f"{self.batch_size}")))
+        status, message = "completed", ""
+        self.first_epoch, self.t_loop = first, time.monotonic()
+        try:
+            for epoch in range(first, self.epochs + 1):
+                self.epoch_index = epoch
+                if not self._train_epoch(epoch):
+                    status, message = "stopped", f"stopped by request during epoch {epoch}"
+                    break
+                self.epoch = epoch
+                stop_early = self._end_epoch(epoch)
+                if self._stop.is_set():
+                    status, message = "stopped", f"stopped by request after epoch {epoch}"
+                    break
+                if stop_early:
+                    status = "early_stopped"
+                    message = (f"early stop after epoch {epoch}: {self.early.metric} did not improve "
+                               f"for {self.early.patience} epochs (best at epoch {self.early.best_epoch})")
+                    break
+        except NonFiniteError as exc:
+            status, message = "failed", str(exc)
+            self._emit(Event("error", epoch=self.epoch_index, epochs=self.epochs, step=self.step,
+                             message=message))
+        if status == "stopped":
+            self._emit(Event("stopped", epoch=self.epoch, epochs=self.epochs, step=self.step, message=message))
+        return self._finish(status, message)
+
+    # -- one epoch ------------------------------------------------------------------------
+
+    def _train_epoch(self, epoch: int) -> bool:
+        """Train one epoch; False when stopped by request (the epoch is then incomplete)."""
+        from workbench.data import augment, batches
+        module, plan, opt = self.module, self.plan, self.optimizer
+        out_names = self.model.output_names
+        single = len(out_names) == 1
+        target_name = self.metric_target
+        autocast = devices.autocast(self.device, self.amp_dtype)
+        nb = self.non_blocking
+        scaler, clip, params = self.scaler, self.grad_clip, self.params
+        per_batch_schedule = self.scheduler is not None and self.plan.schedule_step == "batch"
+        losses = torch.zeros(self.steps_per_epoch, device=self.device)  # (steps,) no sync to fill
+        sizes: list[int] = []
+        self.window = (time.monotonic(), 0)  # (since, samples) for samples/s
+        module.train()
+        for i, (x, y) in enumerate(batches(self.data.train, self.batch_size, shuffle=True,
+                                           generator=self.shuffle_gen)):
+            if self._stop.is_set() or not self._go.is_set():
+                if not self._hold(epoch):
+                    return False
+            if x.device != self.device:
+                x, y = x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
+            if self.augmenting:
+                x = augment(x, self.data_settings, self.augment_gen)
+            with autocast:
+                out = module(x)
+                outputs = {out_names[0]: out} if single else dict(zip(out_names, out))
+                loss = plan.loss(outputs, {target_name: y}, module)
+            losses[i] = loss.detach()
+            sizes.append(y.shape[0])
+            if self.check_each_step and not math.isfinite(loss.item()):
+                raise self._non_finite(epoch, i, x, y, "loss")
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt) if clip else None
+            else:
+                loss.backward()
+            if clip:
+                norm = torch.nn.utils.clip_grad_norm_(params, clip)
+                if self.check_each_step and not math.isfinite(norm.item()):
+                    raise self._non_finite(epoch, i, x, y, "gradient")
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            if per_batch_schedule:
+                self.scheduler.step()
+            self.step += 1
+            if self.gate.due():
+                self._step_event(epoch, i, losses, sizes, x, y)
+        self.epoch_losses, self.epoch_sizes = losses, sizes
+        return True
+
+    def _hold(self, epoch: int) -> bool:
+        """Handle a pause or stop request; False when training must stop."""
+        if self._stop.is_set():
+            return False
+        self._emit(Event("paused", epoch=epoch, epochs=self.epochs, step=self.step,
+                         message=f"paused at step {self.step}"))
+        while not self._go.wait(0.1):
+            pass
+        if self._stop.is_set():
+            return False
+        self._emit(Event("resumed", epoch=epoch, epochs=self.epochs, step=self.step,
+                         message=f"resumed at step {self.step}"))
+        self.window = (time.monotonic(), 0)
+        return True
+
+    def _mean_loss(self, losses: torch.Tensor, sizes: list[int]) -> float:
+        k = len(sizes)
+        if k == 0:
+            return math.nan
+        w = torch.tensor(sizes, dtype=losses.dtype, device=losses.device)
+        return float((losses[:k] * w).sum()) / sum(sizes)
+
+    def _check_buffer(self, epoch: int, losses: torch.Tensor, k: int, x, y) -> None:
+        """The accelerator-side NaN guard: one read of the buffered losses."""
+        if self.check_each_step or k == 0:
+            return
+        bad = (~torch.isfinite(losses[:k])).nonzero()
+        if bad.numel():
+            raise self._non_finite(epoch, int(bad[0]), x, y, "loss")
+
+    def _step_event(self, epoch: int, i: int, losses, sizes, x, y) -> None:
+        self.gate.mark()
+        self._check_buffer(epoch, losses, i + 1, x, y)
+        now = time.monotonic()
+        since, done = self.window
+        samples = sum(sizes) - done
+        rate = samples / (now - since) if now > since and samples > 0 else None
+        self.window = (now, sum(sizes))
+        remaining = (self.epochs - epoch) * self.train_rows + (self.train_rows - sum(sizes))
+        self._rate = rate or getattr(self, "_rate", None)
+        self._emit(Event("step", epoch=epoch, epochs=self.epochs, step=self.step,
+                         steps=self.epochs * self.steps_per_epoch,
+                         train_loss=self._mean_loss(losses, sizes), lr=self._lr(),
+                         samples_per_s=rate, eta_s=remaining / self._rate if self._rate else None,
+                         grad_norms=self._grad_norms()))
+
+    def _grad_norms(self) -> dict[str, float]:
+        """Per layer node: the L2 norm of its parameters' gradients (one device read)."""
+        names, norms = [], []
+        for nid, sub in self.model.submodules.items():
+            grads = [p.grad for p in self.module.get_submodule(sub).parameters() if p.grad is not None]
+            if grads:
+                names.append(nid)
+                norms.append(torch.linalg.vector_norm(torch.stack(
+                    [torch.linalg.vector_norm(g.detach().float()) for g in grads])))
+        if not norms:
+            return {}
+        return dict(zip(names, torch.stack(norms).tolist()))
+
+    def _lr(self) -> float | None:
+        return float(self.optimizer.param_groups[0]["lr"]) if self.optimizer else None
+
+    # -- NaN / Inf --------------------------------------------------------------------------
+
+    def _non_finite(self, epoch: int, batch: int, x, y, what: str) -> NonFiniteError:
+        step = (epoch - 1) * self.steps_per_epoch + batch + 1
+        value = "gradient norm" if what == "gradient" else "loss"
+        where = self._diagnose(x, y)
+        return NonFiniteError(f"the {value} became NaN/Inf at step {step} (epoch {epoch}, batch "
+                              f"{batch + 1}): {where}; training stopped, the last good checkpoint "
+                              f"is kept")
+
+    def _diagnose(self, x: torch.Tensor, y: torch.Tensor) -> str:
+        """Where the non-finite values first appear: data, parameters, gradients or outputs."""
+        g = self.project.graph
+
+        def title(nid: str) -> str:
+            return g.nodes[nid].title
+
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            return "the input batch holds NaN/Inf values (check the data file)"
+        if y.is_floating_point() and not torch.isfinite(y).all():
+            return "the target values hold NaN/Inf (check the data file)"
+        subs = self.model.submodules
+        for kind in ("data", "grad"):
+            for nid, sub in subs.items():
+                for p in self.module.get_submodule(sub).parameters():
+                    t = p if kind == "data" else p.grad
+                    if t is not None and not torch.isfinite(t).all():
+                        part = "parameters" if kind == "data" else "gradients"
+                        return f"first in the {part} of node '{title(nid)}'"
+        first: list[str] = []
+        hooks = []
+        for nid, sub in subs.items():
+            def hook(mod, inp, out, nid=nid):
+                o = out[0] if isinstance(out, tuple) else out
+                if not first and torch.is_tensor(o) and o.is_floating_point() and not torch.isfinite(o).all():
+                    first.append(nid)
+            hooks.append(self.module.get_submodule(sub).register_forward_hook(hook))
+        try:
+            with torch.no_grad():
+                self.module(x)
+        finally:
+            for h in hooks:
+                h.remove()
+        if first:
+            return f"first in the output of node '{title(first[0])}' (its parameters are finite)"
+        return "in the loss (the model's outputs are finite)"
+
+    # -- epoch end, evaluation, checkpoints ---------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, split) -> dict:
+        """Loss and metrics of the current model on one split (eval mode, no gradients)."""
+        from workbench.data import batches
+        if split is None or int(split.y.shape[0]) == 0:
+            return {}
+        module = self.module
+        was_training = module.training
+        module.eval()
+        acc = metric_fns.Accumulator(self.task, self.num_classes, self.device)
+        names = self.model.output_names
+        autocast = devices.autocast(self.device, self.amp_dtype)
+        for x, y in batches(split, max(self.batch_size, 512), shuffle=False, generator=None):
+            if x.device != self.device:
+                x, y = x.to(self.device, non_blocking=self.non_blocking), y.to(self.device, non_blocking=self.non_blocking)
+            with autocast:
+                out = module(x)
+                outputs = {names[0]: out} if len(names) == 1 else dict(zip(names, out))
+                loss = self.plan.loss(outputs, {self.metric_target: y})
+            acc.add(outputs[self.metric_output].float(), y, loss)
+        module.train(was_training)
+        return acc.result()
+
+    def _end_epoch(self, epoch: int) -> bool:
+        """Evaluate, checkpoint, report; True when early stopping says stop."""
+        losses, sizes = self.epoch_losses, self.epoch_sizes
+        self._check_buffer(epoch, losses, len(sizes), *(self.data.train.x[:1], self.data.train.y[:1]))
+        train_loss = self._mean_loss(losses, sizes)
+        if not self.check_each_step and not math.isfinite(train_loss):
+            raise NonFiniteError(f"the loss became NaN/Inf in epoch {epoch}")
+        val = self.evaluate(self.data.val)
+        value = val.get(self.monitor, math.nan) if self.monitor_split == "val" else train_loss
+        if self.scheduler is not None and self.plan.schedule_step == "epoch":
+            self.scheduler.step()
+        elif self.scheduler is not None and self.plan.schedule_step == "plateau":
+            self.scheduler.step(val.get("loss", train_loss))
+        is_best = self.early.update(value, epoch)
+        if is_best:
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
+        epoch_metrics = {"train": {"loss": train_loss}, "val": val}
+        if self.folder is not None:
+            meta = self._meta(epoch, epoch_metrics)
+            if is_best:
+                save_checkpoint(self.folder, "best", self.module, meta)
+            save_checkpoint(self.folder, "last", self.module, meta)
+            runs.save_state(self.folder, self._state())
+            self.last_saved_epoch = epoch
+        event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
+                      steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
+                      val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
+                      samples_per_s=getattr(self, "_rate", None),
+                      eta_s=None, grad_norms=self._grad_norms(),
+                      message="best so far" if is_best else "")
+        loop_s = time.monotonic() - self.t_loop
+        event.eta_s = loop_s / (epoch - self.first_epoch + 1) * (self.epochs - epoch)
+        self.gate.mark()
+        self._emit(event)
+        self.history.append(event.to_json())
+        return self.early_enabled and self.early.wait >= self.early.patience
+
+    def _meta(self, epoch: int, epoch_metrics: dict) -> dict:
+        pre = getattr(self.data, "preprocessor", None)
+        return {"epoch": epoch, "step": self.step, "task": self.task,
+                "classes": list(self.data.classes) if self.data.classes else None,
+                "metrics": epoch_metrics,
+                "preprocessing": pre.to_dict() if pre is not None else {},
+                "seed": int(self.project.training["seed"]),
+                "project": {"name": self.project.name, "format_version": project_file.FORMAT_VERSION},
+                "input_names": self.model.input_names, "output_names": self.model.output_names,
+                "monitor": {"metric": self.early.metric, "best": self.early.best,
+                            "best_epoch": self.early.best_epoch}}
+
+    def _state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "shuffle": self.shuffle_gen.get_state()}
+        if self.device.type == "cpu":
+            rng["augment"] = self.augment_gen.get_state()
+        return {"optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "early_stopping": self.early.state(), "rng": rng}
+
+    def _finish(self, status: str, message: str) -> RunResult:
+        """Settle on the final weights, evaluate every split, write summary.json."""
+        if self.epoch == 0:
+            summary = {"status": status, "message": message, "epochs_run": 0,
+                       "train": {}, "val": {}, "test": {}}
+            if self.folder is not None:
+                runs.write_summary(self.folder, summary)
+            self._emit(Event("end", epochs=self.epochs, step=self.step, message=message or status))
+            return RunResult(status, summary, self.folder, self.model, 0, 0, message, self.history)
+        if self.restore_best and self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+            weights = f"best (epoch {self.early.best_epoch})"
+        elif status in ("stopped", "failed") and self.folder is not None and self.last_saved_epoch:
+            state, _ = load_checkpoint(self.folder, "last")
+            self.module.load_state_dict(state)
+            weights = f"last good (epoch {self.last_saved_epoch})"
+        else:
+            weights = f"last (epoch {self.epoch})"
+        self.module.eval()
+        summary = {"status": status, "message": message, "epochs_run": self.epoch,
+                   "best_epoch": self.early.best_epoch, "monitor": self.early.metric,
+                   "weights": weights, "task": self.task, "device": self.device.type,
+                   "seed": int(self.project.training["seed"]),
+                   "time_s": round(time.monotonic() - self.t0, 3),
+                   "train": self.evaluate(self.data.train), "val": self.evaluate(self.data.val),
+                   "test": self.evaluate(getattr(self.data, "test", None))}
+        if self.task == "classification" and self.data.classes:
+            summary["classes"] = list(self.data.classes)
+        if self.folder is not None:
+            runs.write_summary(self.folder, summary)
+        metrics = {k: summary[k] for k in ("train", "val", "test")}
+        self._emit(Event("end", epoch=self.epoch, epochs=self.epochs, step=self.step, metrics=metrics,
+                         train_loss=summary["train"].get("loss"), val_loss=summary["val"].get("loss"),
+                         message=message or status))
+        return RunResult(status, summary, self.folder, self.model, self.epoch, self.early.best_epoch,
+                         message, self.history)
+
+    def _fail(self, message: str) -> RunResult:
+        summary = {"status": "failed", "message": message, "train": {}, "val": {}, "test": {}}
+        self._emit(Event("error", message=message))
+        folder = getattr(self, "folder", None)
+        if folder is not None:
+            runs.write_summary(folder, summary)
+        return RunResult("failed", summary, folder, self.model, getattr(self, "epoch", 0), 0, message,
+                         getattr(self, "history", []))
+
+    def _emit(self, event: Event) -> None:
+        event.elapsed_s = time.monotonic() - self.t0
+        if self._log is not None:
+            self._log.write(event)
+        for callback in self.callbacks:
+            callback(event)
