@@ -5,18 +5,10 @@ import pytest
 import torch
 
 from workbench.core import Graph, analyse, catalog, compile_model
+from workbench.core.plugins import EXAMPLE_INPUTS
 from workbench.core.spec import MODEL, ShapeError
 from workbench.core.types import TensorType
 
-# Inputs tried in turn for a node type: the first its shape rule accepts is used.
-CANDIDATES = [
-    ("16", "float32", 0),
-    ("64", "float32", 0),
-    ("6,16", "float32", 0),
-    ("4,10", "float32", 0),
-    ("4,8,8", "float32", 0),
-    ("10", "int64", 50),
-]
 MERGES = {"Add", "Multiply", "Concat"}
 
 
@@ -25,9 +17,10 @@ def model_specs():
 
 
 def _graph_for(spec):
-    for shape, dtype, card in CANDIDATES:
+    for dims, dtype, card in EXAMPLE_INPUTS:  # the first input its shape rule accepts
+        shape = ",".join(map(str, dims))
         g = Graph()
-        inp = g.add_node("Input", params={"shape": shape, "dtype": dtype, "cardinality": card})
+        inp = g.add_node("Input", params={"shape": shape, "dtype": dtype, "cardinality": card or 0})
         node = g.add_node(spec.type)
         g.connect(inp.id, "out", node.id, spec.inputs[0].name)
         if spec.type in MERGES:
