@@ -230,3 +230,99 @@ def verify_model_code(folder: Path, model: CompiledModel) -> Verification:
     module = copy.deepcopy(model.module).eval()
     ver.checks = V.run_checks(module, model, axes, lambda inputs: V.reference(loaded, inputs))
     return ver
+
+
+# -- train.py and the whole Python export ------------------------------------------------------
+
+TEMPLATES = Path(__file__).parent / "templates"
+_LOSS_ARGS = ("weight", "ignore_index", "reduction", "label_smoothing", "beta", "delta", "pos_weight",
+              "margin", "eps")
+
+
+def template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def loss_source(plan) -> str:
+    """The project's loss as one expression (a weighted sum when it has several terms)."""
+    terms = []
+    for term in plan.losses:
+        fn = term.fn
+        sig = inspect.signature(type(fn).__init__).parameters
+        args = []
+        for key in _LOSS_ARGS:
+            if key in sig and hasattr(fn, key):
+                value = getattr(fn, key)
+                default = sig[key].default
+                if isinstance(value, torch.Tensor) or value is None or value == default:
+                    continue
+                args.append(f"{key}={value!r}")
+        terms.append((f"nn.{type(fn).__name__}({', '.join(args)})", term.weight))
+    if len(terms) == 1 and terms[0][1] == 1.0:
+        return terms[0][0]
+    raise ExportError("train.py supports one loss per model for now")
+
+
+def optimizer_source(plan, module: nn.Module) -> str:
+    opt = plan.make_optimizer(module)
+    cls = type(opt)
+    sig = inspect.signature(cls.__init__).parameters
+    args = []
+    for key, value in opt.defaults.items():
+        if key == "lr" or key not in sig or key in ("foreach", "fused", "capturable", "differentiable",
+                                                      "maximize"):
+            continue
+        if isinstance(value, (int, float, bool, tuple)) and value != sig[key].default:
+            args.append(f"{key}={value!r}")
+    return f"torch.optim.{cls.__name__}(model.parameters(), lr=lr{''.join(', ' + a for a in args)})"
+
+
+def train_source(run, data_path: str) -> str:
+    from workbench.core.compile import training_plan
+    plan = training_plan(run.project.graph)
+    t = run.project.training
+    settings = {"task": run.task, "data": data_path, "epochs": int(t.get("epochs", 10)),
+                "batch_size": int(t.get("batch_size", 32)), "lr": float(plan.lr),
+                "seed": int(t.get("seed", 0))}
+    src = template("train.py")
+    return (src.replace("__PREPROCESS__", template("preprocess.py").strip())
+               .replace("__SETTINGS__", json.dumps(settings, indent=4).replace("\n}", ",\n}"))
+               .replace("__LOSS__", loss_source(plan))
+               .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))
+
+
+def write_python(run, folder: str | Path) -> ExportReport:
+    """model.py + weights.pt (verified by import), train.py, preprocessing.json, README.md."""
+    folder = Path(folder)
+    report = write_model_code(run.model, folder, project_name=run.project.name, classes=run.classes,
+                              shapes=graph_shapes(run.project.graph, run.model))
+    data_path = str(run.project.data.get("path", "")) if run.project.data else ""
+    if data_path and not Path(data_path).is_absolute():
+        data_path = str((run.folder / data_path).resolve())
+    try:
+        (folder / "train.py").write_text(train_source(run, data_path), encoding="utf-8")
+        report.add_path(folder / "train.py")
+    except ExportError as exc:
+        report.warnings.append(f"train.py not written: {exc}")
+    (folder / "preprocessing.json").write_text(json.dumps(run.preprocessing, indent=1) + "\n", encoding="utf-8")
+    report.add_path(folder / "preprocessing.json")
+    (folder / "README.md").write_text(_readme(run), encoding="utf-8")
+    report.add_path(folder / "README.md")
+    return report
+
+
+def _readme(run) -> str:
+    return f"""# {run.project.name}: plain PyTorch code
+
+Written by Workbench {__version__} from run `{run.folder.name}` (checkpoint `{run.checkpoint}`).
+
+- `model.py`: the model as an `nn.Module` (`Model`); `load()` returns it with the trained weights.
+- `weights.pt`: the trained weights (a plain state dict; `torch.load(..., weights_only=True)`).
+- `train.py`: trains `Model` again on a raw data file, with the preprocessing in
+  `preprocessing.json`, the project's loss and optimizer. Needs PyTorch, numpy and pandas only:
+
+      python train.py --data TRAIN.csv --epochs 20 --out trained.pt
+
+- `preprocessing.json`: the fitted preprocessing (scaling statistics, category maps,
+  vocabulary, class names), replayed by train.py on raw rows.
+"""
