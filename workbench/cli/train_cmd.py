@@ -1,0 +1,182 @@
+"""`workbench train PROJECT`: prepare the project's data, train, write a run folder.
+
+Progress (epoch, loss, ETA) goes to stderr; the final metrics table to stdout, or with
+--json only the summary JSON, so `workbench train p.wbproj --json | jq .test` works.
+Ctrl-C asks the trainer to stop after the current batch (the last epoch's checkpoint stays);
+a second Ctrl-C aborts at once. Exit status: 0 trained (also when stopped early by the
+early-stopping rule), 1 training failed, 2 unreadable project or data, 130 stopped by Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a project on its data and write a run folder",
+                       description="Train a project on its data (or --data FILE) and write a run "
+                                   "folder (default: runs/<timestamp>/ beside the project) with "
+                                   "checkpoints, metrics.jsonl and summary.json. Exit status: 0 "
+                                   "trained, 1 training failed, 2 unreadable input, 130 Ctrl-C.")
+    p.add_argument("project", help="a .wbproj file")
+    p.add_argument("--data", metavar="FILE", help="train on this file instead of the project's")
+    p.add_argument("--test-data", metavar="FILE", help="a separate test file (e.g. test.txt)")
+    p.add_argument("--epochs", type=int, metavar="N")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--lr", type=float, metavar="X", help="learning rate (sets the optimizer's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="mixed precision on CUDA")
+    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--out", metavar="RUNDIR", help="the run folder to write")
+    p.add_argument("--resume", metavar="RUNDIR",
+                   help="continue this run folder (its project copy and data; --epochs sets the new total)")
+    p.add_argument("--json", action="store_true", help="print only the summary as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.project import ProjectError, load
+    from workbench.data import DataError, DataSettings, prepare
+    from workbench.train.checkpoint import CheckpointError
+    from workbench.train.device import DeviceError, resolve
+    from workbench.train.trainer import Trainer, TrainingError
+
+    try:
+        if args.resume:
+            project = load(Path(args.resume) / "project.wbproj")
+        else:
+            project = load(args.project)
+        settings = DataSettings.from_dict(project.data)
+        for attr, value in (("path", args.data), ("test_path", args.test_data)):
+            if value:
+                setattr(settings, attr, os.path.relpath(Path(value).resolve(), project.folder.resolve()))
+        if not settings.path:
+            return _error(f"{project.path}: the project names no data file: pass --data FILE", 2)
+        if args.device:
+            resolve(args.device)
+        data = prepare(settings, project.folder)
+    except (ProjectError, DataError, DeviceError, CheckpointError) as exc:
+        return _error(exc, 2)
+    for warning in getattr(data, "warnings", []) or []:
+        print(f"warning: {warning}", file=sys.stderr)
+    project.data = settings.to_dict()
+
+    bar = Progress(sys.stderr)
+    try:
+        trainer = Trainer(project, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          device=args.device, precision=args.precision, seed=args.seed,
+                          run_dir=args.resume or args.out, resume=bool(args.resume),
+                          callbacks=[bar])
+    except TrainingError as exc:
+        return _error(exc, 2)
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        if interrupted:  # second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        interrupted.append(time.monotonic())
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+    try:
+        result = trainer.run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if result.status == "failed":
+        return _error(result.message, 1)
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    else:
+        print(table(result.summary))
+        if result.folder is not None:
+            print(f"\nrun folder: {result.folder}")
+    if result.message:
+        print(result.message, file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def table(summary: dict) -> str:
+    """Metrics as rows, splits as columns (the confusion matrix is left to summary.json)."""
+    splits = [s for s in ("train", "val", "test") if summary.get(s)]
+    if not splits:
+        return "no metrics (no epoch finished)"
+    names = [k for k in summary[splits[0]] if isinstance(summary[splits[0]][k], (int, float))]
+    rows = [["metric", *splits]] + [[n, *(_fmt(summary[s].get(n)) for s in splits)] for n in names]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    status = summary.get("status", "")
+    head = f"{status}: {summary.get('epochs_run', 0)} epochs, weights {summary.get('weights', '')}"
+    return head + "\n" + "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{v:.4f}"
+
+
+def _clock(seconds) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class Progress:
+    """A one-line progress bar on a terminal; on a pipe or file, a line per epoch, at most
+    one a second (plus the last), so logs stay readable."""
+
+    def __init__(self, stream, width: int = 24):
+        self.stream, self.width = stream, width
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.last_line = 0.0
+        self.drawn = False
+
+    def __call__(self, e) -> None:
+        if e.kind == "start":
+            print(e.message, file=self.stream)
+        elif e.kind in ("step", "epoch") and e.steps:
+            done = e.step / e.steps
+            fill = int(done * self.width)
+            text = (f"epoch {e.epoch}/{e.epochs} [{'#' * fill}{'.' * (self.width - fill)}] "
+                    f"{done:4.0%} loss {e.train_loss:.4f}" if e.train_loss is not None else "")
+            if e.val_loss is not None:
+                text += f" val {e.val_loss:.4f}"
+            text += f" ETA {_clock(e.eta_s)}"
+            if self.tty:
+                self.stream.write("\r" + text.ljust(78))
+                self.stream.flush()
+                self.drawn = True
+            elif e.kind == "epoch" and (time.monotonic() - self.last_line >= 1.0 or e.epoch == e.epochs):
+                print(text, file=self.stream)
+                self.last_line = time.monotonic()
+        elif e.kind in ("paused", "resumed", "stopped"):
+            self._newline()
+            print(e.message, file=self.stream)
+
+    def _newline(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.drawn = False
+
+    def close(self) -> None:
+        self._newline()
+        self.stream.flush()
