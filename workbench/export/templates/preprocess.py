@@ -95,10 +95,11 @@ def _categorical(df, col):
 
 def tokenize(text, t):
     import re
-    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    if not isinstance(text, str):
+        return []  # missing text: no tokens (all padding)
     if t.get("lowercase", True):
         text = text.lower()
-    return re.findall(t.get("pattern", r"\w+|[^\w\s]"), text)
+    return re.findall(t.get("pattern", r"\w+"), text)
 
 
 def _text(df, col):

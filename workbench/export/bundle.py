@@ -1,0 +1,105 @@
+"""The deployment bundle: a folder (optionally zipped) that predicts from raw rows with only
+numpy, pandas and onnxruntime installed.
+
+    model.onnx           the verified ONNX model (int8 when quantised; raw columns in when the
+                         preprocessing is built in)
+    preprocessing.json   the fitted transforms: scaling statistics, category maps, vocabulary,
+                         tokenizer settings, class names, how the raw file is read
+    predict.py           python predict.py --data FILE -o OUT.csv
+    README.md
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from workbench import __version__
+from workbench.export.onnx_export import export_onnx
+from workbench.export.python_code import template
+from workbench.export.report import ExportReport
+
+
+def predict_source(raw_inputs: bool = False) -> str:
+    return (template("predict.py").replace("__PREPROCESS__", template("preprocess.py").strip())
+            .replace('"__MODEL__"', '"model.onnx"').replace("__RAW_INPUTS__", str(bool(raw_inputs))))
+
+
+def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quantize=None,
+                 zip_bundle: bool | None = None) -> ExportReport:
+    """`quantize`: None, or a function (fp32_path, int8_path) -> Compression that quantises and
+    scores; the bundle then ships the int8 model. `out` ending in .zip (or zip_bundle) zips it."""
+    out = Path(out)
+    zip_it = out.suffix == ".zip" if zip_bundle is None else zip_bundle
+    folder = out.with_suffix("") if zip_it and out.suffix == ".zip" else out
+    folder.mkdir(parents=True, exist_ok=True)
+    report = ExportReport("bundle")
+    onnx_path = folder / "model.onnx"
+    sub = export_onnx(run.model, onnx_path, metadata=run.metadata())
+    report.merge(sub)
+    if not sub.passed:
+        return report
+    report.paths.remove(onnx_path)
+    if with_preprocessing:
+        from workbench.export.preprocess_onnx import add_preprocessing
+        raw = folder / "model.raw.onnx"
+        pre_report = add_preprocessing(run, onnx_path, raw)
+        report.merge(pre_report, "preprocessing")
+        if pre_report.passed:
+            raw.replace(onnx_path)
+            report.paths = [p for p in report.paths if p != raw]
+        with_preprocessing = pre_report.passed
+    if quantize is not None:
+        q = folder / "model.int8.onnx"
+        report.compression.append(quantize(onnx_path, q))
+        q.replace(onnx_path)
+    pre = dict(run.preprocessing)
+    (folder / "preprocessing.json").write_text(json.dumps(pre, indent=1, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+    (folder / "predict.py").write_text(predict_source(with_preprocessing), encoding="utf-8")
+    (folder / "README.md").write_text(_readme(run, with_preprocessing, quantize is not None), encoding="utf-8")
+    for name in ("model.onnx", "preprocessing.json", "predict.py", "README.md"):
+        report.add_path(folder / name)
+    if zip_it:
+        zpath = folder.with_suffix(".zip")
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in ("model.onnx", "preprocessing.json", "predict.py", "README.md"):
+                z.write(folder / name, f"{folder.name}/{name}")
+        report.add_path(zpath)
+    return report
+
+
+def _readme(run, raw: bool, int8: bool) -> str:
+    classes = run.classes
+    return f"""# {run.project.name}: deployment bundle
+
+Written by Workbench {__version__} from run `{run.folder.name}` (checkpoint `{run.checkpoint}`).
+
+## Predict
+
+    pip install numpy pandas onnxruntime
+    python predict.py --data new_rows.csv -o predictions.csv
+
+`new_rows.csv` is a raw file in the same format as the training file (same columns; a target
+column, if present, is ignored). `predictions.csv` gets one `prediction` per row
+({'the class name' if classes else 'the predicted value'}); `--scores` adds the raw outputs.
+
+## Files
+
+- `model.onnx`: the model{' (int8 dynamic quantisation)' if int8 else ''}{', with the numeric scaling and category maps built in: it takes the raw columns' if raw else ''}.
+  Verified with onnxruntime against PyTorch before it was written.
+- `preprocessing.json`: the fitted preprocessing replayed by predict.py (scaling statistics,
+  category maps, vocabulary and tokenizer settings, class names, how the file is read).
+- `predict.py`: needs only numpy, pandas and onnxruntime.
+{"- classes: " + ", ".join(map(str, classes)) if classes else ""}
+"""
+
+
+def unzip(zpath: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(zpath) as z:
+        z.extractall(dest)
+    return dest / zpath.stem
+
+
+__all__ = ["write_bundle", "predict_source", "unzip", "shutil"]

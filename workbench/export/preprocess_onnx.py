@@ -1,0 +1,169 @@
+"""Preprocessing inside the ONNX model (`--with-preprocessing`): numeric fills and scaling and
+the category maps become ONNX nodes (ai.onnx.ml Imputer, Scaler, OneHotEncoder/LabelEncoder, which
+onnxruntime runs), so the model takes the raw feature columns, one input each, in CSV order.
+Text tokenisation stays in preprocessing.json (ONNX has no tokenizer that matches it).
+Verified against the Python preprocessing + PyTorch model on raw rows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from workbench.export.report import Check, ExportReport, Verification
+from workbench.export.verify import compare, one_line
+
+
+def _name(col: dict, i: int) -> str:
+    import re
+    return "raw_" + (re.sub(r"\W+", "_", str(col["name"])).strip("_") or f"col{i}")
+
+
+def preprocessing_graph(pre: dict, model_input: str, input_shape=None):
+    """An ONNX model: raw columns -> the model's input tensor (float32)."""
+    from onnx import TensorProto, helper
+    nodes, inputs, parts = [], [], []
+    for i, col in enumerate(pre["features"]):
+        name = _name(col, i)
+        col["input"] = name
+        if col["type"] == "numeric":
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 1]))
+            cur = name
+            fill = col.get("fill")
+            if fill is not None:
+                nodes.append(helper.make_node("Imputer", [cur], [name + "_filled"], domain="ai.onnx.ml",
+                                              imputed_value_floats=[float(fill)],
+                                              replaced_value_float=float("nan")))
+                cur = name + "_filled"
+            method = col.get("method", "none")
+            if method == "standardize":
+                offset, scale = col["mean"], 1.0 / (col["std"] or 1.0)
+            elif method == "minmax":
+                offset, scale = col["min"], 1.0 / ((col["max"] - col["min"]) or 1.0)
+            else:
+                offset, scale = 0.0, 1.0
+            nodes.append(helper.make_node("Scaler", [cur], [name + "_scaled"], domain="ai.onnx.ml",
+                                          offset=[float(offset)], scale=[float(scale)]))
+            parts.append(name + "_scaled")
+        elif col["type"] == "categorical":
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["N", 1]))
+            cats = [str(c) for c in col["categories"]]
+            cur = name
+            if col.get("fill") is not None:  # missing ('' from predict.py) -> the fill category
+                nodes.append(helper.make_node("LabelEncoder", [cur], [name + "_filled"], domain="ai.onnx.ml",
+                                              keys_strings=[""], values_strings=[str(col["fill"])],
+                                              default_string="\x00keep"))
+                nodes.append(helper.make_node("Equal", [name + "_filled", name + "_keep"], [name + "_is_keep"]))
+                nodes.append(helper.make_node("Where", [name + "_is_keep", cur, name + "_filled"], [name + "_f"]))
+                nodes.append(helper.make_node("Constant", [], [name + "_keep"],
+                                              value=helper.make_tensor(name + "_k", TensorProto.STRING, [],
+                                                                       [b"\x00keep"])))
+                cur = name + "_f"
+            if col.get("method", "onehot") == "index":
+                nodes.append(helper.make_node("LabelEncoder", [cur], [name + "_id"], domain="ai.onnx.ml",
+                                              keys_strings=cats, values_int64s=list(range(1, len(cats) + 1)),
+                                              default_int64=0))
+                nodes.append(helper.make_node("Cast", [name + "_id"], [name + "_enc"], to=TensorProto.FLOAT))
+            else:
+                nodes.append(helper.make_node("OneHotEncoder", [cur], [name + "_oh"], domain="ai.onnx.ml",
+                                              cats_strings=cats, zeros=1))
+                shape = name + "_shape"
+                nodes.append(helper.make_node("Constant", [], [shape],
+                                              value=helper.make_tensor(shape + "_v", TensorProto.INT64, [2],
+                                                                       [-1, len(cats)])))
+                nodes.append(helper.make_node("Reshape", [name + "_oh", shape], [name + "_r"]))
+                nodes.append(helper.make_node("Cast", [name + "_r"], [name + "_enc"], to=TensorProto.FLOAT))
+            parts.append(name + "_enc")
+        else:
+            raise ValueError(f"column '{col['name']}' is {col['type']}: only numeric and categorical "
+                             "columns can be preprocessed inside the model")
+    out = "features"
+    nodes.append(helper.make_node("Concat", parts, [out if not input_shape or len(input_shape) < 2
+                                                    else out + "_flat"], axis=1))
+    if input_shape and len(input_shape) > 1:
+        nodes.append(helper.make_node("Constant", [], ["image_shape"], value=helper.make_tensor(
+            "image_shape_v", TensorProto.INT64, [len(input_shape) + 1], [-1, *input_shape])))
+        nodes.append(helper.make_node("Reshape", [out + "_flat", "image_shape"], [out]))
+    outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, "preprocessing", inputs, outputs)
+    return graph, [i.name for i in inputs], out
+
+
+def add_preprocessing(run, model_path: str | Path, out_path: str | Path) -> ExportReport:
+    """Prefix the verified model at `model_path` with the preprocessing; write `out_path`."""
+    import onnx
+    from onnx import compose, helper
+    report = ExportReport("onnx+preprocessing")
+    pre = run.preprocessing
+    if not pre or not pre.get("features"):
+        report.warnings.append("the run has no fitted preprocessing: nothing to build into the model")
+        return report
+    if any(c["type"] == "text" for c in pre["features"]):
+        report.warnings.append("text tokenisation stays in preprocessing.json (predict.py does it): "
+                               "the model keeps taking token ids")
+        return report
+    model = onnx.load(str(model_path))
+    model_input = model.graph.input[0].name
+    graph, names, out = preprocessing_graph(pre, model_input, pre.get("input_shape"))
+    opsets = {o.domain: o.version for o in model.opset_import}
+    pre_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opsets.get("", 18)),
+                                                        helper.make_opsetid("ai.onnx.ml", 3)],
+                                  ir_version=model.ir_version)
+    merged = compose.merge_models(pre_model, model, io_map=[(out, model_input)])
+    del merged.metadata_props[:]
+    merged.metadata_props.extend(model.metadata_props)
+    prop = merged.metadata_props.add()
+    prop.key, prop.value = "workbench.raw_inputs", ",".join(names)
+    onnx.save(merged, str(out_path))
+    report.add_path(Path(out_path))
+    report.verification = verify_raw(run, Path(out_path), pre)
+    return report
+
+
+def verify_raw(run, path: Path, pre: dict, rows=None) -> Verification:
+    """Raw rows through the model with built-in preprocessing vs preprocessing (Python) + PyTorch."""
+    import onnx
+    import pandas as pd
+    import torch
+    from workbench.export import bundle
+    from workbench.export.onnx_export import session
+    ver = Verification("onnxruntime on raw rows vs preprocessing + PyTorch")
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        ver.problems.append("onnx.checker: " + one_line(exc))
+    scope: dict = {}
+    exec(compile(bundle.predict_source(True), "predict.py", "exec"), scope)  # noqa: S102
+    df = rows if rows is not None else _sample_rows(pre, scope)
+    x, _ = scope["transform"](df, pre)
+    with torch.no_grad():
+        expected = run.model.module(torch.from_numpy(x)).numpy()
+    check = Check({"rows": len(df)})
+    try:
+        got = session(path).run(None, scope["raw_columns"](df, pre))[0]
+        check.max_abs_diff, check.rel_diff = compare([expected], [got])
+    except Exception as exc:  # noqa: BLE001
+        check.error = one_line(exc)
+    ver.checks.append(check)
+    return ver
+
+
+def _sample_rows(pre: dict, scope) -> "pd.DataFrame":
+    """Raw-looking rows from the fitted statistics (incl. a missing value and an unknown category)."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    n = 7
+    data = {}
+    for col in pre["features"]:
+        if col["type"] == "numeric":
+            mean = col.get("mean", col.get("min", 0.0))
+            std = col.get("std", (col.get("max", 1.0) - col.get("min", 0.0)) or 1.0)
+            v = (mean + std * rng.standard_normal(n)).astype(object)
+            v[2] = None
+            data[col["name"]] = v
+        else:
+            cats = list(col["categories"])
+            v = [cats[i % len(cats)] for i in range(n)]
+            v[3] = "never-seen-category"
+            v[4] = None
+            data[col["name"]] = v
+    return pd.DataFrame(data)
