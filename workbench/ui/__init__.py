@@ -1,0 +1,5 @@
+"""The desktop app (PySide6): main window, node editor and panels over the Qt-free core.
+
+Nothing in workbench/core imports this package; this package shows the core and turns the
+user's gestures into undoable commands on it.
+"""

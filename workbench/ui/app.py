@@ -1,0 +1,72 @@
+"""Starting the app: the QApplication, theme, main window; and the screenshot mode."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from workbench.ui import theme
+
+SCREENSHOT_SIZE = (1400, 860)
+
+
+def make_app(argv: list[str] | None = None, dark: bool | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName("Workbench")
+        QCoreApplication.setApplicationName("Workbench")
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+        app.setDesktopFileName("workbench")
+    if dark is None:
+        dark = theme.is_dark()
+        if os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes"):
+            from PySide6.QtCore import QSettings
+            dark = QSettings().value("dark", False, type=bool)
+    theme.apply(app, dark)
+    return app
+
+
+def open_window(project: str | os.PathLike | None = None):
+    from workbench.ui.main_window import MainWindow
+    window = MainWindow()
+    if project is not None:
+        window.open_file(project)
+    return window
+
+
+def screenshot(window, path: str | os.PathLike, size=SCREENSHOT_SIZE) -> Path:
+    """Lay the window out at a fixed size, draw it once and save it as PNG."""
+    app = QApplication.instance()
+    window.resize(*size)
+    window.show()
+    for _ in range(3):
+        app.processEvents()
+    window.document.validate_now()
+    window.view.fit()
+    app.processEvents()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path)):
+        raise OSError(f"cannot write {path}")
+    return path
+
+
+def run(project: str | None = None, screenshot_path: str | None = None,
+        size: tuple[int, int] = SCREENSHOT_SIZE, dark: bool | None = None) -> int:
+    app = make_app(dark=dark)
+    if project is not None and not Path(project).exists():
+        print(f"workbench: {project}: no such file", file=sys.stderr)
+        return 1
+    window = open_window(project)
+    if screenshot_path:
+        out = screenshot(window, screenshot_path, size)
+        window.document.close()
+        window.hide()
+        print(out)
+        return 0
+    window.show()
+    QTimer.singleShot(0, window.offer_recovery)
+    return app.exec()

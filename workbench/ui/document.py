@@ -1,0 +1,183 @@
+"""One open project: the core Project, its undo stack, dirty state, validation and recovery.
+
+The document is the only place that changes the graph, always through `push(command)`.
+Validation runs debounced after edits and announces the new Analysis. While there are
+unsaved changes a recovery copy is written every 30 s; it is removed on save and on close.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from workbench.core import Analysis, Project, analyse, project as project_io
+from workbench.core.project import write_atomic
+
+AUTOSAVE_MS = 30_000
+VALIDATE_MS = 150
+RECOVERY_SUFFIX = ".recovery.json"
+
+
+def recovery_dir() -> Path:
+    env = os.environ.get("WORKBENCH_RECOVERY_DIR")
+    if env:
+        return Path(env)
+    base = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation) or str(
+        Path.home() / ".local" / "share" / "workbench")
+    return Path(base) / "recovery"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+_live_recovery_files: set[Path] = set()  # written by documents open in this process
+_counter = [0]
+
+
+def find_recoveries() -> list[dict]:
+    """Recovery files left by a process that ended without closing its documents."""
+    folder = recovery_dir()
+    found = []
+    for path in sorted(folder.glob(f"*{RECOVERY_SUFFIX}")) if folder.is_dir() else []:
+        if path in _live_recovery_files:
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            pid = int(doc.get("pid", 0))
+        except (OSError, ValueError, TypeError):
+            continue
+        if pid and pid != os.getpid() and _alive(pid):
+            continue  # another running Workbench owns it
+        doc["recovery_file"] = str(path)
+        found.append(doc)
+    return found
+
+
+def restore(found: dict) -> Project:
+    """The project of a recovery record, with its original path and name."""
+    project = project_io.from_dict(found["project"], found.get("recovery_file", "<recovery>"))
+    if found.get("path"):
+        project.path = Path(found["path"])
+    return project
+
+
+class Document(QObject):
+    analysed = Signal(object)        # Analysis
+    dirtyChanged = Signal(bool)
+    pathChanged = Signal(object)     # Path | None
+    autosaved = Signal(str)          # the recovery file
+
+    def __init__(self, project: Project | None = None, parent: QObject | None = None,
+                 dirty: bool = False):
+        super().__init__(parent)
+        self.project = project or Project()
+        self.undo_stack = QUndoStack(self)
+        self.analysis: Analysis = Analysis()
+        self._forced_dirty = dirty
+        self._validate_timer = QTimer(self, singleShot=True, interval=VALIDATE_MS)
+        self._validate_timer.timeout.connect(self.validate_now)
+        self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._autosave_timer.start()
+        _counter[0] += 1
+        self.recovery_file = recovery_dir() / f"{os.getpid()}-{_counter[0]}{RECOVERY_SUFFIX}"
+        self.undo_stack.cleanChanged.connect(lambda clean: self.dirtyChanged.emit(self.dirty))
+        self.graph.subscribe(self._on_graph_event)
+        self.validate_now()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def graph(self):
+        return self.project.graph
+
+    @property
+    def path(self) -> Path | None:
+        return self.project.path
+
+    @property
+    def name(self) -> str:
+        return self.project.path.stem if self.project.path else self.project.name
+
+    @property
+    def dirty(self) -> bool:
+        return self._forced_dirty or not self.undo_stack.isClean()
+
+    def push(self, command: QUndoCommand) -> None:
+        self.undo_stack.push(command)
+
+    def macro(self, text: str):
+        doc = self
+
+        class _Macro:
+            def __enter__(self):
+                doc.undo_stack.beginMacro(text)
+
+            def __exit__(self, *exc):
+                doc.undo_stack.endMacro()
+
+        return _Macro()
+
+    def _on_graph_event(self, event) -> None:
+        self._validate_timer.start()
+
+    # -- validation -------------------------------------------------------------------------
+    def validate_now(self) -> Analysis:
+        self._validate_timer.stop()
+        self.analysis = analyse(self.graph)
+        self.analysed.emit(self.analysis)
+        return self.analysis
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Atomic save through the core; raises ProjectError/OSError for the caller to show."""
+        target = Path(path) if path else self.project.path
+        if target is None:
+            raise ValueError("no file name yet: use Save As")
+        if target.suffix != project_io.SUFFIX:
+            target = target.with_suffix(project_io.SUFFIX)
+        if path and self.project.path is None:
+            self.project.name = target.stem
+        project_io.save(self.project, target)
+        self._forced_dirty = False
+        self.undo_stack.setClean()
+        self.discard_recovery()
+        self.dirtyChanged.emit(False)
+        self.pathChanged.emit(target)
+        return target
+
+    # -- recovery ---------------------------------------------------------------------------
+    def autosave(self) -> Path | None:
+        """Write a recovery copy if there are unsaved changes."""
+        if not self.dirty:
+            return None
+        record = {"pid": os.getpid(), "time": time.time(),
+                  "path": str(self.project.path) if self.project.path else None,
+                  "name": self.name, "project": self.project.to_dict()}
+        write_atomic(self.recovery_file, json.dumps(record, ensure_ascii=False))
+        _live_recovery_files.add(self.recovery_file)
+        self.autosaved.emit(str(self.recovery_file))
+        return self.recovery_file
+
+    def discard_recovery(self) -> None:
+        self.recovery_file.unlink(missing_ok=True)
+        _live_recovery_files.discard(self.recovery_file)
+
+    def close(self) -> None:
+        """The user closed it on purpose: stop timers, forget the recovery copy."""
+        self._autosave_timer.stop()
+        self._validate_timer.stop()
+        self.graph.unsubscribe(self._on_graph_event)
+        self.discard_recovery()

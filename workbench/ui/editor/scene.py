@@ -1,0 +1,363 @@
+"""The canvas scene: a mirror of the document's graph, plus the gestures that edit it.
+
+Model → view: the scene subscribes to the graph's events and creates/removes/updates items.
+View → model: gestures (move, connect, disconnect) become commands pushed on the document's
+undo stack; the scene then hears about the change like everyone else.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene
+
+from workbench.core.graph import CycleError, Edge, GraphError, GraphEvent
+from workbench.core.types import format_shape
+from workbench.ui import theme
+from workbench.ui.editor import commands
+from workbench.ui.editor.items import GRID, DragLine, EdgeItem, NodeItem, PortItem
+
+
+class _PortDrag:
+    def __init__(self, origin: PortItem, detached: Edge | None, line: DragLine):
+        self.origin, self.detached, self.line = origin, detached, line
+        self.reasons: dict[PortItem, str | None] = {}
+        self.hover: PortItem | None = None
+
+
+class EditorScene(QGraphicsScene):
+    message = Signal(str)          # for the status bar: refusals, what a drop would do
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.document = None
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.snap_to_grid = False
+        self._drag: _PortDrag | None = None
+        self._press_positions: dict[str, tuple[float, float]] | None = None
+        self.setSceneRect(QRectF(-5000, -5000, 10000, 10000))
+        self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+
+    # -- document ---------------------------------------------------------------------------
+    def set_document(self, document) -> None:
+        if self.document is not None:
+            self.document.graph.unsubscribe(self._on_event)
+            self.document.analysed.disconnect(self.apply_analysis)
+        self.clear()
+        self.nodes.clear()
+        self.edges.clear()
+        self.document = document
+        graph = document.graph
+        for node in graph.nodes.values():
+            self._add_node_item(node)
+        for edge in graph.edges:
+            self._add_edge_item(edge)
+        graph.subscribe(self._on_event)
+        document.analysed.connect(self.apply_analysis)
+        self.apply_analysis(document.analysis)
+        self._grow_scene_rect()
+
+    @property
+    def graph(self):
+        return self.document.graph
+
+    def _add_node_item(self, node) -> NodeItem:
+        item = NodeItem(node)
+        self.addItem(item)
+        self.nodes[node.id] = item
+        return item
+
+    def _add_edge_item(self, edge: Edge) -> EdgeItem | None:
+        a, b = self.nodes.get(edge.src), self.nodes.get(edge.dst)
+        src = a.port(edge.src_port, True) if a else None
+        dst = b.port(edge.dst_port, False) if b else None
+        if src is None or dst is None:
+            return None
+        item = EdgeItem(edge, src, dst)
+        self.addItem(item)
+        self.edges[edge] = item
+        return item
+
+    def _on_event(self, ev: GraphEvent) -> None:
+        kind = ev.kind
+        if kind == "node_added":
+            item = self._add_node_item(self.graph.nodes[ev.node_id])
+            self._grow_scene_rect(item)
+        elif kind == "node_removed":
+            item = self.nodes.pop(ev.node_id, None)
+            if item is not None:
+                self.removeItem(item)
+        elif kind == "edge_added":
+            self._add_edge_item(ev.edge)
+        elif kind == "edge_removed":
+            item = self.edges.pop(ev.edge, None)
+            if item is not None:
+                item.detach()
+                self.removeItem(item)
+        elif kind == "node_moved":
+            item = self.nodes.get(ev.node_id)
+            if item is not None and (item.x(), item.y()) != tuple(ev.value):
+                item.setPos(*ev.value)
+            if item is not None:
+                self._grow_scene_rect(item)
+        elif kind in ("param_changed", "title_changed"):
+            item = self.nodes.get(ev.node_id)
+            if item is not None:
+                item.refresh(self.graph.nodes[ev.node_id])
+
+    def _grow_scene_rect(self, item: NodeItem | None = None) -> None:
+        rect = item.sceneBoundingRect() if item is not None else self.itemsBoundingRect()
+        if not self.sceneRect().contains(rect.adjusted(-2000, -2000, 2000, 2000)):
+            self.setSceneRect(self.sceneRect().united(rect.adjusted(-3000, -3000, 3000, 3000)))
+
+    def apply_analysis(self, analysis) -> None:
+        problems: dict[str, list] = {}
+        for p in analysis.problems:
+            if p.node_id is not None:
+                problems.setdefault(p.node_id, []).append(p)
+        for nid, item in self.nodes.items():
+            outs = analysis.outputs.get(nid, {})
+            if len(outs) == 1:
+                out_text = format_shape(next(iter(outs.values())).shape)
+                t = next(iter(outs.values()))
+                if t.dtype == "int64":
+                    out_text += " ids"
+                if not t.shape:
+                    out_text = "scalar"
+            else:
+                out_text = "  ".join(f"{k}: {format_shape(t.shape)}" for k, t in outs.items())
+            item.set_analysis(out_text, analysis.params.get(nid), problems.get(nid, []))
+        for edge, item in self.edges.items():
+            t = analysis.outputs.get(edge.src, {}).get(edge.src_port)
+            item.set_label(format_shape(t.shape) if t is not None and t.shape else "")
+
+    # -- selection helpers ------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, node_ids) -> None:
+        wanted = set(node_ids)
+        self.blockSignals(True)
+        self.clearSelection()
+        for nid in wanted:
+            if nid in self.nodes:
+                self.nodes[nid].setSelected(True)
+        self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    # -- moving: one undo step per gesture --------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        super().mousePressEvent(event)
+        if event.button() == Qt.LeftButton and self._drag is None:
+            self._press_positions = {nid: (item.x(), item.y()) for nid, item in self.nodes.items()
+                                     if item.isSelected()}
+
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        before, self._press_positions = self._press_positions, None
+        if not before or self.document is None:
+            return
+        moves = {}
+        for nid, old in before.items():
+            item = self.nodes.get(nid)
+            if item is None:
+                continue
+            new = (item.x(), item.y())
+            if new != old:
+                moves[nid] = (self.graph.nodes[nid].pos, new)
+        if moves:
+            self.document.push(commands.MoveNodes(self.graph, moves))
+
+    # -- connecting by dragging -------------------------------------------------------------
+    def start_port_drag(self, port: PortItem, pos: QPointF) -> None:
+        detached = None
+        origin = port
+        if not port.is_output:
+            existing = [e for e in self.graph.edges_into(port.node_id) if e.dst_port == port.name]
+            if existing:  # pick up the end of an existing edge: drop elsewhere to re-route/cut
+                detached = existing[-1]
+                src_item = self.nodes[detached.src].port(detached.src_port, True)
+                if src_item is not None:
+                    origin = src_item
+                    self.edges[detached].setVisible(False)
+                else:
+                    detached = None
+        line = DragLine(origin.scenePos(), origin.is_output)
+        self.addItem(line)
+        self._drag = _PortDrag(origin, detached, line)
+        self._rate_ports()
+        line.set_end(pos, None)
+
+    def _rate_ports(self) -> None:
+        """Highlight every port the dragged end could go to; dim the others."""
+        drag = self._drag
+        origin = drag.origin
+        graph = self.graph
+        onode = origin.node_id
+        # nodes that the new edge would close a loop with
+        adjacency_out: dict[str, list[str]] = {}
+        adjacency_in: dict[str, list[str]] = {}
+        for e in graph.edges:
+            if e == drag.detached:
+                continue
+            adjacency_out.setdefault(e.src, []).append(e.dst)
+            adjacency_in.setdefault(e.dst, []).append(e.src)
+        loop = _reach(onode, adjacency_in if origin.is_output else adjacency_out)
+        taken = {(e.dst, e.dst_port): e for e in graph.edges if e != drag.detached}
+        olabel = graph.nodes[onode].label()
+        for nid, item in self.nodes.items():
+            ports = item.inputs if origin.is_output else item.outputs
+            for port in ports.values():
+                if origin.is_output:
+                    src, dst = origin, port
+                else:
+                    src, dst = port, origin
+                reason = None
+                kind_in = graph.nodes[dst.node_id].spec.input(dst.name)
+                a, b = graph.nodes[src.node_id].label(), graph.nodes[dst.node_id].label()
+                if src.kind != dst.kind:
+                    reason = (f"cannot connect {a}'s {src.kind} output to {b}'s {dst.kind} "
+                              f"input '{dst.name}'")
+                elif nid == onode or nid in loop:
+                    reason = f"connecting {a} to {b} would make a cycle"
+                else:
+                    old = taken.get((dst.node_id, dst.name))
+                    if old is not None and (old.src, old.src_port) == (src.node_id, src.name):
+                        reason = f"{a} is already connected to that input"
+                    elif old is not None and not kind_in.multiple:
+                        reason = (f"input '{dst.name}' of {b} is already connected to "
+                                  f"'{graph.nodes[old.src].title}'")
+                drag.reasons[port] = reason
+                port.set_state("bad" if reason else "ok")
+        del olabel
+
+    def _port_at(self, pos: QPointF) -> PortItem | None:
+        hits = [i for i in self.items(QRectF(pos.x() - 9, pos.y() - 9, 18, 18))
+                if isinstance(i, PortItem) and i in self._drag.reasons]
+        if not hits:
+            return None
+        return min(hits, key=lambda p: (p.scenePos() - pos).manhattanLength())
+
+    def update_port_drag(self, pos: QPointF) -> None:
+        drag = self._drag
+        if drag is None:
+            return
+        port = self._port_at(pos)
+        state = None
+        if port is not None:
+            reason = drag.reasons[port]
+            state = "bad" if reason else "ok"
+            end = port.scenePos()
+            if port is not drag.hover:
+                self.message.emit(f"cannot connect: {reason}" if reason else
+                                  f"release to connect to '{port.name}' of "
+                                  f"'{self.graph.nodes[port.node_id].title}'")
+        else:
+            end = pos
+            if drag.hover is not None:
+                self.message.emit("release on empty canvas to disconnect" if drag.detached else "")
+        drag.hover = port
+        drag.line.set_end(end, state)
+
+    def finish_port_drag(self, pos: QPointF) -> None:
+        drag, self._drag = self._drag, None
+        if drag is None:
+            return
+        target = None
+        try:
+            target_port = self._port_at_for(drag, pos)
+            self.removeItem(drag.line)
+            for port in drag.reasons:
+                port.set_state(None)
+            if drag.detached is not None and drag.detached in self.edges:
+                self.edges[drag.detached].setVisible(True)
+            if target_port is None:
+                if drag.detached is not None:
+                    self.document.push(commands.Disconnect(self.graph, drag.detached))
+                    self.message.emit("disconnected")
+                return
+            origin = drag.origin
+            src, dst = (origin, target_port) if origin.is_output else (target_port, origin)
+            target = Edge(src.node_id, src.name, dst.node_id, dst.name)
+            if target == drag.detached:
+                return
+            reason = drag.reasons.get(target_port)
+            if reason is None:
+                reason = self._check(target, drag.detached)
+            if reason:
+                self.message.emit(f"cannot connect: {reason}")
+                return
+            self.document.push(commands.Connect(self.graph, target, drag.detached))
+            self.message.emit(f"connected '{self.graph.nodes[target.src].title}' → "
+                              f"'{self.graph.nodes[target.dst].title}'")
+        finally:
+            self._press_positions = None
+
+    def _port_at_for(self, drag: _PortDrag, pos: QPointF) -> PortItem | None:
+        self._drag = drag
+        try:
+            return self._port_at(pos)
+        finally:
+            self._drag = None
+
+    def _check(self, edge: Edge, detached: Edge | None) -> str | None:
+        """The core's authoritative verdict on a connection (after removing `detached`)."""
+        graph = self.graph
+        if detached is not None:
+            graph = graph.copy()
+            graph.disconnect(detached)
+        try:
+            graph.check_connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
+        except (GraphError, CycleError) as exc:
+            return str(exc)
+        return None
+
+    def cancel_port_drag(self) -> None:
+        if self._drag is not None:
+            drag, self._drag = self._drag, None
+            self.removeItem(drag.line)
+            for port in drag.reasons:
+                port.set_state(None)
+            if drag.detached is not None and drag.detached in self.edges:
+                self.edges[drag.detached].setVisible(True)
+
+    # -- background -------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        c = theme.canvas()
+        painter.fillRect(rect, QColor(c.background))
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            return
+        step = GRID
+        left = int(rect.left() // step) * step
+        top = int(rect.top() // step) * step
+        minor, major = [], []
+        x = left
+        while x < rect.right():
+            (major if round(x / step) % 5 == 0 else minor).append((x, True))
+            x += step
+        y = top
+        while y < rect.bottom():
+            (major if round(y / step) % 5 == 0 else minor).append((y, False))
+            y += step
+        for lines, colour in ((minor, c.grid), (major, c.grid_major)):
+            painter.setPen(QPen(QColor(colour), 0))
+            for v, vertical in lines:
+                if vertical:
+                    painter.drawLine(QPointF(v, rect.top()), QPointF(v, rect.bottom()))
+                else:
+                    painter.drawLine(QPointF(rect.left(), v), QPointF(rect.right(), v))
+
+
+def _reach(start: str, adjacency: dict[str, list[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        cur = todo.pop()
+        for nxt in adjacency.get(cur, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

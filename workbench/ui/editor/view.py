@@ -1,0 +1,173 @@
+"""The canvas view: zoom around the cursor, pan (middle-drag or Space-drag), rubber-band
+selection, fit, and drops (a palette entry adds a node; a .wbproj file opens)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QGraphicsView
+
+NODE_MIME = "application/x-workbench-node-type"
+MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+
+
+def project_paths(mime) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()
+            and u.toLocalFile().lower().endswith(".wbproj")]
+
+
+class EditorView(QGraphicsView):
+    nodeDropped = Signal(str, QPointF)      # node type, scene position
+    fileDropped = Signal(str)               # a .wbproj path
+    contextMenuAt = Signal(QPointF, object)  # scene position, item under the cursor (or None)
+    zoomChanged = Signal(float)
+
+    def __init__(self, scene, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setContextMenuPolicy(Qt.DefaultContextMenu)
+        self._pan_from: QPointF | None = None
+        self._space = False
+
+    # -- zoom -------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
+        target = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM)
+        factor = target / self.zoom
+        if abs(factor - 1) < 1e-6:
+            return
+        old = self.transformationAnchor()
+        if not anchor_under_mouse:
+            self.setTransformationAnchor(QGraphicsView.AnchorViewCenter)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(old)
+        self.zoomChanged.emit(self.zoom)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.ShiftModifier:  # shift-wheel scrolls sideways
+            return super().wheelEvent(event)
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if delta:
+            self.zoom_by(1.0015 ** delta)
+        event.accept()
+
+    def fit(self) -> None:
+        scene = self.scene()
+        rect = scene.itemsBoundingRect()
+        if rect.isEmpty():
+            self.resetTransform()
+            self.centerOn(0, 0)
+        else:
+            self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
+            if self.zoom > 1.0:
+                self.resetTransform()
+                self.centerOn(rect.center())
+            elif self.zoom < MIN_ZOOM:
+                self.zoom_by(MIN_ZOOM / self.zoom, False)
+        self.zoomChanged.emit(self.zoom)
+
+    def centre_scene_pos(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    # -- pan: middle-drag, or Space + left-drag ---------------------------------------------
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.OpenHandCursor)
+            event.accept()
+            return
+        if event.key() == Qt.Key_Escape:
+            self.scene().cancel_port_drag()
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MiddleButton or (self._space and event.button() == Qt.LeftButton):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.pan(delta.x(), delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MiddleButton, Qt.LeftButton):
+            self._pan_from = None
+            if self._space:
+                self.viewport().setCursor(Qt.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def pan(self, dx: float, dy: float) -> None:
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - round(dx))
+        v.setValue(v.value() - round(dy))
+
+    # -- context menu -----------------------------------------------------------------------
+    def contextMenuEvent(self, event) -> None:
+        pos = self.mapToScene(event.pos())
+        item = self.itemAt(event.pos())
+        self.contextMenuAt.emit(pos, item)
+        event.accept()
+
+    # -- drops ------------------------------------------------------------------------------
+    def _accepts(self, mime) -> bool:
+        return mime.hasFormat(NODE_MIME) or bool(project_paths(mime))
+
+    def dragEnterEvent(self, event) -> None:
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        mime = event.mimeData()
+        if mime.hasFormat(NODE_MIME):
+            type_name = bytes(mime.data(NODE_MIME)).decode("utf-8")
+            pos = self.mapToScene(event.position().toPoint())
+            event.acceptProposedAction()
+            self.nodeDropped.emit(type_name, pos)
+            return
+        paths = project_paths(mime)
+        if paths:
+            event.acceptProposedAction()
+            self.fileDropped.emit(paths[0])
+            return
+        event.ignore()

@@ -1,0 +1,734 @@
+"""The main window: canvas in the middle, dockable panels around it, menus, toolbar, status bar.
+
+Later parts (data panel, training dashboard, export) plug in through `add_panel`, the menus in
+`self.menus` ("file", "edit", "view", "panels", "run", "help") and the actions in
+`self.actions` (e.g. "train", "pause", "stop", "export" exist already, disabled until then).
+Questions to the user go through the `ask_*` methods so that tests can answer them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
+                               QMenu, QMessageBox, QToolBar, QUndoView, QWidget)
+
+from workbench.core import clipboard, layout, project as project_io, templates
+from workbench.core.graph import GraphError
+from workbench.core.project import Project, ProjectError
+from workbench.ui import theme
+from workbench.ui.document import Document, find_recoveries, restore
+from workbench.ui.editor import commands
+from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
+from workbench.ui.editor.scene import EditorScene
+from workbench.ui.editor.view import EditorView, project_paths
+from workbench.ui.panels.inspector import Inspector
+from workbench.ui.panels.palette import Palette
+from workbench.ui.panels.problems import ProblemsPanel
+
+FILE_FILTER = "Workbench projects (*.wbproj);;All files (*)"
+MAX_RECENT = 10
+
+# Sample data shapes for File › New from template when no data is loaded yet.
+TEMPLATE_DATA = {
+    "mlp-classifier": templates.DataShape((4,), num_classes=3, rows=150),
+    "mlp-regressor": templates.DataShape((8,), task="regression", target_shape=(1,), rows=1000),
+    "cnn-classifier": templates.DataShape((1, 8, 8), num_classes=10, rows=1800),
+    "text-classifier": templates.DataShape((40,), "int64", cardinality=5000, num_classes=4, rows=2000),
+    "lstm-classifier": templates.DataShape((40,), "int64", cardinality=5000, num_classes=4, rows=2000),
+    "transformer-classifier": templates.DataShape((40,), "int64", cardinality=5000, num_classes=4,
+                                                  rows=2000),
+}
+
+
+def settings_enabled() -> bool:
+    return os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes")
+
+
+def template_project(name: str) -> Project:
+    data = TEMPLATE_DATA.get(name, templates.DataShape((4,), num_classes=3))
+    return templates.build(name, data)
+
+
+class MainWindow(QMainWindow):
+    documentChanged = Signal(object)
+
+    def __init__(self, document: Document | None = None):
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.document: Document | None = None
+        self.actions: dict[str, QAction] = {}
+        self.menus: dict[str, QMenu] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self._recent: list[str] = []
+        self._paste = ("", 0)  # last pasted text, how many times
+        self.undo_group = QUndoGroup(self)
+
+        self.scene = EditorScene(self)
+        self.view = EditorView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.palette = Palette()
+        self.inspector = Inspector()
+        self.problems = ProblemsPanel()
+        self.history = QUndoView(self.undo_group)
+        self.history.setEmptyLabel("<opened>")
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+
+        self.scene.message.connect(self.show_message)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.view.nodeDropped.connect(self.add_node_at)
+        self.view.fileDropped.connect(self.open_file)
+        self.view.contextMenuAt.connect(self._context_menu)
+        self.view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+        self.palette.addRequested.connect(self.add_node_at_centre)
+        self.inspector.message.connect(self.show_message)
+        self.problems.nodeActivated.connect(self.reveal_node)
+
+        self.resize(1400, 900)
+        self._load_settings()
+        self.set_document(document or Document())
+        QTimer.singleShot(0, self._detect_device)
+
+    # -- construction -----------------------------------------------------------------------
+    def _dock(self, key: str, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def _build_docks(self) -> None:
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self._dock("palette", "Nodes", self.palette, Qt.LeftDockWidgetArea)
+        self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
+        self._dock("history", "History", self.history, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["problems"], self.docks["history"])
+        self.docks["problems"].raise_()
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [150], Qt.Vertical)
+
+    def add_panel(self, key: str, title: str, widget: QWidget,
+                  area=Qt.RightDockWidgetArea, tab_with: str | None = None) -> QDockWidget:
+        """For later parts (data, training): a dock remembered with the layout, in View › Panels."""
+        dock = self._dock(key, title, widget, area)
+        if tab_with in self.docks:
+            self.tabifyDockWidget(self.docks[tab_with], dock)
+        self.menus["panels"].addAction(dock.toggleViewAction())
+        return dock
+
+    def _act(self, key: str, text: str, slot=None, shortcut=None, tip: str = "",
+             checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')}"
+                              + (f" ({action.shortcut().toString(QKeySequence.NativeText)})"
+                                 if action.shortcut() else "") + f"\n{tip}")
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work wherever the focus is in the window
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        A, K = self._act, QKeySequence
+        A("new", "&New", self.new_blank, K.New, "Start an empty project")
+        A("open", "&Open…", lambda: self.open_file(), K.Open, "Open a project file")
+        A("save", "&Save", self.save, K.Save, "Save the project")
+        A("save_as", "Save &As…", lambda: self.save_as(), K.SaveAs, "Save under another name")
+        A("export", "&Export…", None, "Ctrl+E", "Export the trained model (coming with the export panel)")
+        self.actions["export"].setEnabled(False)
+        A("quit", "&Quit", self.close, K.Quit, "Close the window")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setShortcut(K.Undo)
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setShortcuts([K(K.Redo), K("Ctrl+Shift+Z")] if K(K.Redo) != K("Ctrl+Shift+Z")
+                          else [K(K.Redo)])
+        for key, action in (("undo", undo), ("redo", redo)):
+            self.addAction(action)
+            self.actions[key] = action
+        A("cut", "Cu&t", self.cut, K.Cut, "Cut the selected nodes")
+        A("copy", "&Copy", self.copy, K.Copy, "Copy the selected nodes (and the edges between them)")
+        A("paste", "&Paste", self.paste, K.Paste, "Paste nodes")
+        A("duplicate", "&Duplicate", self.duplicate, "Ctrl+D", "Duplicate the selected nodes")
+        A("delete", "De&lete", self.delete_selection, [K.Delete, "Backspace"],
+          "Delete the selected nodes and connections")
+        A("select_all", "Select &All", self.select_all, K.SelectAll, "Select every node")
+        A("find_node", "&Find Node…", self.focus_palette_search, K.Find, "Search the node palette")
+        A("zoom_in", "Zoom &In", lambda: self.view.zoom_by(1.25, False), [K.ZoomIn, "Ctrl+="],
+          "Zoom in")
+        A("zoom_out", "Zoom &Out", lambda: self.view.zoom_by(0.8, False), K.ZoomOut, "Zoom out")
+        A("fit", "&Fit to Window", self.view.fit, "Ctrl+0", "Show the whole graph")
+        A("auto_layout", "&Auto-layout", self.auto_layout, "Ctrl+L",
+          "Arrange the graph in layers from left to right (one undo step)")
+        A("snap", "&Snap to Grid", self.set_snap, None, "Align moved nodes to the grid", True)
+        A("dark", "&Dark Theme", self.set_dark, "Ctrl+Shift+T", "Switch between light and dark",
+          True)
+        self.actions["dark"].setChecked(theme.is_dark())
+        A("validate", "&Validate", self.validate, "F7", "Check the graph and infer every shape")
+        A("train", "&Train", None, "F5", "Train the model (coming with the training dashboard)")
+        A("pause", "&Pause", None, "F6", "Pause training")
+        A("stop", "S&top", None, "Shift+F5", "Stop training")
+        for key in ("train", "pause", "stop"):
+            self.actions[key].setEnabled(False)
+        A("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, K.HelpContents,
+          "List the keyboard and mouse shortcuts")
+        A("about", "&About Workbench", self.show_about, None, "Version and licence")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        m = self.menus
+        m["file"] = bar.addMenu("&File")
+        m["file"].addAction(self.actions["new"])
+        m["templates"] = m["file"].addMenu("New from &Template")
+        for name, text in templates.TEMPLATES.items():
+            act = m["templates"].addAction(name, lambda n=name: self.new_from_template(n))
+            act.setStatusTip(text)
+            act.setToolTip(text)
+        m["file"].addAction(self.actions["open"])
+        m["recent"] = m["file"].addMenu("Open &Recent")
+        m["recent"].aboutToShow.connect(self._fill_recent)
+        m["file"].addSeparator()
+        m["file"].addAction(self.actions["save"])
+        m["file"].addAction(self.actions["save_as"])
+        m["file"].addAction(self.actions["export"])
+        m["file"].addSeparator()
+        m["file"].addAction(self.actions["quit"])
+        m["edit"] = bar.addMenu("&Edit")
+        for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None,
+                    "select_all", "find_node"):
+            m["edit"].addSeparator() if key is None else m["edit"].addAction(self.actions[key])
+        m["view"] = bar.addMenu("&View")
+        for key in ("zoom_in", "zoom_out", "fit", None, "auto_layout", "snap", None, "dark"):
+            m["view"].addSeparator() if key is None else m["view"].addAction(self.actions[key])
+        m["view"].addSeparator()
+        m["panels"] = m["view"].addMenu("&Panels")
+        for dock in self.docks.values():
+            m["panels"].addAction(dock.toggleViewAction())
+        m["run"] = bar.addMenu("&Run")
+        for key in ("validate", None, "train", "pause", "stop"):
+            m["run"].addSeparator() if key is None else m["run"].addAction(self.actions[key])
+        m["help"] = bar.addMenu("&Help")
+        m["help"].addAction(self.actions["shortcuts"])
+        m["help"].addAction(self.actions["about"])
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main toolbar", self)
+        tb.setObjectName("toolbar_main")
+        tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        tb.setMovable(False)
+        self.addToolBar(Qt.TopToolBarArea, tb)
+        self.toolbar = tb
+        for key in ("new", "open", "save", None, "undo", "redo", None, "delete", None, "fit",
+                    "auto_layout", None, "validate", "train", "stop", None, "export"):
+            tb.addSeparator() if key is None else tb.addAction(self.actions[key])
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.device_label = QLabel("device: …")
+        self.validation_label = QLabel("")
+        self.save_label = QLabel("")
+        self.zoom_label = QLabel("100%")
+        for w in (self.validation_label, self.save_label, self.device_label, self.zoom_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            sb.addPermanentWidget(w)
+
+    def _detect_device(self) -> None:
+        self.device_label.setText(detect_device())
+
+    # -- document ---------------------------------------------------------------------------
+    def set_document(self, document: Document) -> None:
+        old = self.document
+        if old is not None:
+            old.analysed.disconnect(self._on_analysis)
+            old.dirtyChanged.disconnect(self._update_title)
+            old.pathChanged.disconnect(self._update_title)
+            old.autosaved.disconnect(self._on_autosaved)
+            self.undo_group.removeStack(old.undo_stack)
+            old.close()
+            old.deleteLater()
+        self.document = document
+        document.setParent(self)
+        self.undo_group.addStack(document.undo_stack)
+        self.undo_group.setActiveStack(document.undo_stack)
+        self.scene.set_document(document)
+        self.inspector.set_document(document)
+        document.analysed.connect(self._on_analysis)
+        document.dirtyChanged.connect(self._update_title)
+        document.pathChanged.connect(self._update_title)
+        document.autosaved.connect(self._on_autosaved)
+        self._on_analysis(document.analysis)
+        self._update_title()
+        self._selection_changed()
+        QTimer.singleShot(0, self.view.fit)
+        self.documentChanged.emit(document)
+
+    @property
+    def graph(self):
+        return self.document.graph
+
+    def _update_title(self, *_):
+        doc = self.document
+        self.setWindowTitle(f"{doc.name}[*] — Workbench")
+        self.setWindowModified(doc.dirty)
+        if doc.dirty:
+            self.save_label.setText("● unsaved changes")
+        else:
+            self.save_label.setText("saved" if doc.path else "not saved yet")
+
+    def _on_autosaved(self, path: str) -> None:
+        from time import strftime
+        self.save_label.setText(f"● unsaved · recovery copy {strftime('%H:%M')}")
+
+    def _on_analysis(self, analysis) -> None:
+        summary = analysis.summary()
+        ok = analysis.valid
+        colour = theme.canvas().ok if ok else theme.canvas().bad
+        self.validation_label.setText(f"<span style='color:{colour}'>●</span> {summary}")
+        warnings = len(analysis.problems) - len(analysis.errors)
+        if warnings:
+            self.validation_label.setToolTip(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        self.problems.show_analysis(analysis, self.graph)
+        n = len(analysis.problems)
+        self.docks["problems"].setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def show_message(self, text: str, ms: int = 8000) -> None:
+        if text:
+            self.statusBar().showMessage(text, ms)
+        else:
+            self.statusBar().clearMessage()
+
+    # -- questions (tests replace these) ----------------------------------------------------
+    def ask_unsaved(self) -> str:
+        """'save', 'discard' or 'cancel'."""
+        box = QMessageBox(QMessageBox.Warning, "Unsaved changes",
+                          f"Save the changes to '{self.document.name}' before closing it?",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Save)
+        answer = box.exec()
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_open_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._start_dir()),
+                                              FILE_FILTER)
+        return path or None
+
+    def ask_save_path(self) -> str | None:
+        start = self.document.path or (self._start_dir() / f"{self.document.name}.wbproj")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), FILE_FILTER)
+        return path or None
+
+    def ask_restore(self, records: list[dict]) -> bool:
+        names = ", ".join(f"'{r.get('name', 'untitled')}'" for r in records)
+        answer = QMessageBox.question(
+            self, "Restore unsaved work?",
+            f"Workbench did not close properly last time. Restore the unsaved changes to "
+            f"{names}?", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        return answer == QMessageBox.Yes
+
+    def show_error(self, title: str, text: str) -> None:
+        self.show_message(text, 15000)
+        QMessageBox.warning(self, title, text)
+
+    def _start_dir(self) -> Path:
+        if self.document and self.document.path:
+            return self.document.path.parent
+        return Path.cwd()
+
+    # -- files ------------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """True if it is fine to drop the current document (saved, discarded or clean)."""
+        if self.document is None or not self.document.dirty:
+            return True
+        answer = self.ask_unsaved()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_blank(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.set_document(Document(Project()))
+        return True
+
+    def new_from_template(self, name: str) -> bool:
+        if not self.maybe_save():
+            return False
+        try:
+            project = template_project(name)
+        except (KeyError, ValueError) as exc:
+            self.show_error("New from template", str(exc))
+            return False
+        self.set_document(Document(project))
+        self.show_message(f"new project from the {name} template")
+        return True
+
+    def open_file(self, path: str | os.PathLike | None = None) -> bool:
+        if path is None:
+            path = self.ask_open_path()
+            if not path:
+                return False
+        if not self.maybe_save():
+            return False
+        try:
+            project = project_io.load(path)
+        except ProjectError as exc:
+            self.show_error("Cannot open project", str(exc))
+            return False
+        self.set_document(Document(project))
+        self._add_recent(str(Path(path).resolve()))
+        self.show_message(f"opened {path}")
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(None)
+
+    def save_as(self, path: str | os.PathLike | None = None) -> bool:
+        path = path or self.ask_save_path()
+        if not path:
+            return False
+        return self._save_to(path)
+
+    def _save_to(self, path) -> bool:
+        try:
+            target = self.document.save(path)
+        except (ProjectError, OSError, ValueError) as exc:
+            self.show_error("Cannot save", f"{exc}")
+            return False
+        self._add_recent(str(target.resolve()))
+        self._update_title()
+        self.show_message(f"saved {target}")
+        return True
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the recovery copies left behind; True if one was restored."""
+        records = find_recoveries()
+        if not records:
+            return False
+        if not self.ask_restore(records):
+            for r in records:
+                Path(r["recovery_file"]).unlink(missing_ok=True)
+            return False
+        record = max(records, key=lambda r: r.get("time", 0))
+        try:
+            project = restore(record)
+        except ProjectError as exc:
+            self.show_error("Cannot restore", str(exc))
+            return False
+        self.set_document(Document(project, dirty=True))
+        for r in records:
+            Path(r["recovery_file"]).unlink(missing_ok=True)
+        self.document.autosave()  # keep a copy until the user saves
+        self.show_message(f"restored unsaved changes to '{self.document.name}'")
+        return True
+
+    def _add_recent(self, path: str) -> None:
+        self._recent = [path] + [p for p in self._recent if p != path][:MAX_RECENT - 1]
+        if settings_enabled():
+            QSettings().setValue("recent", self._recent)
+
+    def _fill_recent(self) -> None:
+        menu = self.menus["recent"]
+        menu.clear()
+        for path in self._recent:
+            menu.addAction(path, lambda p=path: self.open_file(p))
+        if not self._recent:
+            menu.addAction("(none)").setEnabled(False)
+
+    # -- editing ----------------------------------------------------------------------------
+    def add_node_at(self, type_name: str, pos: QPointF) -> str | None:
+        x, y = pos.x() - WIDTH / 2, pos.y() - 20
+        if self.scene.snap_to_grid:
+            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
+        try:
+            cmd = commands.AddNode(self.graph, type_name, (x, y))
+            self.document.push(cmd)
+        except (KeyError, GraphError) as exc:
+            self.show_message(str(exc))
+            return None
+        self.scene.select_nodes([cmd.node.id])
+        self.view.setFocus()
+        self.show_message(f"added {type_name} '{cmd.node.title}'")
+        return cmd.node.id
+
+    def add_node_at_centre(self, type_name: str) -> str | None:
+        centre = self.view.centre_scene_pos()
+        # step new nodes so repeated adds do not pile up exactly on each other
+        taken = {(round(n.pos[0]), round(n.pos[1])) for n in self.graph.nodes.values()}
+        pos = QPointF(centre)
+        while (round(pos.x() - WIDTH / 2), round(pos.y() - 20)) in taken:
+            pos += QPointF(GRID, GRID)
+        return self.add_node_at(type_name, pos)
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_nodes(ids)
+        has_nodes = bool(ids)
+        for key in ("cut", "copy", "duplicate"):
+            self.actions[key].setEnabled(has_nodes)
+        self.actions["delete"].setEnabled(has_nodes or bool(self.scene.selected_edges()))
+
+    def select_all(self) -> None:
+        self.scene.select_nodes(list(self.scene.nodes))
+
+    def delete_selection(self) -> None:
+        ids, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
+        if not ids and not edges:
+            return
+        self.document.push(commands.RemoveItems(self.graph, ids, edges))
+
+    def copy(self) -> bool:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            self.show_message("nothing selected to copy")
+            return False
+        text = clipboard.to_json(clipboard.copy_selection(self.graph, ids))
+        mime = QMimeData()
+        mime.setData(clipboard.MIME_TYPE, QByteArray(text.encode("utf-8")))
+        mime.setText(text)
+        QGuiApplication.clipboard().setMimeData(mime)
+        self.show_message(f"copied {len(ids)} node{'s' if len(ids) != 1 else ''}")
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            ids = self.scene.selected_node_ids()
+            cmd = commands.RemoveItems(self.graph, ids, [])
+            cmd.setText(f"Cut {len(ids)} node{'s' if len(ids) != 1 else ''}")
+            self.document.push(cmd)
+
+    def paste(self) -> list[str]:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return []
+        if mime.hasFormat(clipboard.MIME_TYPE):
+            text = bytes(mime.data(clipboard.MIME_TYPE)).decode("utf-8")
+        else:
+            text = mime.text()
+        try:
+            selection = clipboard.from_json(text)
+        except clipboard.ClipboardError as exc:
+            self.show_message(f"cannot paste: {exc}")
+            return []
+        last, count = self._paste
+        count = count + 1 if text == last else 1
+        self._paste = (text, count)
+        return self._insert(selection, (GRID * 2 * count, GRID * 2 * count), "Paste")
+
+    def duplicate(self) -> list[str]:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return []
+        return self._insert(clipboard.copy_selection(self.graph, ids), (GRID * 2, GRID * 2),
+                            "Duplicate")
+
+    def _insert(self, selection: dict, offset, text: str) -> list[str]:
+        try:
+            nodes, edges = clipboard.prepare_paste(self.graph, selection, offset)
+        except clipboard.ClipboardError as exc:
+            self.show_message(f"cannot paste: {exc}")
+            return []
+        if not nodes:
+            return []
+        self.document.push(commands.InsertNodes(self.graph, nodes, edges, text))
+        ids = [n.id for n in nodes]
+        self.scene.select_nodes(ids)
+        return ids
+
+    def auto_layout(self) -> None:
+        try:
+            positions = layout.layered(self.graph)
+        except GraphError as exc:
+            self.show_message(f"cannot lay out: {exc}")
+            return
+        moves = {nid: (self.graph.nodes[nid].pos, pos) for nid, pos in positions.items()
+                 if tuple(self.graph.nodes[nid].pos) != tuple(pos)}
+        if moves:
+            self.document.push(commands.MoveNodes(self.graph, moves, "Auto-layout"))
+        self.view.fit()
+
+    def validate(self) -> None:
+        analysis = self.document.validate_now()
+        self.docks["problems"].show()
+        self.docks["problems"].raise_()
+        self.show_message(f"validated: {analysis.summary()}")
+
+    def reveal_node(self, node_id: str) -> None:
+        item = self.scene.nodes.get(node_id)
+        if item is None:
+            return
+        self.scene.select_nodes([node_id])
+        self.view.centerOn(item)
+
+    def focus_palette_search(self) -> None:
+        self.docks["palette"].show()
+        self.palette.search.setFocus()
+        self.palette.search.selectAll()
+
+    def set_snap(self, on: bool) -> None:
+        self.scene.snap_to_grid = bool(on)
+
+    def set_dark(self, dark: bool) -> None:
+        app = QApplication.instance()
+        theme.apply(app, bool(dark))
+        self.refresh_theme()
+        if settings_enabled():
+            QSettings().setValue("dark", bool(dark))
+
+    def refresh_theme(self) -> None:
+        self.actions["dark"].setChecked(theme.is_dark())
+        for item in self.scene.items():
+            item.update()
+        self.scene.invalidate()
+        self.view.viewport().update()
+        self.palette.populate()
+        self._on_analysis(self.document.analysis)
+
+    # -- context menus ----------------------------------------------------------------------
+    def build_context_menu(self, pos: QPointF, item) -> QMenu:
+        menu = QMenu(self)
+        while item is not None and not isinstance(item, (NodeItem, EdgeItem)):
+            item = item.parentItem()
+        if isinstance(item, NodeItem):
+            if not item.isSelected():
+                self.scene.select_nodes([item.node_id])
+            rename = menu.addAction("Rename…")
+            rename.triggered.connect(self._focus_title)
+            for key in ("duplicate", "copy", "cut", "delete"):
+                menu.addAction(self.actions[key])
+            menu.addSeparator()
+            nid = item.node_id
+            disconnect = menu.addAction("Disconnect All")
+            disconnect.triggered.connect(lambda: self._disconnect_all(nid))
+        elif isinstance(item, EdgeItem):
+            edge = item.edge
+            menu.addAction("Delete Connection",
+                           lambda: self.document.push(commands.Disconnect(self.graph, edge)))
+        else:
+            add = menu.addMenu("Add Node")
+            from workbench.core import catalog
+            for category, specs in catalog.by_category().items():
+                sub = add.addMenu(category)
+                for spec in specs:
+                    sub.addAction(spec.type, lambda t=spec.type, p=QPointF(pos): self.add_node_at(t, p))
+            menu.addAction(self.actions["paste"])
+            menu.addAction(self.actions["select_all"])
+            menu.addSeparator()
+            menu.addAction(self.actions["fit"])
+            menu.addAction(self.actions["auto_layout"])
+        return menu
+
+    def _context_menu(self, pos: QPointF, item) -> None:
+        self.build_context_menu(pos, item).exec(QCursor.pos())
+
+    def _focus_title(self) -> None:
+        self.docks["inspector"].show()
+        field = self.inspector.fields.get("__title__")
+        if field is not None:
+            field.setFocus()
+            field.selectAll()
+
+    def _disconnect_all(self, node_id: str) -> None:
+        edges = [e for e in self.graph.edges if node_id in (e.src, e.dst)]
+        if edges:
+            self.document.push(commands.RemoveItems(self.graph, [], edges))
+
+    # -- help -------------------------------------------------------------------------------
+    def shortcuts_text(self) -> str:
+        rows = []
+        for menu_key in ("file", "edit", "view", "run", "help"):
+            for action in self.menus[menu_key].actions():
+                if action.shortcut():
+                    rows.append(f"<tr><td>{action.text().replace('&', '')}</td><td><b>"
+                                f"{action.shortcut().toString(QKeySequence.NativeText)}</b></td></tr>")
+        mouse = [("Zoom around the cursor", "mouse wheel"), ("Pan", "middle-drag, or Space + drag"),
+                 ("Connect", "drag from a port to a port"),
+                 ("Disconnect", "drag an input's edge end onto empty canvas"),
+                 ("Select several", "Ctrl/Shift-click, or drag a rectangle"),
+                 ("Add a node", "drag from the palette, or double-click / Enter")]
+        rows += [f"<tr><td>{a}</td><td><b>{b}</b></td></tr>" for a, b in mouse]
+        return "<table cellspacing=4>" + "".join(rows) + "</table>"
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard and mouse shortcuts", self.shortcuts_text())
+
+    def show_about(self) -> None:
+        from workbench import __version__
+        QMessageBox.about(self, "About Workbench",
+                          f"<b>Workbench {__version__}</b><br>Design, train and export neural "
+                          "networks on a node canvas.<br>MIT licence.")
+
+    # -- drops of project files onto the window ---------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if project_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = project_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_file(paths[0]))
+
+    # -- settings and closing ---------------------------------------------------------------
+    def _load_settings(self) -> None:
+        if not settings_enabled():
+            return
+        s = QSettings()
+        geometry, state = s.value("geometry"), s.value("windowState")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        recent = s.value("recent") or []
+        self._recent = [recent] if isinstance(recent, str) else list(recent)
+
+    def save_settings(self) -> None:
+        if not settings_enabled():
+            return
+        s = QSettings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("windowState", self.saveState())
+        s.setValue("recent", self._recent)
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_settings()
+        self.document.close()
+        event.accept()
+
+
+def detect_device() -> str:
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "GPU: Apple MPS"
+    except Exception:  # a broken CUDA install must not stop the editor
+        pass
+    return "CPU"
+
+
+__all__ = ["MainWindow", "template_project", "detect_device"]
