@@ -42,7 +42,8 @@ class RunInfo:
 
     @property
     def task(self) -> str:
-        return self.meta.get("task") or self.preprocessing.get("task") or (
+        target = self.preprocessing.get("target") or {}
+        return self.meta.get("task") or target.get("task") or (
             "classification" if self.classes else "regression")
 
     def metadata(self, **extra) -> dict[str, str]:

@@ -9,25 +9,20 @@ from workbench.core.compile import CompiledModel
 
 
 def preprocessing_summary(preprocessing: dict | None) -> dict:
-    """A short, human-readable digest of the fitted preprocessing (the full dict goes to
-    preprocessing.json): which columns, and how each is turned into numbers."""
+    """A short digest of the fitted preprocessing (the full dict goes to preprocessing.json):
+    the input, each feature column and how it is encoded, the text settings, the target."""
     if not preprocessing:
         return {}
-    summary: dict = {}
-    for key in ("task", "input_shape", "input_dtype", "target", "label_column", "text_column"):
-        if key in preprocessing:
-            summary[key] = preprocessing[key]
-    columns = preprocessing.get("columns") or preprocessing.get("features")
-    if isinstance(columns, list):
-        summary["columns"] = [
-            {k: c[k] for k in ("name", "kind", "method", "type", "role") if isinstance(c, dict) and k in c}
-            or c for c in columns][:200]
-    text = preprocessing.get("text")
+    p = preprocessing
+    summary: dict = {"format": p.get("format"), "version": p.get("version"), "input": p.get("input"),
+                     "target": p.get("target", {}).get("columns") if isinstance(p.get("target"), dict) else None}
+    summary["features"] = [{"column": f.get("column"), "type": f.get("type"),
+                            **({"categories": len(f["categories"])} if "categories" in f else {})}
+                           for f in p.get("features") or []][:200]
+    text = p.get("text")
     if isinstance(text, dict):
-        summary["text"] = {k: v for k, v in text.items() if k not in ("vocab", "vocabulary", "itos", "stoi")}
-        vocab = text.get("vocab") or text.get("vocabulary") or text.get("itos")
-        if vocab is not None:
-            summary["text"]["vocab_size"] = len(vocab)
+        summary["text"] = {k: v for k, v in text.items() if k != "vocab"}
+        summary["text"]["vocab_size"] = len(text.get("vocab") or [])
     return summary
 
 

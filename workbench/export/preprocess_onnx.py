@@ -15,7 +15,7 @@ from workbench.export.verify import compare, one_line
 
 def _name(col: dict, i: int) -> str:
     import re
-    return "raw_" + (re.sub(r"\W+", "_", str(col["name"])).strip("_") or f"col{i}")
+    return f"{i:02d}_" + (re.sub(r"\W+", "_", str(col["column"])).strip("_") or "column")
 
 
 def preprocessing_graph(pre: dict, model_input: str, input_shape=None):
@@ -24,41 +24,22 @@ def preprocessing_graph(pre: dict, model_input: str, input_shape=None):
     nodes, inputs, parts = [], [], []
     for i, col in enumerate(pre["features"]):
         name = _name(col, i)
-        col["input"] = name
         if col["type"] == "numeric":
             inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 1]))
             cur = name
-            fill = col.get("fill")
-            if fill is not None:
-                nodes.append(helper.make_node("Imputer", [cur], [name + "_filled"], domain="ai.onnx.ml",
-                                              imputed_value_floats=[float(fill)],
-                                              replaced_value_float=float("nan")))
-                cur = name + "_filled"
-            method = col.get("method", "none")
-            if method == "standardize":
-                offset, scale = col["mean"], 1.0 / (col["std"] or 1.0)
-            elif method == "minmax":
-                offset, scale = col["min"], 1.0 / ((col["max"] - col["min"]) or 1.0)
-            else:
-                offset, scale = 0.0, 1.0
+            nodes.append(helper.make_node("Imputer", [cur], [name + "_filled"], domain="ai.onnx.ml",
+                                          imputed_value_floats=[float(col["fill"])],
+                                          replaced_value_float=float("nan")))
+            cur = name + "_filled"
+            offset, scale = float(np.float32(col["center"])), float(1.0 / np.float32(col["scale"]))
             nodes.append(helper.make_node("Scaler", [cur], [name + "_scaled"], domain="ai.onnx.ml",
                                           offset=[float(offset)], scale=[float(scale)]))
             parts.append(name + "_scaled")
-        elif col["type"] == "categorical":
+        elif col["type"] in ("onehot", "index"):
             inputs.append(helper.make_tensor_value_info(name, TensorProto.STRING, ["N", 1]))
             cats = [str(c) for c in col["categories"]]
             cur = name
-            if col.get("fill") is not None:  # missing ('' from predict.py) -> the fill category
-                nodes.append(helper.make_node("LabelEncoder", [cur], [name + "_filled"], domain="ai.onnx.ml",
-                                              keys_strings=[""], values_strings=[str(col["fill"])],
-                                              default_string="\x00keep"))
-                nodes.append(helper.make_node("Equal", [name + "_filled", name + "_keep"], [name + "_is_keep"]))
-                nodes.append(helper.make_node("Where", [name + "_is_keep", cur, name + "_filled"], [name + "_f"]))
-                nodes.append(helper.make_node("Constant", [], [name + "_keep"],
-                                              value=helper.make_tensor(name + "_k", TensorProto.STRING, [],
-                                                                       [b"\x00keep"])))
-                cur = name + "_f"
-            if col.get("method", "onehot") == "index":
+            if col["type"] == "index":
                 nodes.append(helper.make_node("LabelEncoder", [cur], [name + "_id"], domain="ai.onnx.ml",
                                               keys_strings=cats, values_int64s=list(range(1, len(cats) + 1)),
                                               default_int64=0))
@@ -74,7 +55,7 @@ def preprocessing_graph(pre: dict, model_input: str, input_shape=None):
                 nodes.append(helper.make_node("Cast", [name + "_r"], [name + "_enc"], to=TensorProto.FLOAT))
             parts.append(name + "_enc")
         else:
-            raise ValueError(f"column '{col['name']}' is {col['type']}: only numeric and categorical "
+            raise ValueError(f"column '{col['column']}' is {col['type']}: only numeric and categorical "
                              "columns can be preprocessed inside the model")
     out = "features"
     nodes.append(helper.make_node("Concat", parts, [out if not input_shape or len(input_shape) < 2
@@ -97,13 +78,13 @@ def add_preprocessing(run, model_path: str | Path, out_path: str | Path) -> Expo
     if not pre or not pre.get("features"):
         report.warnings.append("the run has no fitted preprocessing: nothing to build into the model")
         return report
-    if any(c["type"] == "text" for c in pre["features"]):
+    if pre.get("text") is not None:
         report.warnings.append("text tokenisation stays in preprocessing.json (predict.py does it): "
                                "the model keeps taking token ids")
         return report
     model = onnx.load(str(model_path))
     model_input = model.graph.input[0].name
-    graph, names, out = preprocessing_graph(pre, model_input, pre.get("input_shape"))
+    graph, names, out = preprocessing_graph(pre, model_input, pre["input"]["shape"])
     opsets = {o.domain: o.version for o in model.opset_import}
     pre_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opsets.get("", 18)),
                                                         helper.make_opsetid("ai.onnx.ml", 3)],
@@ -148,22 +129,18 @@ def verify_raw(run, path: Path, pre: dict, rows=None) -> Verification:
 
 
 def _sample_rows(pre: dict, scope) -> "pd.DataFrame":
-    """Raw-looking rows from the fitted statistics (incl. a missing value and an unknown category)."""
+    """Raw-looking rows from the fitted statistics (a missing value, an unknown category)."""
     import pandas as pd
     rng = np.random.default_rng(0)
     n = 7
     data = {}
-    for col in pre["features"]:
-        if col["type"] == "numeric":
-            mean = col.get("mean", col.get("min", 0.0))
-            std = col.get("std", (col.get("max", 1.0) - col.get("min", 0.0)) or 1.0)
-            v = (mean + std * rng.standard_normal(n)).astype(object)
+    for f in pre["features"]:
+        if f["type"] == "numeric":
+            v = [str(f["center"] + f["scale"] * z) for z in rng.standard_normal(n)]
             v[2] = None
-            data[col["name"]] = v
         else:
-            cats = list(col["categories"])
+            cats = list(f["categories"])
             v = [cats[i % len(cats)] for i in range(n)]
-            v[3] = "never-seen-category"
-            v[4] = None
-            data[col["name"]] = v
-    return pd.DataFrame(data)
+            v[3], v[4] = "never-seen-category", None
+        data[f["column"]] = v
+    return pd.DataFrame(data, dtype=object)

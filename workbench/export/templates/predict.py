@@ -20,14 +20,18 @@ __PREPROCESS__
 def raw_columns(df, pre):
     """The raw feature columns in CSV order, as the model with built-in preprocessing takes them."""
     feeds = {}
-    for col in pre["features"]:
-        name = col["name"]
-        if col["type"] == "numeric":
-            feeds[col["input"]] = pd.to_numeric(df[name], errors="coerce").to_numpy(np.float32)[:, None]
+    for i, f in enumerate(pre["features"]):
+        name = raw_input_name(f, i)
+        if f["type"] == "numeric":
+            feeds[name] = numbers(df[f["column"]]).astype(np.float32)[:, None]
         else:
-            feeds[col["input"]] = np.array([k if k is not None else "" for k in keys(df[name])],
-                                           dtype=object)[:, None]
+            feeds[name] = np.array([k if k is not None else "" for k in keys(df[f["column"]])],
+                                   dtype=object)[:, None]
     return feeds
+
+
+def raw_input_name(f, i):
+    return f"{i:02d}_" + (re.sub(r"\W+", "_", str(f["column"])).strip("_") or "column")
 
 
 def predict(df, pre, session):
@@ -58,14 +62,15 @@ def main(argv=None):
               for i in range(0, max(len(df), 1), args.batch_size)]
     scores = np.concatenate(chunks, axis=0)[: len(df)]
     out = pd.DataFrame()
-    if pre.get("task") == "classification":
+    task = pre["target"]["task"]
+    if task == "classification":
         out["prediction"] = decode(scores.argmax(axis=-1), pre)
     else:
         flat = scores.reshape(len(df), -1)
         out["prediction"] = flat[:, 0] if flat.shape[1] == 1 else [list(r) for r in flat]
     if args.scores:
         for j in range(scores.reshape(len(df), -1).shape[1]):
-            label = (pre.get("classes") or [])[j] if pre.get("task") == "classification" else j
+            label = pre["target"]["classes"][j] if task == "classification" else j
             out[f"score_{label}"] = scores.reshape(len(df), -1)[:, j]
     out.to_csv(args.output, index=False)
     print(f"wrote {len(out)} predictions to {args.output}")

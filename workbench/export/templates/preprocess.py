@@ -1,42 +1,56 @@
 # ---- preprocessing replay: numpy + pandas only (written by Workbench) ----------------------
-# Replays the fitted transforms stored in preprocessing.json on raw rows, exactly as Workbench
-# did during training (see Workbench's docs/preprocessing-format.md). Nothing is re-fitted.
+# Replays the fitted transforms in preprocessing.json (format "workbench-preprocessing",
+# version 1, described in Workbench's docs/preprocessing-format.md) on raw rows, exactly as
+# Workbench did in training. Nothing is fitted again.
+import csv
 import json
+import re
 
 import numpy as np
 import pandas as pd
 
-NA_TOKENS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "?"]
 PAD, OOV = 0, 1
+DELIMITERS = ",;\t|"
 
 
 def load_preprocessing(path):
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        pre = json.load(f)
+    if pre.get("format") != "workbench-preprocessing" or pre.get("version") != 1:
+        raise SystemExit(f"{path}: not a version 1 workbench-preprocessing file")
+    return pre
+
+
+def _dialect(path, pre):
+    """How the file is written: preprocessing.json's "read" entry when present, else a look
+    at its first line (delimiter; header = the first line names the training columns)."""
+    r = pre.get("read")
+    if r:
+        return r["delimiter"], r["has_header"], r.get("quoting", True), r.get("encoding", "utf-8"), r.get("decimal", ".")
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = f.readline().rstrip("\r\n")
+    columns = pre["columns"]
+    best = max(DELIMITERS, key=lambda d: first.count(d))
+    fields = [c.strip().strip('"') for c in first.split(best)] if best in first else [first]
+    has_header = any(c in columns for c in fields) and set(fields) <= set(columns)
+    text_form = not has_header and best == "\t" and pre.get("text") is not None
+    return best, has_header, not text_form, "utf-8-sig", "."
 
 
 def read_raw(path, pre):
-    """Read a raw file the way the training file was read (delimiter, header, quoting)."""
-    r = pre.get("read", {})
-    delimiter = r.get("delimiter", ",")
-    kwargs = dict(encoding=r.get("encoding", "utf-8"), keep_default_na=False,
-                  na_values=r.get("na_values", NA_TOKENS), decimal=r.get("decimal", "."))
-    if delimiter == " ":
-        kwargs["sep"] = r"\s+"
-    else:
-        kwargs["sep"] = delimiter
-    if not r.get("quoting", True):
-        kwargs["quoting"] = 3  # csv.QUOTE_NONE
-    names = r.get("columns") or None
-    if r.get("has_header", True):
-        df = pd.read_csv(path, header=0, dtype=str, **kwargs)
+    """A raw file like the training file -> DataFrame named with the training columns."""
+    delimiter, has_header, quoting, encoding, decimal = _dialect(path, pre)
+    kwargs = dict(sep=r"\s+" if delimiter == " " else delimiter, encoding=encoding, dtype=str,
+                  keep_default_na=False, na_values=pre.get("missing_tokens", []), decimal=decimal)
+    if not quoting:
+        kwargs["quoting"] = csv.QUOTE_NONE
+    if has_header:
+        df = pd.read_csv(path, header=0, **kwargs)
         df.columns = [str(c) for c in df.columns]
     else:
-        df = pd.read_csv(path, header=None, dtype=str, **kwargs)
-        width = df.shape[1]
-        names = list(names or [])
-        df.columns = (names + [f"column_{i + 1}" for i in range(len(names), width)])[:width]
+        df = pd.read_csv(path, header=None, **kwargs)
+        names = list(pre["columns"])
+        df.columns = (names + [f"column_{i + 1}" for i in range(len(names), df.shape[1])])[: df.shape[1]]
     return df
 
 
@@ -48,104 +62,95 @@ def number_key(x):
 
 
 def keys(values):
-    """Raw cells -> the text keys that name classes and categories (None when missing)."""
+    """Raw cells -> the text keys that name classes and categories (None when missing):
+    numbers (and text that reads as a number) in one canonical form, other text as it is."""
     out = []
     for v in values:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             out.append(None)
             continue
-        s = str(v)
         try:
-            out.append(number_key(float(s.strip())))
+            out.append(number_key(float(str(v).strip())))
         except ValueError:
-            out.append(s)
+            out.append(str(v))
     return out
 
 
-def _numbers(series):
+def numbers(series):
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _numeric(df, col):
-    v = _numbers(df[col["name"]]) if col["name"] in df else np.full(len(df), np.nan)
-    fill = col.get("fill")
-    v = np.where(np.isnan(v), np.nan if fill is None else fill, v)
-    method = col.get("method", "none")
-    if method == "standardize":
-        v = (v - col["mean"]) / (col["std"] or 1.0)
-    elif method == "minmax":
-        span = (col["max"] - col["min"]) or 1.0
-        v = (v - col["min"]) / span
-    return v[:, None]
-
-
-def _categorical(df, col):
-    cats = col["categories"]
-    index = {c: i for i, c in enumerate(cats)}
-    raw = keys(df[col["name"]]) if col["name"] in df else [None] * len(df)
-    fill = col.get("fill")
-    ids = np.array([index.get(k if k is not None else fill, -1) for k in raw], dtype=np.int64)
-    if col.get("method", "onehot") == "index":
-        return (ids + 1).astype(np.float64)[:, None]  # 0 = unknown
-    out = np.zeros((len(df), len(cats)))
-    ok = ids >= 0
-    out[np.nonzero(ok)[0], ids[ok]] = 1.0
-    return out
-
-
 def tokenize(text, t):
-    import re
     if not isinstance(text, str):
         return []  # missing text: no tokens (all padding)
-    if t.get("lowercase", True):
-        text = text.lower()
-    return re.findall(t.get("pattern", r"\w+"), text)
+    return re.findall(t.get("pattern", r"\w+"), text.lower() if t.get("lowercase", True) else text)
 
 
-def _text(df, col):
-    t = col
-    vocab = {w: i for i, w in enumerate(t["vocab"])}
+def encode_text(df, t):
+    """(N, max_len) int64 token ids: vocabulary look-up (OOV=1), padded with PAD=0."""
+    cols = [df[c].to_numpy(dtype=object) for c in t["columns"]]
+    texts = list(cols[0]) if len(cols) == 1 else [
+        " ".join(p for p in row if isinstance(p, str)) for row in zip(*cols)]
+    index = {w: i for i, w in enumerate(t["vocab"])}
     max_len = int(t["max_len"])
-    out = np.full((len(df), max_len), PAD, dtype=np.int64)
-    for r, text in enumerate(df[t["name"]].tolist()):
-        ids = [vocab.get(w, OOV) for w in tokenize(text, t)]
-        ids = ids[:max_len] if t.get("truncate", "post") == "post" else ids[-max_len:]
+    out = np.full((len(texts), max_len), PAD, dtype=np.int64)
+    for row, text in enumerate(texts):
+        ids = [index.get(w, OOV) for w in tokenize(text, t)]
+        if len(ids) > max_len:
+            ids = ids[:max_len] if t["truncate"] == "post" else ids[len(ids) - max_len:]
         if ids:
-            if t.get("pad", "pre") == "pre":
-                out[r, max_len - len(ids):] = ids
+            if t["pad"] == "pre":
+                out[row, max_len - len(ids):] = ids
             else:
-                out[r, :len(ids)] = ids
+                out[row, :len(ids)] = ids
     return out
+
+
+def encode_features(df, features):
+    """(N, width) float32: numbers filled and scaled, categories one-hot or index (0 = none)."""
+    parts = []
+    for f in features:
+        s = df[f["column"]]
+        if f["type"] == "numeric":
+            v = numbers(s).astype(np.float32)
+            v[np.isnan(v)] = np.float32(f["fill"])
+            parts.append(((v - np.float32(f["center"])) / np.float32(f["scale"]))[:, None])
+        else:
+            index = {c: i for i, c in enumerate(f["categories"])}
+            codes = np.array([index.get(k, -1) if k is not None else -1 for k in keys(s)], dtype=np.int64)
+            if f["type"] == "index":
+                parts.append((codes + 1).astype(np.float32)[:, None])
+            else:
+                block = np.zeros((len(df), len(f["categories"])), dtype=np.float32)
+                hit = np.flatnonzero(codes >= 0)
+                block[hit, codes[hit]] = 1
+                parts.append(block)
+    return np.concatenate(parts, axis=1) if parts else np.zeros((len(df), 0), np.float32)
 
 
 def transform(df, pre):
-    """Raw DataFrame -> (x, y): x float32 (or int64 token ids), y class ids / numbers or None."""
-    parts, dtype = [], np.float32
-    for col in pre["features"]:
-        kind = col["type"]
-        if kind == "numeric":
-            parts.append(_numeric(df, col))
-        elif kind == "categorical":
-            parts.append(_categorical(df, col))
-        elif kind == "text":
-            parts.append(_text(df, col))
-            dtype = np.int64
-    x = np.concatenate(parts, axis=1).astype(dtype) if parts else np.zeros((len(df), 0), dtype)
-    shape = pre.get("input_shape")
-    if shape and len(shape) > 1:
-        x = x.reshape((len(df), *shape))
-    target = pre.get("target")
+    """Raw rows -> (x, y). y is None without the target column; -1 marks an unknown class."""
+    missing = [c for c in ([f["column"] for f in pre["features"]]
+                           + (pre["text"]["columns"] if pre.get("text") else [])) if c not in df.columns]
+    if missing:
+        raise SystemExit(f"the data has no column '{missing[0]}' (the model was trained with it)")
+    if pre.get("text") is not None:
+        x = encode_text(df, pre["text"])
+    else:
+        x = encode_features(df, pre["features"]).reshape((len(df), *pre["input"]["shape"]))
+    target = pre["target"]
     y = None
-    if target and target in df:
-        if pre.get("task") == "classification":
-            index = {c: i for i, c in enumerate(pre["classes"])}
-            y = np.array([index.get(k, -1) for k in keys(df[target])], dtype=np.int64)
+    if all(c in df.columns for c in target["columns"]):
+        if target["task"] == "classification":
+            index = {c: i for i, c in enumerate(target["classes"])}
+            y = np.array([index.get(k, -1) if k is not None else -1 for k in keys(df[target["columns"][0]])],
+                         dtype=np.int64)
         else:
-            y = _numbers(df[target]).astype(np.float32)
+            y = np.stack([numbers(df[c]).astype(np.float32) for c in target["columns"]], axis=1)
     return x, y
 
 
 def decode(ids, pre):
-    classes = pre.get("classes") or []
-    return [classes[i] if 0 <= i < len(classes) else str(i) for i in np.asarray(ids).reshape(-1)]
+    classes = pre["target"]["classes"] or []
+    return [classes[int(i)] if 0 <= int(i) < len(classes) else "" for i in np.asarray(ids).reshape(-1)]
 # ---- end of preprocessing replay ------------------------------------------------------------
