@@ -1,0 +1,233 @@
+"""From data settings to training-ready tensors: read, describe, split, fit, transform.
+
+The whole data set stays in memory as tensors (and can move to the training device in one
+call), because the data sets Workbench is for fit easily and index-slice batching is then
+free of per-row Python. Memory is kept near 2x the final arrays on big numeric files: the raw
+float32 frame plus the split arrays built from it, nothing in between.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from workbench.data.errors import DataError, listing
+from workbench.data.read import ReadInfo, read_table
+from workbench.data.schema import Schema, infer_schema
+from workbench.data.settings import DataSettings
+from workbench.data.split import fold_indices, split_indices
+from workbench.data.transforms import Preprocessor
+
+
+@dataclass
+class Split:
+    x: "torch.Tensor"  # noqa: F821  float32 (N, *input_shape) or int64 tokens (N, T)
+    y: "torch.Tensor"  # noqa: F821  int64 (N,) class ids, or float32 (N, k)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device) -> "Split":
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class PreparedData:
+    task: str                       # "classification" | "regression"
+    classes: list[str] | None       # class names in class-id order
+    input_shape: tuple[int, ...]    # one sample's shape: (4,), (1, 8, 8), (T,)
+    input_dtype: str                # "float32" | "int64"
+    cardinality: int | None         # vocabulary size (PAD and OOV included) for tokens
+    target_shape: tuple[int, ...]   # () for class ids, (k,) for regression
+    train: Split
+    val: Split
+    test: Split | None
+    preprocessor: Preprocessor      # fitted on the train split only
+    warnings: list[str] = field(default_factory=list)
+    schema: Schema | None = None    # the training file's columns, roles and classes
+    fold: int | None = None         # the fold number when made by kfold()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes) if self.classes else 0
+
+    @property
+    def rows(self) -> int:
+        """Training rows (templates size batches and epochs from it)."""
+        return len(self.train)
+
+    def to(self, device) -> "PreparedData":
+        return dataclasses.replace(
+            self, train=self.train.to(device), val=self.val.to(device),
+            test=None if self.test is None else self.test.to(device))
+
+    def bind(self, graph) -> list[tuple[str, str, object, object]]:
+        """Fit the graph's first Input and Target nodes to this data, through set_param so that
+        listeners (the canvas, shape inference) see each change. Returns the changes made as
+        (node id, parameter, old value, new value), for an undo command."""
+        from workbench.core.spec import INPUT, TARGET
+
+        def first(role):
+            return next((n for n in graph.nodes.values() if n.spec and n.spec.role == role), None)
+
+        wanted = []
+        node = first(INPUT)
+        if node is not None:
+            wanted += [(node, "shape", ",".join(map(str, self.input_shape))),
+                       (node, "dtype", self.input_dtype),
+                       (node, "cardinality", self.cardinality or 0)]
+        node = first(TARGET)
+        if node is not None:
+            classify = self.task == "classification"
+            wanted += [(node, "shape", ",".join(map(str, self.target_shape))),
+                       (node, "dtype", "int64" if classify else "float32"),
+                       (node, "num_classes", self.num_classes)]
+        changes = []
+        for node, name, value in wanted:
+            if node.params.get(name) != value:
+                old = graph.set_param(node.id, name, value)
+                changes.append((node.id, name, old, value))
+        return changes
+
+
+def prepare(settings: DataSettings, base_dir=".") -> PreparedData:
+    """Read the training (and test) file and return tensors split and transformed."""
+    loaded = _load(settings, base_dir)
+    train, val, test = _split(loaded, settings)
+    return _build(loaded, settings, train, val, test)
+
+
+def kfold(settings: DataSettings, base_dir=".", k: int | None = None) -> Iterator[PreparedData]:
+    """k-fold cross-validation: k PreparedData, each validating on another fold, with
+    transforms refitted on each fold's training rows. The test rows (a test file, or the
+    split.test share) are held out of every fold."""
+    k = k or settings.split["kfold"]
+    if not isinstance(k, int) or k < 2:
+        raise DataError(f"data settings: k-fold needs k of at least 2, not {k!r}")
+    loaded = _load(settings, base_dir)
+    rest, _, test = _split(loaded, dataclasses.replace(
+        settings, split={**settings.split, "val": 0.0}))
+    if len(rest) < k:
+        raise DataError(f"{k}-fold cross-validation needs at least {k} training rows; "
+                        f"there are {len(rest)}", path=settings.path)
+    labels = loaded.labels[rest] if loaded.labels is not None and settings.split["stratify"] \
+        else None
+    for i, (train, val) in enumerate(fold_indices(rest, k, settings.split["seed"], labels)):
+        data = _build(loaded, settings, train, val, test)
+        data.fold = i
+        yield data
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+@dataclass
+class _Loaded:
+    df: object                      # the training file's DataFrame
+    info: ReadInfo
+    schema: Schema
+    rows: np.ndarray                # usable rows (target present, no dropped missing values)
+    labels: np.ndarray | None       # class id per df row (-1 = none), for stratifying
+    test_df: object | None
+    warnings: list[str]
+
+
+def _load(settings: DataSettings, base_dir) -> _Loaded:
+    settings.validate()
+    if not settings.path:
+        raise DataError("data settings: no training file chosen")
+    df, info = read_table(_resolve(base_dir, settings.path), types=settings.types,
+                          display=settings.path)
+    schema = infer_schema(df, info, settings, path=_resolve(base_dir, settings.path))
+    warnings = list(schema.warnings)
+    keep = np.ones(len(df), dtype=bool)
+    for t in schema.targets:
+        keep &= df[t].notna().to_numpy()
+    if not keep.all():
+        warnings.append(f"{settings.path}: {int((~keep).sum())} row(s) without a target value "
+                        "left out")
+    if settings.missing == "drop":
+        features = schema.features
+        complete = ~df[features].isna().any(axis=1).to_numpy() if features else keep
+        dropped = int((keep & ~complete).sum())
+        if dropped:
+            warnings.append(f"{settings.path}: {dropped} row(s) with missing values dropped "
+                            f"(missing = drop)")
+        keep &= complete
+    rows = np.flatnonzero(keep).astype(np.int64)
+    if len(rows) < 2:
+        raise DataError(f"only {len(rows)} usable row(s); at least 2 are needed",
+                        path=settings.path)
+    labels = None
+    if schema.task == "classification":
+        from workbench.data.keys import keys
+        import pandas as pd
+
+        names = [name for name, _ in schema.classes]
+        labels = pd.Index(names, dtype=object).get_indexer(keys(df[schema.target]))
+    test_df = None
+    if settings.test_path:
+        test_df, test_info = read_table(_resolve(base_dir, settings.test_path),
+                                        types=settings.types, display=settings.test_path)
+        warnings += test_info.warnings
+        needed = schema.features + schema.targets
+        absent = [c for c in needed if c not in test_df.columns]
+        if absent:
+            raise DataError(f"no column '{absent[0]}' (the training file {settings.path} has "
+                            f"it; this file has {listing(test_df.columns)})",
+                            path=settings.test_path)
+    return _Loaded(df, info, schema, rows, labels, test_df, warnings)
+
+
+def _split(loaded: _Loaded, settings: DataSettings):
+    sp = settings.split
+    test_ratio = 0.0 if loaded.test_df is not None else sp["test"]
+    labels = None
+    if loaded.labels is not None and sp["stratify"]:
+        labels = loaded.labels[loaded.rows]
+    train, val, test = split_indices(len(loaded.rows), sp["val"], test_ratio, sp["seed"], labels)
+    return loaded.rows[train], loaded.rows[val], loaded.rows[test]
+
+
+def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> PreparedData:
+    import torch
+
+    warnings = list(loaded.warnings)
+    pre, fit_warnings = Preprocessor.fit(loaded.df, train, loaded.schema, settings)
+    warnings += fit_warnings
+    if loaded.schema.classes is not None:
+        present = set(np.unique(loaded.labels[train]).tolist())
+        unseen = [name for i, (name, _) in enumerate(loaded.schema.classes) if i not in present]
+        if unseen:
+            warnings.append(f"class(es) {listing(unseen)} have no training rows")
+
+    def tensors(df, rows) -> Split:
+        x, y = pre.transform_rows(df, rows)
+        return Split(torch.from_numpy(x), torch.from_numpy(y))
+
+    splits = {"train": tensors(loaded.df, train), "val": tensors(loaded.df, val)}
+    if loaded.test_df is not None:
+        x, y = pre.transform(loaded.test_df)
+        if y is not None and pre.task == "classification" and (y < 0).any():
+            unknown = int((y < 0).sum())
+            warnings.append(f"{settings.test_path}: {unknown} row(s) with a class not in the "
+                            "training file (or no label) left out")
+            x, y = x[y >= 0], y[y >= 0]
+        splits["test"] = Split(torch.from_numpy(np.ascontiguousarray(x)),
+                               torch.from_numpy(np.ascontiguousarray(y)))
+    elif len(test):
+        splits["test"] = tensors(loaded.df, test)
+    else:
+        splits["test"] = None
+    return PreparedData(
+        task=pre.task, classes=pre.classes, input_shape=pre.input_shape,
+        input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
+        train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
+        warnings=warnings, schema=loaded.schema)
+
+
+def _resolve(base_dir, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p

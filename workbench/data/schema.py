@@ -1,0 +1,242 @@
+"""What each column is (numeric, categorical, text, constant, empty) and what it is for
+(feature, target, ignore), with the target's classes — guessed, then overridden by the user.
+
+Guesses are cheap and explainable: a column is numeric when pandas read it as numbers; text
+when its values are phrases (three words or more on average); categorical otherwise. Columns
+that carry no information (empty, or one value) are ignored with a warning rather than
+refused, so an odd column never blocks a user from training.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from workbench.data.errors import DataError, listing, show
+from workbench.data.keys import keys, sort_keys
+from workbench.data.read import ReadInfo, first_non_number, line_of_row, read_table
+from workbench.data.settings import DataSettings
+
+TARGET_NAMES = ("target", "label", "class", "y", "labels", "classes")
+MAX_AUTO_CLASSES = 20   # an integer target with at most this many values is a class id
+NUMBER_SHARE = 0.9      # a text column this much made of numbers has a typo, not words
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    type: str           # numeric | categorical | text | constant | empty
+    role: str           # feature | target | ignore
+    missing: int
+    distinct: int
+    note: str = ""      # why the role was chosen when it was not the user's choice
+
+
+@dataclass
+class Schema:
+    path: str
+    info: ReadInfo
+    rows: int
+    columns: list[ColumnInfo]
+    targets: list[str]
+    task: str                                   # classification | regression
+    classes: list[tuple[str, int]] | None       # (name, rows) in class-id order
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return self.targets[0]
+
+    @property
+    def features(self) -> list[str]:
+        return [c.name for c in self.columns if c.role == "feature"]
+
+    def column(self, name: str) -> ColumnInfo:
+        return next(c for c in self.columns if c.name == name)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path, "delimiter": self.info.delimiter, "encoding": self.info.encoding,
+            "has_header": self.info.has_header, "rows": self.rows,
+            "columns": [asdict(c) for c in self.columns], "targets": list(self.targets),
+            "task": self.task,
+            "classes": None if self.classes is None else [list(c) for c in self.classes],
+            "warnings": list(self.warnings),
+        }
+
+
+def inspect(path, target: str | None = None, settings: DataSettings | None = None) -> Schema:
+    """Read the whole file and describe it: the `workbench data inspect` command."""
+    settings = settings or DataSettings()
+    df, info = read_table(path, types=settings.types)
+    return infer_schema(df, info, settings, target=target, path=path)
+
+
+def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
+                 target: str | None = None, path=None) -> Schema:
+    settings = settings or DataSettings()
+    path = info.path if path is None else path
+    image = settings.image_dims() is not None
+    warnings = list(info.warnings)
+    columns = [_column(df, name, settings.types.get(name), info, path) for name in df.columns]
+    targets = _targets(df, info, settings, target)
+    for c in columns:
+        role = settings.roles.get(c.name)
+        if c.name in targets:
+            c.role = "target"
+        elif role in ("feature", "ignore"):
+            c.role = role
+            if role == "feature" and c.type == "empty":
+                c.role, c.note = "ignore", "no values"
+                warnings.append(f"column '{c.name}' has no values: ignored")
+        elif c.type == "empty":
+            c.role, c.note = "ignore", "no values"
+            warnings.append(f"column '{c.name}' has no values: ignored")
+        elif c.type == "constant" and not (image and _is_numeric(df[c.name])):
+            value = df[c.name].dropna().iloc[0]
+            c.role, c.note = "ignore", f"one value only ({value})"
+            warnings.append(f"column '{c.name}' has one value only ({show(value)}): ignored")
+        elif c.type == "categorical" and c.distinct == len(df) - c.missing and c.distinct > 20:
+            c.role, c.note = "ignore", "every value differs (an identifier?)"
+            warnings.append(f"column '{c.name}' has a different value in every row "
+                            "(an identifier?): ignored")
+        else:
+            c.role = "feature"
+    task, classes = _task(df, info, settings, targets, columns, path)
+    if not any(c.role == "feature" for c in columns):
+        raise DataError("no feature columns left to learn from (all are the target or ignored)",
+                        path=info.path)
+    return Schema(info.path, info, len(df), columns, targets, task, classes, warnings)
+
+
+def _column(df, name: str, override: str | None, info: ReadInfo, path) -> ColumnInfo:
+    s = df[name]
+    missing = int(s.isna().sum())
+    present = len(s) - missing
+    if present == 0:
+        return ColumnInfo(name, "empty", "", missing, 0)
+    numeric = _is_numeric(s)
+    if not numeric and override != "categorical" and override != "text":
+        bad = first_non_number(df, [name], info.decimal)
+        if bad is not None and (override == "numeric" or _number_share(s) >= NUMBER_SHARE):
+            row, column, value = bad
+            raise DataError(f"{show(value)} is not a number", path=info.path,
+                            line=line_of_row(path, info, row), column=column, value=value)
+        if bad is None and override != "categorical":
+            numeric = True  # e.g. a column read as text because the sample was all missing
+    distinct = int(s.nunique(dropna=True))
+    if distinct == 1:
+        return ColumnInfo(name, "constant", "", missing, 1)
+    if override in ("categorical", "text"):
+        kind = override
+    elif numeric:
+        kind = "numeric"
+    else:
+        kind = "text" if _is_phrases(s, distinct, present) else "categorical"
+    return ColumnInfo(name, kind, "", missing, distinct)
+
+
+def guess_type(s) -> str:
+    """A column's type from its values alone, never failing (for previews)."""
+    present = int(s.notna().sum())
+    if present == 0:
+        return "empty"
+    distinct = int(s.nunique(dropna=True))
+    if distinct == 1:
+        return "constant"
+    if _is_numeric(s):
+        return "numeric"
+    return "text" if _is_phrases(s, distinct, present) else "categorical"
+
+
+def _is_numeric(s) -> bool:
+    return s.dtype.kind in "fiu"
+
+
+def _number_share(s) -> float:
+    import pandas as pd
+
+    values = s.dropna().astype(str).str.strip()
+    return float(pd.to_numeric(values, errors="coerce").notna().mean()) if len(values) else 0.0
+
+
+def _is_phrases(s, distinct: int, present: int) -> bool:
+    values = s.dropna()
+    if len(values) > 2000:
+        values = values.sample(2000, random_state=0)
+    words = values.astype(str).str.split().str.len().mean()
+    return bool(words >= 3 or (words >= 2 and distinct > 0.5 * present))
+
+
+def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None) -> list[str]:
+    names = [str(c) for c in df.columns]
+    chosen = target or settings.target
+    marked = [c for c, r in settings.roles.items() if r == "target" and c in names]
+    if chosen:
+        if chosen not in names:
+            raise DataError(f"no column '{chosen}' to use as the target (columns: "
+                            f"{listing(names)})", path=info.path)
+        return [chosen] + [c for c in marked if c != chosen]
+    for c, r in settings.roles.items():
+        if r == "target" and c not in names:
+            raise DataError(f"no column '{c}' to use as the target (columns: {listing(names)})",
+                            path=info.path)
+    if marked:
+        return marked
+    lower = {n.lower(): n for n in reversed(names)}
+    for guess in TARGET_NAMES:
+        if guess in lower and settings.roles.get(lower[guess]) != "ignore":
+            return [lower[guess]]
+    usable = [n for n in names if settings.roles.get(n) not in ("ignore", "feature")]
+    if not usable:
+        raise DataError("no column left to use as the target", path=info.path)
+    return [usable[-1]]
+
+
+def _task(df, info: ReadInfo, settings: DataSettings, targets: list[str],
+          columns: list[ColumnInfo], path):
+    import numpy as np
+
+    by_name = {c.name: c for c in columns}
+    for t in targets:
+        if by_name[t].type == "empty":
+            raise DataError(f"the target column '{t}' has no values", path=info.path)
+    task = settings.task
+    first = df[targets[0]]
+    if task == "auto":
+        if len(targets) > 1 or by_name[targets[0]].type == "numeric" and not _class_like(first):
+            task = "regression"
+        elif by_name[targets[0]].type == "constant" and _is_numeric(first) \
+                and not float(first.dropna().iloc[0]).is_integer():
+            task = "regression"
+        else:
+            task = "classification"
+    if task == "regression":
+        for t in targets:
+            if not _is_numeric(df[t]):
+                bad = first_non_number(df, [t], info.decimal)
+                if bad is not None:
+                    row, column, value = bad
+                    raise DataError(f"{show(value)} is not a number (a regression target "
+                                    "needs numbers)", path=info.path,
+                                    line=line_of_row(path, info, row), column=column, value=value)
+        return "regression", None
+    if len(targets) > 1:
+        raise DataError(f"classification takes one target column, not {len(targets)} "
+                        f"({listing(targets)})", path=info.path)
+    names, counts = np.unique(np.array([k for k in keys(first) if k is not None], dtype=object)
+                              .astype(str), return_counts=True)
+    count = dict(zip(names.tolist(), counts.tolist()))
+    ordered = sort_keys(count)
+    if len(ordered) < 2:
+        only = ordered[0] if ordered else ""
+        raise DataError(f"the target column '{targets[0]}' has one class only ({show(only)}); "
+                        "classification needs at least 2", path=info.path, column=None)
+    return "classification", [(k, int(count[k])) for k in ordered]
+
+
+def _class_like(s) -> bool:
+    import numpy as np
+
+    values = s.dropna().to_numpy(dtype=np.float64)
+    if not len(values) or not np.all(np.equal(np.mod(values, 1), 0)):
+        return False
+    return len(np.unique(values)) <= MAX_AUTO_CLASSES

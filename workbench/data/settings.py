@@ -1,0 +1,165 @@
+"""What the user chose about their data, as saved in the project file (`project["data"]`).
+
+Plain values only, so the project stays JSON. `to_dict` always writes every key in the same
+order with defaults filled in, so that saving twice gives the same file and a diff shows
+only real changes; `from_dict` checks every value so that a hand-edited project fails on
+load with a message instead of deep inside training.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+
+from workbench.data.errors import DataError
+
+TASKS = ("auto", "classification", "regression")
+ROLES = ("feature", "target", "ignore")
+TYPES = ("numeric", "categorical", "text")
+NUMERIC = ("standardize", "minmax", "none")
+MISSING = ("drop", "mean", "median", "constant")
+CATEGORICAL = ("onehot", "index")
+PADDING = ("pre", "post")
+
+TEXT_DEFAULTS = {"lowercase": True, "min_freq": 1, "max_vocab": 20000, "max_len": 0,
+                 "pad": "pre", "truncate": "post"}
+SPLIT_DEFAULTS = {"val": 0.15, "test": 0.15, "seed": 0, "stratify": True, "kfold": 0}
+AUGMENT_DEFAULTS = {"noise_std": 0.0, "token_dropout": 0.0}
+
+
+@dataclass
+class DataSettings:
+    path: str = ""               # training file, relative to the project folder (or absolute)
+    test_path: str = ""          # optional separate test file (test.txt beside train.txt)
+    target: str = ""             # "" = best guess: a column named target/label/class/y, else the last
+    task: str = "auto"           # auto | classification | regression
+    roles: dict[str, str] = field(default_factory=dict)   # column -> feature|target|ignore
+    types: dict[str, str] = field(default_factory=dict)   # column -> numeric|categorical|text
+    numeric: str = "standardize"
+    missing: str = "mean"
+    fill_value: float = 0.0
+    categorical: str = "onehot"
+    text: dict = field(default_factory=lambda: dict(TEXT_DEFAULTS))
+    image_shape: str = ""        # "C,H,W": numeric features reshaped for Conv2d
+    split: dict = field(default_factory=lambda: dict(SPLIT_DEFAULTS))
+    augment: dict = field(default_factory=lambda: dict(AUGMENT_DEFAULTS))
+
+    def __post_init__(self) -> None:
+        # Partial dicts given in code (DataSettings(split={"val": 0.2})) get the other defaults.
+        self.text = {**TEXT_DEFAULTS, **self.text}
+        self.split = {**SPLIT_DEFAULTS, **self.split}
+        self.augment = {**AUGMENT_DEFAULTS, **self.augment}
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = copy.deepcopy(getattr(self, f.name))
+            if f.name in ("roles", "types"):
+                value = dict(sorted(value.items()))
+            elif f.name == "text":
+                value = {k: value[k] for k in TEXT_DEFAULTS}
+            elif f.name == "split":
+                value = {k: value[k] for k in SPLIT_DEFAULTS}
+            elif f.name == "augment":
+                value = {k: value[k] for k in AUGMENT_DEFAULTS}
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DataSettings":
+        d = {} if d is None else d
+        if not isinstance(d, dict):
+            raise DataError(f"data settings must be a mapping, not {type(d).__name__}")
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in d if k not in names]
+        if unknown:
+            raise DataError(f"data settings: unknown key '{unknown[0]}' (known: {', '.join(names)})")
+        for key in ("roles", "types", "text", "split", "augment"):
+            if not isinstance(d.get(key, {}), dict):
+                _fail(f"{key} must be a mapping, not {d[key]!r}")
+        return cls(**copy.deepcopy(d)).validate()
+
+    def validate(self) -> "DataSettings":
+        """Raise DataError naming the first bad value; returns self so calls can chain."""
+        for key in ("path", "test_path", "target", "image_shape"):
+            if not isinstance(getattr(self, key), str):
+                _fail(f"{key} must be text, not {getattr(self, key)!r}")
+        _choice("task", self.task, TASKS)
+        _choice("numeric", self.numeric, NUMERIC)
+        _choice("missing", self.missing, MISSING)
+        _choice("categorical", self.categorical, CATEGORICAL)
+        for column, role in self.roles.items():
+            _choice(f"roles['{column}']", role, ROLES)
+        for column, kind in self.types.items():
+            _choice(f"types['{column}']", kind, TYPES)
+        _number("fill_value", self.fill_value)
+        _known("text", self.text, TEXT_DEFAULTS)
+        _known("split", self.split, SPLIT_DEFAULTS)
+        _known("augment", self.augment, AUGMENT_DEFAULTS)
+        t = self.text
+        if not isinstance(t["lowercase"], bool):
+            _fail(f"text.lowercase must be true or false, not {t['lowercase']!r}")
+        _whole("text.min_freq", t["min_freq"], 1)
+        _whole("text.max_vocab", t["max_vocab"], 3)
+        _whole("text.max_len", t["max_len"], 0)
+        _choice("text.pad", t["pad"], PADDING)
+        _choice("text.truncate", t["truncate"], PADDING)
+        sp = self.split
+        for key in ("val", "test"):
+            _number(f"split.{key}", sp[key])
+            if not 0 <= sp[key] < 1:
+                _fail(f"split.{key} must be at least 0 and below 1, not {sp[key]!r}")
+        if sp["val"] + sp["test"] >= 1:
+            _fail(f"split.val + split.test must stay below 1, not {sp['val'] + sp['test']:g}")
+        _whole("split.seed", sp["seed"], 0)
+        _whole("split.kfold", sp["kfold"], 0)
+        if sp["kfold"] == 1:
+            _fail("split.kfold must be 0 (off) or at least 2, not 1")
+        if not isinstance(sp["stratify"], bool):
+            _fail(f"split.stratify must be true or false, not {sp['stratify']!r}")
+        _number("augment.noise_std", self.augment["noise_std"])
+        if self.augment["noise_std"] < 0:
+            _fail(f"augment.noise_std must not be negative, not {self.augment['noise_std']!r}")
+        _number("augment.token_dropout", self.augment["token_dropout"])
+        if not 0 <= self.augment["token_dropout"] < 1:
+            _fail(f"augment.token_dropout must be at least 0 and below 1, not "
+                  f"{self.augment['token_dropout']!r}")
+        self.image_dims()
+        return self
+
+    def image_dims(self) -> tuple[int, ...] | None:
+        """image_shape as (C, H, W), or None when unset."""
+        text = self.image_shape.strip()
+        if not text:
+            return None
+        try:
+            dims = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+        except ValueError:
+            dims = ()
+        if len(dims) not in (2, 3) or min(dims) <= 0:
+            _fail(f"image_shape must be C,H,W with positive sizes (e.g. 1,8,8), not {text!r}")
+        return dims if len(dims) == 3 else (1, *dims)
+
+
+def _fail(message: str):
+    raise DataError(f"data settings: {message}")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        _fail(f"{name} must be one of {', '.join(choices)}; not {value!r}")
+
+
+def _number(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        _fail(f"{name} must be a number, not {value!r}")
+
+
+def _whole(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+
+
+def _known(name: str, value: dict, defaults: dict) -> None:
+    for key in value:
+        if key not in defaults:
+            _fail(f"unknown key {name}.{key} (known: {', '.join(defaults)})")

@@ -1,0 +1,320 @@
+"""The fitted preprocessing: raw rows in, model-ready arrays out — the same in training, in
+the app and in a deployed model.
+
+Everything the transforms learned (means, scales, categories, vocabulary, classes) lives in
+one plain dict, `Preprocessor.spec`. That dict is what a project run stores and what an export
+bundle writes as preprocessing.json; docs/preprocessing-format.md describes it well enough to
+re-implement `transform()` with numpy and pandas alone. Statistics are fitted on the training
+rows only, so validation and test scores are honest.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from workbench.data import text as textmod
+from workbench.data.errors import DataError, listing, show
+from workbench.data.keys import keys, sort_keys
+from workbench.data.read import NA_TOKENS
+
+FORMAT, VERSION = "workbench-preprocessing", 1
+ONEHOT_WARN = 100  # one-hot columns wider than this get a warning
+
+
+class Preprocessor:
+    """Replays the fitted transforms on raw rows (a DataFrame with the training file's columns)."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        target = spec["target"]
+        self._classes = None if target["classes"] is None else list(target["classes"])
+
+    # -- what it produces -----------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return self.spec["target"]["task"]
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self._classes
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.spec["input"]["shape"])
+
+    @property
+    def input_dtype(self) -> str:
+        return self.spec["input"]["dtype"]
+
+    @property
+    def cardinality(self) -> int | None:
+        t = self.spec["text"]
+        return None if t is None else len(t["vocab"])
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        return () if self.task == "classification" else (len(self.spec["target"]["columns"]),)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """One name per float feature, in output order (a one-hot column per category)."""
+        names = []
+        for f in self.spec["features"]:
+            if f["type"] == "onehot":
+                names += [f"{f['column']}={c}" for c in f["categories"]]
+            else:
+                names.append(f["column"])
+        return names
+
+    # -- fitting --------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, df, rows, schema, settings) -> tuple["Preprocessor", list[str]]:
+        """Learn every transform from the training rows `rows` (positions in df) only.
+
+        Returns the preprocessor and the warnings a user should see (missing values filled,
+        columns left out of a text model, very wide one-hot encodings).
+        """
+        warnings: list[str] = []
+        features = [c for c in schema.columns if c.role == "feature"]
+        text_cols = [c.name for c in features if c.type == "text"]
+        if text_cols:
+            others = [c.name for c in features if c.type != "text"]
+            if others:
+                warnings.append(f"column(s) {listing(others)} not used: a text model reads "
+                                "token ids only")
+            spec_text = _fit_text(df, rows, text_cols, settings.text)
+            spec_features: list[dict] = []
+            shape = [spec_text["max_len"]]
+            dtype = "int64"
+        else:
+            spec_text = None
+            spec_features = [_fit_column(df, rows, c, settings, warnings) for c in features]
+            width = sum(len(f["categories"]) if f["type"] == "onehot" else 1 for f in spec_features)
+            image = settings.image_dims()
+            if image is not None and int(np.prod(image)) != width:
+                raise DataError(f"data settings: image_shape {','.join(map(str, image))} needs "
+                                f"{int(np.prod(image))} features, the data has {width}")
+            shape = list(image) if image is not None else [width]
+            dtype = "float32"
+        if schema.task == "classification":
+            classes = [name for name, _ in schema.classes]
+        else:
+            classes = None
+        spec = {
+            "format": FORMAT, "version": VERSION,
+            "columns": [c.name for c in schema.columns],
+            "missing_tokens": list(NA_TOKENS),
+            "input": {"dtype": dtype, "shape": shape},
+            "features": spec_features,
+            "text": spec_text,
+            "target": {"columns": list(schema.targets), "task": schema.task, "classes": classes},
+        }
+        return cls(spec), warnings
+
+    # -- applying -------------------------------------------------------------------------
+    def transform(self, df) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw rows -> (x, y). y is None when the target column is absent (prediction);
+        y holds -1 for a class not seen in training or a missing label, NaN for a missing
+        number."""
+        needed = [f["column"] for f in self.spec["features"]]
+        if self.spec["text"] is not None:
+            needed += self.spec["text"]["columns"]
+        absent = [c for c in needed if c not in df.columns]
+        if absent:
+            raise DataError(f"no column '{absent[0]}' (the model was trained with it; the data "
+                            f"has {listing(df.columns)})")
+        return self.transform_rows(df, None)
+
+    def transform_rows(self, df, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """transform() of df's rows at positions `rows` (None = all), without building a
+        sub-frame: prepare() calls this once per split on the whole file's frame."""
+        n = len(df) if rows is None else len(rows)
+        if self.spec["text"] is not None:
+            x = self._tokens(df, rows)
+        else:
+            x = self._block(df, rows)
+            if x is None:
+                x = self._columns(df, rows, n)
+            x = x.reshape((n, *self.input_shape))
+        return x, self._target(df, rows)
+
+    def decode(self, class_ids) -> list[str]:
+        """Class ids -> class names."""
+        if self._classes is None:
+            raise DataError("this model predicts numbers, not classes: nothing to decode")
+        ids = np.asarray(class_ids.cpu() if hasattr(class_ids, "cpu") else class_ids).reshape(-1)
+        return [self._classes[int(i)] if 0 <= int(i) < len(self._classes) else "" for i in ids]
+
+    # -- serialising ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self.spec)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessor":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise DataError(f"preprocessing: not a {FORMAT} description")
+        if d.get("version") != VERSION:
+            raise DataError(f"preprocessing: version {d.get('version')!r} is not supported "
+                            f"(this Workbench reads version {VERSION})")
+        for key in ("columns", "input", "features", "text", "target"):
+            if key not in d:
+                raise DataError(f"preprocessing: the key '{key}' is missing")
+        for f in d["features"]:
+            if f.get("type") not in ("numeric", "onehot", "index"):
+                raise DataError(f"preprocessing: unknown feature type {f.get('type')!r}")
+        return cls(copy.deepcopy(d))
+
+    # -- internals ------------------------------------------------------------------------
+    def _block(self, df, rows):
+        """Fast path: all features numeric and the frame one float32 block (a big numeric
+        file): gather rows and columns in one numpy call, then scale in place."""
+        feats = self.spec["features"]
+        if not feats or any(f["type"] != "numeric" for f in feats):
+            return None
+        if not all(dt == np.float32 for dt in df.dtypes) or df.columns.has_duplicates:
+            return None
+        a = df.to_numpy(dtype=np.float32, copy=False)  # (N, all columns); a view when possible
+        pos = [df.columns.get_loc(f["column"]) for f in feats]
+        if rows is None:
+            rows = slice(None)
+        if pos == list(range(pos[0], pos[0] + len(pos))):
+            x = a[rows, pos[0]: pos[0] + len(pos)]
+        else:
+            x = a[rows][:, pos] if isinstance(rows, slice) else a[np.ix_(rows, pos)]
+        x = np.array(x, dtype=np.float32, order="C", copy=not _owns(x, a))
+        fill = np.array([f["fill"] for f in feats], dtype=np.float32)
+        center = np.array([f["center"] for f in feats], dtype=np.float32)
+        scale = np.array([f["scale"] for f in feats], dtype=np.float32)
+        missing = np.isnan(x)
+        if missing.any():
+            np.copyto(x, np.broadcast_to(fill, x.shape), where=missing)
+        del missing
+        x -= center
+        x /= scale
+        return x
+
+    def _columns(self, df, rows, n: int) -> np.ndarray:
+        width = int(np.prod(self.input_shape))
+        out = np.empty((n, width), dtype=np.float32)
+        j = 0
+        for f in self.spec["features"]:
+            s = _take(df[f["column"]], rows)
+            if f["type"] == "numeric":
+                v = _numbers(s, f["column"]).astype(np.float32)
+                v[np.isnan(v)] = np.float32(f["fill"])
+                out[:, j] = (v - np.float32(f["center"])) / np.float32(f["scale"])
+                j += 1
+            else:
+                import pandas as pd
+
+                codes = pd.Index(f["categories"], dtype=object).get_indexer(keys(s))
+                if f["type"] == "index":
+                    out[:, j] = codes + 1  # 0 = missing or unseen category
+                    j += 1
+                else:
+                    k = len(f["categories"])
+                    out[:, j: j + k] = 0
+                    hit = np.flatnonzero(codes >= 0)
+                    out[hit, j + codes[hit]] = 1
+                    j += k
+        return out
+
+    def _tokens(self, df, rows) -> np.ndarray:
+        t = self.spec["text"]
+        texts = _joined(df, t["columns"], rows)
+        tokens = [textmod.tokenize(s, t["lowercase"]) for s in texts]
+        return textmod.encode(tokens, t["vocab"], t["max_len"], t["pad"], t["truncate"])
+
+    def _target(self, df, rows):
+        target = self.spec["target"]
+        if not all(c in df.columns for c in target["columns"]):
+            return None
+        if target["task"] == "classification":
+            import pandas as pd
+
+            s = _take(df[target["columns"][0]], rows)
+            return pd.Index(self._classes, dtype=object).get_indexer(keys(s)).astype(np.int64)
+        cols = [_numbers(_take(df[c], rows), c).astype(np.float32) for c in target["columns"]]
+        return np.stack(cols, axis=1)
+
+
+def _fit_column(df, rows, c, settings, warnings: list[str]) -> dict:
+    s = _take(df[c.name], rows)
+    if c.type in ("numeric", "constant", "empty") and (c.type == "numeric" or s.dtype.kind in "fiu"):
+        v = _numbers(s, c.name)
+        present = v[~np.isnan(v)]
+        if len(present):
+            mean, median = float(present.mean()), float(np.median(present))
+            lo, hi, std = float(present.min()), float(present.max()), float(present.std())
+        else:
+            mean = median = lo = hi = std = 0.0
+        fill = {"mean": mean, "drop": mean, "median": median,
+                "constant": float(settings.fill_value)}[settings.missing]
+        if settings.numeric == "standardize":
+            center, scale = mean, std
+        elif settings.numeric == "minmax":
+            center, scale = lo, hi - lo
+        else:
+            center, scale = 0.0, 1.0
+        if not scale > 0 or not np.isfinite(scale):
+            scale = 1.0
+        if c.missing and settings.missing != "drop":
+            how = {"mean": "the training mean", "median": "the training median",
+                   "constant": "the constant"}[settings.missing]
+            warnings.append(f"column '{c.name}': {c.missing} missing value(s) filled with {how} "
+                            f"({fill:.6g})")
+        return {"column": c.name, "type": "numeric", "fill": fill, "center": center, "scale": scale}
+    names = sort_keys({k for k in keys(s) if k is not None})
+    if c.missing:
+        warnings.append(f"column '{c.name}': {c.missing} missing value(s) encoded as "
+                        "'no category'")
+    if settings.categorical == "onehot" and len(names) > ONEHOT_WARN:
+        warnings.append(f"column '{c.name}' one-hot encodes to {len(names)} columns; consider "
+                        "categorical = index")
+    return {"column": c.name, "type": settings.categorical, "categories": names}
+
+
+def _fit_text(df, rows, columns: list[str], options: dict) -> dict:
+    texts = _joined(df, columns, rows)
+    tokens = [textmod.tokenize(s, options["lowercase"]) for s in texts]
+    vocab = textmod.build_vocab(tokens, options["min_freq"], options["max_vocab"])
+    max_len = options["max_len"] or textmod.auto_length(tokens)
+    return {"columns": list(columns), "lowercase": options["lowercase"],
+            "pattern": textmod.TOKEN_PATTERN, "vocab": vocab, "max_len": int(max_len),
+            "pad": options["pad"], "truncate": options["truncate"]}
+
+
+def _joined(df, columns: list[str], rows) -> list:
+    """The text of each row; several text columns are joined with a space."""
+    parts = [_take(df[c], rows).to_numpy(dtype=object) for c in columns]
+    if len(parts) == 1:
+        return list(parts[0])
+    return [" ".join(p for p in row if isinstance(p, str)) for row in zip(*parts)]
+
+
+def _take(series, rows):
+    return series if rows is None else series.iloc[rows]
+
+
+def _numbers(s, name: str) -> np.ndarray:
+    """A column as float64 numbers; text that is not a number (and not a missing token) fails."""
+    import pandas as pd
+
+    if s.dtype.kind in "fiub":
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    text = s.astype(object).where(s.notna(), None)
+    stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+    stripped = stripped.where(~stripped.isin(NA_TOKENS), None)
+    v = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(v) & stripped.notna().to_numpy()
+    if bad.any():
+        i = int(bad.argmax())
+        raise DataError(f"{show(text.iloc[i])} is not a number (row {i + 1})", column=name,
+                        value=text.iloc[i])
+    return v
+
+
+def _owns(x: np.ndarray, a: np.ndarray) -> bool:
+    """True when x is already a fresh array (fancy indexing copies), not a view of a."""
+    return not np.may_share_memory(x, a) and x.flags.c_contiguous and x.flags.writeable
