@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from workbench.core import Analysis, Project, analyse, project as project_io
@@ -94,7 +94,7 @@ class Document(QObject):
         self._autosave_timer.start()
         _counter[0] += 1
         self.recovery_file = recovery_dir() / f"{os.getpid()}-{_counter[0]}{RECOVERY_SUFFIX}"
-        self.undo_stack.cleanChanged.connect(lambda clean: self.dirtyChanged.emit(self.dirty))
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.graph.subscribe(self._on_graph_event)
         self.validate_now()
 
@@ -114,6 +114,10 @@ class Document(QObject):
     @property
     def dirty(self) -> bool:
         return self._forced_dirty or not self.undo_stack.isClean()
+
+    @Slot(bool)
+    def _clean_changed(self, clean: bool) -> None:
+        self.dirtyChanged.emit(self.dirty)
 
     def push(self, command: QUndoCommand) -> None:
         self.undo_stack.push(command)

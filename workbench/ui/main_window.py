@@ -172,9 +172,9 @@ class MainWindow(QMainWindow):
           "Delete the selected nodes and connections")
         A("select_all", "Select &All", self.select_all, K.SelectAll, "Select every node")
         A("find_node", "&Find Node…", self.focus_palette_search, K.Find, "Search the node palette")
-        A("zoom_in", "Zoom &In", lambda: self.view.zoom_by(1.25, False), [K.ZoomIn, "Ctrl+="],
+        A("zoom_in", "Zoom &In", lambda: self.view.zoom_by(1.25), [K.ZoomIn, "Ctrl+="],
           "Zoom in")
-        A("zoom_out", "Zoom &Out", lambda: self.view.zoom_by(0.8, False), K.ZoomOut, "Zoom out")
+        A("zoom_out", "Zoom &Out", lambda: self.view.zoom_by(0.8), K.ZoomOut, "Zoom out")
         A("fit", "&Fit to Window", self.view.fit, "Ctrl+0", "Show the whole graph")
         A("auto_layout", "&Auto-layout", self.auto_layout, "Ctrl+L",
           "Arrange the graph in layers from left to right (one undo step)")

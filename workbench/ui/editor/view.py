@@ -43,16 +43,21 @@ class EditorView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
+    def zoom_by(self, factor: float, at: QPointF | None = None) -> None:
+        """Scale by `factor`, keeping the scene point under viewport position `at` (default:
+        the view centre) where it is."""
         target = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM)
         factor = target / self.zoom
         if abs(factor - 1) < 1e-6:
             return
+        at = QPointF(self.viewport().rect().center()) if at is None else QPointF(at)
+        fixed = self.mapToScene(at.toPoint())
         old = self.transformationAnchor()
-        if not anchor_under_mouse:
-            self.setTransformationAnchor(QGraphicsView.AnchorViewCenter)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)
         self.scale(factor, factor)
         self.setTransformationAnchor(old)
+        drift = self.mapFromScene(fixed) - at.toPoint()
+        self.pan(-drift.x(), -drift.y())
         self.zoomChanged.emit(self.zoom)
 
     def wheelEvent(self, event) -> None:
@@ -60,7 +65,7 @@ class EditorView(QGraphicsView):
             return super().wheelEvent(event)
         delta = event.angleDelta().y() or event.angleDelta().x()
         if delta:
-            self.zoom_by(1.0015 ** delta)
+            self.zoom_by(1.0015 ** delta, event.position())
         event.accept()
 
     def fit(self) -> None:
@@ -75,7 +80,7 @@ class EditorView(QGraphicsView):
                 self.resetTransform()
                 self.centerOn(rect.center())
             elif self.zoom < MIN_ZOOM:
-                self.zoom_by(MIN_ZOOM / self.zoom, False)
+                self.zoom_by(MIN_ZOOM / self.zoom)
         self.zoomChanged.emit(self.zoom)
 
     def centre_scene_pos(self) -> QPointF:
