@@ -41,18 +41,25 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
     if not sub.passed:
         return report
     report.paths.remove(onnx_path)
+    if quantize is not None:  # quantise the plain model (scored on the test tensors) first
+        q = folder / "model.int8.onnx"
+        report.compression.append(quantize(onnx_path, q))
     if with_preprocessing:
         from workbench.export.preprocess_onnx import add_preprocessing
         raw = folder / "model.raw.onnx"
         pre_report = add_preprocessing(run, onnx_path, raw)
         report.merge(pre_report, "preprocessing")
+        if pre_report.passed and quantize is not None:
+            raw.unlink()
+            pre_report = add_preprocessing(run, q, raw, onnx_reference=True)
+            report.merge(pre_report, "preprocessing+int8")
         if pre_report.passed:
             raw.replace(onnx_path)
-            report.paths = [p for p in report.paths if p != raw]
+        report.paths = [p for p in report.paths if p != raw]
         with_preprocessing = pre_report.passed
-    if quantize is not None:
-        q = folder / "model.int8.onnx"
-        report.compression.append(quantize(onnx_path, q))
+        if quantize is not None:
+            q.unlink(missing_ok=True)
+    elif quantize is not None:
         q.replace(onnx_path)
     pre = dict(run.preprocessing)
     (folder / "preprocessing.json").write_text(json.dumps(pre, indent=1, ensure_ascii=False) + "\n",

@@ -69,8 +69,11 @@ def preprocessing_graph(pre: dict, model_input: str, input_shape=None):
     return graph, [i.name for i in inputs], out
 
 
-def add_preprocessing(run, model_path: str | Path, out_path: str | Path) -> ExportReport:
-    """Prefix the verified model at `model_path` with the preprocessing; write `out_path`."""
+def add_preprocessing(run, model_path: str | Path, out_path: str | Path, *,
+                      onnx_reference: bool = False) -> ExportReport:
+    """Prefix the verified model at `model_path` with the preprocessing; write `out_path`.
+    Verified against the Preprocessor + the PyTorch model, or (`onnx_reference`, for an int8
+    model) + the model at `model_path` itself."""
     import onnx
     from onnx import compose, helper
     report = ExportReport("onnx+preprocessing")
@@ -87,37 +90,48 @@ def add_preprocessing(run, model_path: str | Path, out_path: str | Path) -> Expo
     graph, names, out = preprocessing_graph(pre, model_input, pre["input"]["shape"])
     opsets = {o.domain: o.version for o in model.opset_import}
     pre_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opsets.get("", 18)),
-                                                        helper.make_opsetid("ai.onnx.ml", 3)],
+                                                        helper.make_opsetid("ai.onnx.ml", opsets.get("ai.onnx.ml", 3))],
                                   ir_version=model.ir_version)
     merged = compose.merge_models(pre_model, model, io_map=[(out, model_input)])
+    seen = {}
+    for o in merged.opset_import:
+        seen[o.domain] = max(seen.get(o.domain, 0), o.version)
+    del merged.opset_import[:]
+    merged.opset_import.extend(helper.make_opsetid(d, v) for d, v in seen.items())
     del merged.metadata_props[:]
     merged.metadata_props.extend(model.metadata_props)
     prop = merged.metadata_props.add()
     prop.key, prop.value = "workbench.raw_inputs", ",".join(names)
     onnx.save(merged, str(out_path))
     report.add_path(Path(out_path))
-    report.verification = verify_raw(run, Path(out_path), pre)
+    report.verification = verify_raw(run, Path(out_path), pre,
+                                     reference=Path(model_path) if onnx_reference else None)
     return report
 
 
-def verify_raw(run, path: Path, pre: dict, rows=None) -> Verification:
+def verify_raw(run, path: Path, pre: dict, rows=None, reference: Path | None = None) -> Verification:
     """Raw rows through the model with built-in preprocessing vs preprocessing (Python) + PyTorch."""
     import onnx
     import pandas as pd
     import torch
     from workbench.export import bundle
     from workbench.export.onnx_export import session
-    ver = Verification("onnxruntime on raw rows vs preprocessing + PyTorch")
+    ver = Verification("onnxruntime on raw rows vs Workbench Preprocessor + PyTorch")
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:  # noqa: BLE001
         ver.problems.append("onnx.checker: " + one_line(exc))
-    scope: dict = {}
+    from workbench.data import Preprocessor
+    scope: dict = {"__file__": "predict.py", "__name__": "workbench_predict"}
     exec(compile(bundle.predict_source(True), "predict.py", "exec"), scope)  # noqa: S102
     df = rows if rows is not None else _sample_rows(pre, scope)
-    x, _ = scope["transform"](df, pre)
-    with torch.no_grad():
-        expected = run.model.module(torch.from_numpy(x)).numpy()
+    x, _ = Preprocessor.from_dict(pre).transform(df)  # the trainer's own preprocessing
+    if reference is not None:
+        ver.method = f"onnxruntime on raw rows vs Workbench Preprocessor + {reference.name}"
+        expected = session(reference).run(None, {run.model.input_names[0]: x})[0]
+    else:
+        with torch.no_grad():
+            expected = run.model.module(torch.from_numpy(x)).numpy()
     check = Check({"rows": len(df)})
     try:
         got = session(path).run(None, scope["raw_columns"](df, pre))[0]
