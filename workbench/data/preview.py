@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass, field
 
 from workbench.data.read import SAMPLE_BYTES, ReadInfo, _dtypes, _read, sniff
+from workbench.data.keys import value_key
 from workbench.data.schema import guess_type
 
 MAX_SAMPLE_BYTES = 16 * 1024 * 1024
@@ -61,7 +62,7 @@ def preview(path, rows: int = 100, display: str | None = None) -> Preview:
 def _summary(s) -> ColumnSummary:
     kind = guess_type(s)
     values = s.dropna()
-    examples = [str(v) for v in values.unique()[:3]]
+    examples = [value_key(v) for v in values.unique()[:3]]
     out = ColumnSummary(str(s.name), kind, int(s.isna().sum()), int(values.nunique()), examples)
     if s.dtype.kind in "fiu" and len(values):
         out.min, out.max, out.mean = float(values.min()), float(values.max()), float(values.mean())

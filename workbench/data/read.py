@@ -245,8 +245,9 @@ def _check_short_rows(path, info: ReadInfo, df) -> None:
     if df.shape[1] < 2 or not df.iloc[:, -1].isna().any():
         return
     width = df.shape[1]
+    labelled = info.text_format or (info.delimiter == "\t" and width == 2)
     for number, fields in _data_records(path, info):
-        if info.text_format and (len(fields) < 2 or not fields[1].strip()):
+        if labelled and (len(fields) < 2 or not fields[1].strip()):
             raise DataError(f"no label (expected text<TAB>label): {show(fields[0])}",
                             path=info.path, line=number)
         if len(fields) < width:
@@ -484,7 +485,11 @@ def _has_header(rows: list[list[str]], decimal: str) -> bool:
     if any(len(n) > 64 or len(n.split()) > 5 for n in names):
         return False
     for j, name in enumerate(names):
-        if any(j < len(r) and r[j].strip() == name for r in body):
+        column = [r[j].strip() for r in body if j < len(r)]
+        if name in column:
+            return False
+        words = sum(len(v.split()) for v in column) / max(1, len(column))
+        if words >= 3 and len(name.split()) >= 3:  # a phrase above phrases: data, not a name
             return False
     return True
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from workbench.data.errors import DataError, listing, show
-from workbench.data.keys import keys, sort_keys
+from workbench.data.keys import keys, sort_keys, value_key
 from workbench.data.read import ReadInfo, first_non_number, line_of_row, read_table
 from workbench.data.settings import DataSettings
 
@@ -91,7 +91,7 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
             c.role, c.note = "ignore", "no values"
             warnings.append(f"column '{c.name}' has no values: ignored")
         elif c.type == "constant" and not (image and _is_numeric(df[c.name])):
-            value = df[c.name].dropna().iloc[0]
+            value = value_key(df[c.name].dropna().iloc[0])
             c.role, c.note = "ignore", f"one value only ({value})"
             warnings.append(f"column '{c.name}' has one value only ({show(value)}): ignored")
         elif c.type == "categorical" and c.distinct == len(df) - c.missing and c.distinct > 20:

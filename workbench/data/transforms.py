@@ -97,6 +97,7 @@ class Preprocessor:
                                 f"{int(np.prod(image))} features, the data has {width}")
             shape = list(image) if image is not None else [width]
             dtype = "float32"
+        info = schema.info
         if schema.task == "classification":
             classes = [name for name, _ in schema.classes]
         else:
@@ -104,6 +105,8 @@ class Preprocessor:
         spec = {
             "format": FORMAT, "version": VERSION,
             "columns": [c.name for c in schema.columns],
+            "read": {"delimiter": info.delimiter, "has_header": info.has_header,
+                     "quoting": info.quoting, "encoding": info.encoding, "decimal": info.decimal},
             "missing_tokens": list(NA_TOKENS),
             "input": {"dtype": dtype, "shape": shape},
             "features": spec_features,
