@@ -39,12 +39,14 @@ class LoadedRun:
         return self.meta.get("classes")
 
 
-def save_checkpoint(folder: Path, name: str, model: torch.nn.Module, meta: dict) -> Path:
-    """Write NAME.pt and NAME.json atomically (temp file, then rename)."""
+def save_checkpoint(folder: Path, name: str, model: torch.nn.Module | dict, meta: dict) -> Path:
+    """Write NAME.pt and NAME.json atomically (temp file, then rename). `model` is a module or
+    a state dict already taken (the trainer keeps snapshots of epochs it has not written yet)."""
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / f"{name}.pt"
     tmp = folder / f".{name}.pt.tmp"
-    state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+    items = model.items() if isinstance(model, dict) else model.state_dict().items()
+    state = {k: v.detach().to("cpu") for k, v in items}
     torch.save(state, tmp)
     tmp.replace(weights)
     meta = {"workbench_version": __version__, **meta}

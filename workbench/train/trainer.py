@@ -105,7 +105,7 @@ class Trainer:
                  precision: str | None = None, seed: int | None = None, grad_clip: float | None = None,
                  early_stopping: dict | None = None, run_dir: str | Path | None = None,
                  resume: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
-                 event_rate: float = 20.0):
+                 event_rate: float = 20.0, checkpoint_every_s: float = 2.0):
         self.project = project.copy()
         training = self.project.training
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("device", device),
@@ -128,6 +128,7 @@ class Trainer:
         if resume and not self.run_dir:
             raise TrainingError("resuming needs the run folder to continue")
         self.gate = EventGate(event_rate)
+        self.checkpoint_every_s = checkpoint_every_s
         self._go = threading.Event()
         self._go.set()
         self._stop = threading.Event()
@@ -235,7 +236,11 @@ class Trainer:
         self.non_blocking = self.device.type == "cuda"
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
-        self.best_state: dict | None = None
+        self.best_state: dict | None = None   # CPU copy of the best epoch's weights
+        self.best_meta: dict | None = None
+        self.best_unsaved = False
+        self.pending: tuple | None = None     # (weights, training state, meta) of an unwritten epoch end
+        self.last_write = -math.inf
         self.last_saved_epoch = 0
 
     def _prepare_folder(self) -> None:
@@ -326,44 +331,42 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch; False when stopped by request (the epoch is then incomplete)."""
         from workbench.data import augment, batches
-        module, plan, opt = self.module, self.plan, self.optimizer
-        out_names = self.model.output_names
-        single = len(out_names) == 1
-        target_name = self.metric_target
+        module, opt = self.module, self.optimizer
+        compute_loss = self._loss_function()
         autocast = devices.autocast(self.device, self.amp_dtype)
         nb = self.non_blocking
+        move = self.data.train.x.device != self.device  # data normally lives on the device already
         scaler, clip, params = self.scaler, self.grad_clip, self.params
+        check, gate, stop, go = self.check_each_step, self.gate, self._stop, self._go
         per_batch_schedule = self.scheduler is not None and self.plan.schedule_step == "batch"
-        losses = torch.zeros(self.steps_per_epoch, device=self.device)  # (steps,) no sync to fill
-        sizes: list[int] = []
+        losses = torch.zeros(self.steps_per_epoch, device=self.device)  # (steps,) filled without a sync
         self.window = (time.monotonic(), 0)  # (since, samples) for samples/s
+        i = -1
         module.train()
         for i, (x, y) in enumerate(batches(self.data.train, self.batch_size, shuffle=True,
                                            generator=self.shuffle_gen)):
-            if self._stop.is_set() or not self._go.is_set():
+            if stop.is_set() or not go.is_set():
                 if not self._hold(epoch):
                     return False
-            if x.device != self.device:
+            if move:
                 x, y = x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
             if self.augmenting:
                 x = augment(x, self.data_settings, self.augment_gen)
             with autocast:
-                out = module(x)
-                outputs = {out_names[0]: out} if single else dict(zip(out_names, out))
-                loss = plan.loss(outputs, {target_name: y}, module)
+                loss = compute_loss(module(x), y)
             losses[i] = loss.detach()
-            sizes.append(y.shape[0])
-            if self.check_each_step and not math.isfinite(loss.item()):
+            if check and not math.isfinite(loss.item()):
                 raise self._non_finite(epoch, i, x, y, "loss")
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
-                scaler.unscale_(opt) if clip else None
+                if clip:
+                    scaler.unscale_(opt)
             else:
                 loss.backward()
             if clip:
                 norm = torch.nn.utils.clip_grad_norm_(params, clip)
-                if self.check_each_step and not math.isfinite(norm.item()):
+                if check and not math.isfinite(norm.item()):
                     raise self._non_finite(epoch, i, x, y, "gradient")
             if scaler is not None:
                 scaler.step(opt)
@@ -373,10 +376,27 @@ class Trainer:
             if per_batch_schedule:
                 self.scheduler.step()
             self.step += 1
-            if self.gate.due():
-                self._step_event(epoch, i, losses, sizes, x, y)
-        self.epoch_losses, self.epoch_sizes = losses, sizes
+            if gate.due():
+                self._step_event(epoch, i, losses, x, y)
+        self.epoch_losses, self.epoch_done = losses, i + 1
         return True
+
+    def _loss_function(self):
+        """(model output, y) -> loss. One unweighted term without L1 (the usual graph) calls the
+        loss module directly: the plan's general sum would add two tensor ops per step."""
+        plan, names, target, module = self.plan, self.model.output_names, self.metric_target, self.module
+        if len(plan.losses) == 1 and plan.losses[0].weight == 1.0 and not plan.l1 and len(names) == 1:
+            return plan.losses[0].fn
+        single = len(names) == 1
+
+        def general(out, y):
+            outputs = {names[0]: out} if single else dict(zip(names, out))
+            return plan.loss(outputs, {target: y}, module)
+        return general
+
+    def _seen(self, batches_done: int) -> int:
+        """Training rows seen after this many batches of the epoch."""
+        return min(batches_done * self.batch_size, self.train_rows)
 
     def _hold(self, epoch: int) -> bool:
         """Handle a pause or stop request; False when training must stop."""
@@ -393,12 +413,14 @@ class Trainer:
         self.window = (time.monotonic(), 0)
         return True
 
-    def _mean_loss(self, losses: torch.Tensor, sizes: list[int]) -> float:
-        k = len(sizes)
+    def _mean_loss(self, losses: torch.Tensor, k: int) -> float:
+        """Mean loss per row over the first k batches (all full except possibly the last)."""
         if k == 0:
             return math.nan
-        w = torch.tensor(sizes, dtype=losses.dtype, device=losses.device)
-        return float((losses[:k] * w).sum()) / sum(sizes)
+        seen = self._seen(k)
+        last = seen - (k - 1) * self.batch_size
+        total = losses[:k - 1].sum() * self.batch_size + losses[k - 1] * last
+        return float(total) / seen
 
     def _check_buffer(self, epoch: int, losses: torch.Tensor, k: int, x, y) -> None:
         """The accelerator-side NaN guard: one read of the buffered losses."""
@@ -408,19 +430,20 @@ class Trainer:
         if bad.numel():
             raise self._non_finite(epoch, int(bad[0]), x, y, "loss")
 
-    def _step_event(self, epoch: int, i: int, losses, sizes, x, y) -> None:
+    def _step_event(self, epoch: int, i: int, losses, x, y) -> None:
         self.gate.mark()
         self._check_buffer(epoch, losses, i + 1, x, y)
         now = time.monotonic()
         since, done = self.window
-        samples = sum(sizes) - done
+        seen = self._seen(i + 1)
+        samples = seen - done
         rate = samples / (now - since) if now > since and samples > 0 else None
-        self.window = (now, sum(sizes))
-        remaining = (self.epochs - epoch) * self.train_rows + (self.train_rows - sum(sizes))
+        self.window = (now, seen)
+        remaining = (self.epochs - epoch) * self.train_rows + (self.train_rows - seen)
         self._rate = rate or getattr(self, "_rate", None)
         self._emit(Event("step", epoch=epoch, epochs=self.epochs, step=self.step,
                          steps=self.epochs * self.steps_per_epoch,
-                         train_loss=self._mean_loss(losses, sizes), lr=self._lr(),
+                         train_loss=self._mean_loss(losses, i + 1), lr=self._lr(),
                          samples_per_s=rate, eta_s=remaining / self._rate if self._rate else None,
                          grad_norms=self._grad_norms()))
 
@@ -514,9 +537,9 @@ class Trainer:
 
     def _end_epoch(self, epoch: int) -> bool:
         """Evaluate, checkpoint, report; True when early stopping says stop."""
-        losses, sizes = self.epoch_losses, self.epoch_sizes
-        self._check_buffer(epoch, losses, len(sizes), *(self.data.train.x[:1], self.data.train.y[:1]))
-        train_loss = self._mean_loss(losses, sizes)
+        losses, done = self.epoch_losses, self.epoch_done
+        self._check_buffer(epoch, losses, done, self.data.train.x[:1], self.data.train.y[:1])
+        train_loss = self._mean_loss(losses, done)
         if not self.check_each_step and not math.isfinite(train_loss):
             raise NonFiniteError(f"the loss became NaN/Inf in epoch {epoch}")
         val = self.evaluate(self.data.val)
@@ -526,16 +549,18 @@ class Trainer:
         elif self.scheduler is not None and self.plan.schedule_step == "plateau":
             self.scheduler.step(val.get("loss", train_loss))
         is_best = self.early.update(value, epoch)
+        epoch_metrics = {"train": {"loss": train_loss}, "val": val}
+        meta = self._meta(epoch, epoch_metrics)
         if is_best:
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
-        epoch_metrics = {"train": {"loss": train_loss}, "val": val}
+            self.best_meta, self.best_unsaved = meta, True
         if self.folder is not None:
-            meta = self._meta(epoch, epoch_metrics)
-            if is_best:
-                save_checkpoint(self.folder, "best", self.module, meta)
-            save_checkpoint(self.folder, "last", self.module, meta)
-            runs.save_state(self.folder, self._state())
-            self.last_saved_epoch = epoch
+            if time.monotonic() - self.last_write >= self.checkpoint_every_s:
+                self.pending = None
+                self._write_checkpoints(self.module.state_dict(), self._state(), meta)
+            else:  # written at the next chance or when the run ends, whichever comes first
+                self.pending = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
+                                copy.deepcopy(self._state()), meta)
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
@@ -548,6 +573,29 @@ class Trainer:
         self._emit(event)
         self.history.append(event.to_json())
         return self.early_enabled and self.early.wait >= self.early.patience
+
+    def _write_checkpoints(self, weights: dict, state: dict, meta: dict) -> None:
+        """best (if it changed) and last + the training state of one epoch end. Writing is
+        throttled to one every `checkpoint_every_s`: with epochs of a few milliseconds (iris,
+        digits) writing three files each epoch would cost more than the training."""
+        if self.best_unsaved and self.best_state is not None:
+            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
+            self.best_unsaved = False
+        save_checkpoint(self.folder, "last", weights, meta)
+        runs.save_state(self.folder, state)
+        self.last_saved_epoch = int(meta["epoch"])
+        self.last_write = time.monotonic()
+
+    def _flush_checkpoints(self) -> None:
+        """Write the newest unwritten epoch end (never the weights of a half-done epoch)."""
+        if self.folder is None:
+            return
+        if self.pending is not None:
+            self._write_checkpoints(*self.pending)
+            self.pending = None
+        elif self.best_unsaved and self.best_state is not None:
+            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
+            self.best_unsaved = False
 
     def _meta(self, epoch: int, epoch_metrics: dict) -> dict:
         pre = getattr(self.data, "preprocessor", None)
@@ -572,6 +620,7 @@ class Trainer:
 
     def _finish(self, status: str, message: str) -> RunResult:
         """Settle on the final weights, evaluate every split, write summary.json."""
+        self._flush_checkpoints()
         if self.epoch == 0:
             summary = {"status": status, "message": message, "epochs_run": 0,
                        "train": {}, "val": {}, "test": {}}
