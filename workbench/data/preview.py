@@ -2,7 +2,8 @@
 panel and `workbench data inspect --preview`, without reading a file that may be gigabytes.
 
 Only the first bytes are read (64 KiB, more if that holds fewer rows than asked for); the
-total row count is estimated from the bytes per line of that sample.
+total row count is estimated from the bytes per line at a few places spread over the file
+(lines often grow longer further down: ids and counters get more digits).
 """
 from __future__ import annotations
 
@@ -50,11 +51,10 @@ def preview(path, rows: int = 100, display: str | None = None) -> Preview:
     df = _read(io.StringIO(sample.text), info, _dtypes(sample, {}), nrows=rows)
     df.columns = info.columns[: df.shape[1]]
     info.rows = len(df)
-    lines = max(1, len(sample.text.splitlines()))
     if sample.complete:
         estimated = body
     else:
-        estimated = int(sample.size / (sample.sample_bytes / lines)) - (1 if info.has_header else 0)
+        estimated = int(sample.size / _bytes_per_line(path, sample.size)) - int(info.has_header)
     return Preview(info, df, [_summary(df[c]) for c in df.columns], sample.complete,
                    max(estimated, len(df)))
 
@@ -67,3 +67,15 @@ def _summary(s) -> ColumnSummary:
     if s.dtype.kind in "fiu" and len(values):
         out.min, out.max, out.mean = float(values.min()), float(values.max()), float(values.mean())
     return out
+
+
+def _bytes_per_line(path, size: int, probes: int = 8, chunk: int = 16 * 1024) -> float:
+    """Mean line length from `probes` chunks spread over the file."""
+    total = lines = 0
+    with open(path, "rb") as f:
+        for i in range(probes):
+            f.seek(max(0, (size - chunk) * i // max(1, probes - 1)))
+            data = f.read(chunk)
+            total += len(data)
+            lines += data.count(b"\n")
+    return total / max(1, lines)

@@ -1,0 +1,87 @@
+"""Column types, roles and target guesses; data settings as saved in the project."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.data.helpers import DATA, write
+from workbench.data import DataError, DataSettings, inspect
+
+
+def test_types_roles_and_target_guess(tmp_path):
+    ids = "".join(f"id{i},{i % 3},{'ab'[i % 2]},the quick brown fox number {i},{i % 4}\n"
+                  for i in range(30))
+    p = write(tmp_path, "mix.csv", "key,n,cat,words,label\n" + ids)
+    schema = inspect(p)
+    got = {c.name: (c.type, c.role) for c in schema.columns}
+    assert got == {"key": ("categorical", "ignore"), "n": ("numeric", "feature"),
+                   "cat": ("categorical", "feature"), "words": ("text", "feature"),
+                   "label": ("numeric", "target")}
+    assert schema.task == "classification" and [c for c, _ in schema.classes] == ["0", "1", "2", "3"]
+    assert "column 'key' has a different value in every row (an identifier?): ignored" \
+        in schema.warnings
+
+
+def test_target_named_label_wins_over_the_last_column(tmp_path):
+    p = write(tmp_path, "t.csv", "a,label,b\n1,x,2\n3,y,4\n5,x,6\n")
+    assert inspect(p).targets == ["label"]
+    assert inspect(p, target="b").targets == ["b"]
+
+
+def test_digits_target_is_classification_with_counts():
+    schema = inspect(DATA / "digits.csv")
+    assert schema.target == "digit" and schema.task == "classification"
+    assert [c for c, _ in schema.classes] == [str(i) for i in range(10)]
+    assert sum(n for _, n in schema.classes) == 1797
+
+
+def test_float_target_is_regression_and_overrides_apply(tmp_path):
+    p = write(tmp_path, "r.csv", "a,b,price\n1,x,1.5\n2,y,2.25\n3,x,3.75\n")
+    schema = inspect(p)
+    assert schema.task == "regression" and schema.classes is None
+    settings = DataSettings(roles={"b": "ignore"}, types={"a": "categorical"}, task="classification")
+    schema = inspect(p, settings=settings)
+    assert schema.column("b").role == "ignore" and schema.column("a").type == "categorical"
+    assert schema.task == "classification" and len(schema.classes) == 3
+
+
+def test_regression_target_with_words_names_the_line(tmp_path):
+    p = write(tmp_path, "w.csv", "a,y\n1,red\n2,blue\n")
+    with pytest.raises(DataError) as info:
+        inspect(p, settings=DataSettings(task="regression"))
+    assert str(info.value) == \
+        f"{p}: line 2, column 'y': 'red' is not a number (a regression target needs numbers)"
+
+
+def test_settings_round_trip_with_stable_order():
+    s = DataSettings(path="train.txt", roles={"b": "ignore", "a": "feature"},
+                     text={"min_freq": 2}, split={"kfold": 5})
+    d = s.to_dict()
+    assert list(d) == ["path", "test_path", "target", "task", "roles", "types", "numeric",
+                       "missing", "fill_value", "categorical", "text", "image_shape", "split",
+                       "augment"]
+    assert list(d["roles"]) == ["a", "b"]
+    assert d["text"] == {"lowercase": True, "min_freq": 2, "max_vocab": 20000, "max_len": 0,
+                         "pad": "pre", "truncate": "post"}
+    again = DataSettings.from_dict(json.loads(json.dumps(d)))
+    assert again == s and again.to_dict() == d
+    assert DataSettings.from_dict({}).to_dict() == DataSettings().to_dict()
+
+
+@pytest.mark.parametrize("bad, text", [
+    ({"task": "cluster"}, "task must be one of auto, classification, regression; not 'cluster'"),
+    ({"roles": {"a": "label"}}, "roles['a'] must be one of feature, target, ignore; not 'label'"),
+    ({"split": {"val": 0.5, "test": 0.5}}, "split.val + split.test must stay below 1, not 1"),
+    ({"split": {"kfold": 1}}, "split.kfold must be 0 (off) or at least 2, not 1"),
+    ({"text": {"max_len": -1}}, "text.max_len must be a whole number of at least 0, not -1"),
+    ({"image_shape": "8,x"}, "image_shape must be C,H,W with positive sizes (e.g. 1,8,8), not '8,x'"),
+    ({"augment": {"token_dropout": 1.0}},
+     "augment.token_dropout must be at least 0 and below 1, not 1.0"),
+    ({"colour": 1}, "unknown key 'colour' (known: path, test_path, target, task, roles, types, "
+                    "numeric, missing, fill_value, categorical, text, image_shape, split, augment)"),
+])
+def test_bad_settings(bad, text):
+    with pytest.raises(DataError) as info:
+        DataSettings.from_dict(bad)
+    assert str(info.value) == f"data settings: {text}"
