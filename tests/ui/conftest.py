@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+
+import workbench.ui  # noqa: F401  (applies the PySide6 None-refcount workaround first)
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication

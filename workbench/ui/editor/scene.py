@@ -6,7 +6,7 @@ undo stack; the scene then hears about the change like everyone else.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -124,8 +124,12 @@ class EditorScene(QGraphicsScene):
                     out_text += " ids"
                 if not t.shape:
                     out_text = "scalar"
-            else:
+            elif outs:
                 out_text = "  ".join(f"{k}: {format_shape(t.shape)}" for k, t in outs.items())
+            else:  # optimizers and schedules pass objects, not tensors
+                spec = self.graph.nodes[nid].spec
+                kinds = [p.kind for p in spec.outputs] if spec else []
+                out_text = ", ".join(k for k in kinds if k != "tensor")
             item.set_analysis(out_text, analysis.params.get(nid), problems.get(nid, []))
         for edge, item in self.edges.items():
             t = analysis.outputs.get(edge.src, {}).get(edge.src_port)
@@ -345,11 +349,10 @@ class EditorScene(QGraphicsScene):
             y += step
         for lines, colour in ((minor, c.grid), (major, c.grid_major)):
             painter.setPen(QPen(QColor(colour), 0))
-            for v, vertical in lines:
-                if vertical:
-                    painter.drawLine(QPointF(v, rect.top()), QPointF(v, rect.bottom()))
-                else:
-                    painter.drawLine(QPointF(rect.left(), v), QPointF(rect.right(), v))
+            segments = [QLineF(v, rect.top(), v, rect.bottom()) if vertical
+                        else QLineF(rect.left(), v, rect.right(), v) for v, vertical in lines]
+            if segments:
+                painter.drawLines(segments)  # one call: many drawLine calls are slow in Python
 
 
 def _reach(start: str, adjacency: dict[str, list[str]]) -> set[str]:

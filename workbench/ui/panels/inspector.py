@@ -244,9 +244,9 @@ class Inspector(QWidget):
         a = doc.analysis
         rows = ["<b>Shapes</b>"]
         for port, t in a.inputs.get(nid, {}).items():
-            rows.append(f"in &nbsp;<code>{port}</code>: {_fmt(t)}")
+            rows.append(f"input <i>{port}</i>: {_fmt(t)}")
         for port, t in a.outputs.get(nid, {}).items():
-            rows.append(f"out <code>{port}</code>: {_fmt(t)}")
+            rows.append(f"output <i>{port}</i>: {_fmt(t)}")
         if len(rows) == 1:
             rows.append("<i>unknown until the inputs are connected and valid</i>")
         if nid in a.params:
