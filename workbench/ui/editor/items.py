@@ -41,6 +41,28 @@ def font(kind: str) -> QFont:
     return _fonts[kind]
 
 
+_header: list[QPainterPath] = []
+
+
+def _header_path() -> QPainterPath:
+    """The coloured header with rounded top corners (the same for every node: made once)."""
+    if not _header:
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), 6, 6)
+        header.addRect(QRectF(0, HEADER - 8, WIDTH, 8))
+        _header.append(header.simplified())
+    return _header[0]
+
+
+_metrics: dict[str, QFontMetricsF] = {}
+
+
+def metrics(kind: str) -> QFontMetricsF:
+    if kind not in _metrics:
+        _metrics[kind] = QFontMetricsF(font(kind))
+    return _metrics[kind]
+
+
 def lod(painter: QPainter) -> float:
     return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
 
@@ -80,6 +102,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.state is None and lod(painter) < 0.35:
+            return  # too small to see or hit: the node's colour block is enough
         c = theme.canvas()
         colour = QColor(theme.PORT_COLOURS.get(self.kind, "#888"))
         r = PORT_R
@@ -194,7 +218,7 @@ class NodeItem(QGraphicsItem):
         self.edges: list["EdgeItem"] = []
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
-        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setCacheMode(QGraphicsItem.NoCache)
         self.setZValue(1)
         self.setPos(*node.pos)
         self._tooltip()
@@ -252,28 +276,29 @@ class NodeItem(QGraphicsItem):
         selected = bool(option.state & QStyle.State_Selected)
         rect = QRectF(0, 0, WIDTH, self.height)
         detail = lod(painter)
-        painter.setRenderHint(QPainter.Antialiasing, detail > 0.3)
+        if detail < 0.35:  # far out: plain colour blocks, no text
+            painter.setPen(QPen(QColor(c.selection), 3) if selected else Qt.NoPen)
+            painter.setBrush(QColor(c.node_body))
+            painter.drawRect(rect)
+            painter.fillRect(QRectF(0, 0, WIDTH, HEADER), self.colour)
+            return
+        painter.setRenderHint(QPainter.Antialiasing, True)
         border = QPen(QColor(c.selection), 2.5) if selected else QPen(QColor(c.node_border), 1)
         painter.setPen(border)
         painter.setBrush(QColor(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), 6, 6)
-        header.addRect(QRectF(0, HEADER - 8, WIDTH, 8))
         painter.setPen(Qt.NoPen)
         painter.setBrush(self.colour)
-        painter.drawPath(header.simplified())
-        if detail < 0.35:  # far out: colour blocks only
-            return
+        painter.drawPath(_header_path())
         painter.setPen(QColor("#ffffff"))
         painter.setFont(font("title"))
-        fm = QFontMetricsF(font("title"))
+        fm = metrics("title")
         painter.drawText(QRectF(10, 3, WIDTH - 34, 19), Qt.AlignLeft | Qt.AlignVCenter,
                          fm.elidedText(self.title, Qt.ElideRight, WIDTH - 34))
         painter.setFont(font("small"))
         sub = self.type_name + (f" · {self.param_summary}" if self.param_summary else "")
         painter.setPen(QColor(255, 255, 255, 215))
-        fs = QFontMetricsF(font("small"))
+        fs = metrics("small")
         painter.drawText(QRectF(10, 21, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
                          fs.elidedText(sub, Qt.ElideRight, WIDTH - 20))
         painter.setPen(QColor(c.node_subtle))
@@ -287,7 +312,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QPen(QColor(c.node_border), 0.8))
         painter.drawLine(QPointF(8, y - 2), QPointF(WIDTH - 8, y - 2))
         painter.setFont(font("text"))
-        fm = QFontMetricsF(font("text"))
+        fm = metrics("text")
         painter.setPen(QColor(c.node_text))
         shape = f"→ {self.out_text}" if self.out_text else "→ ?"
         painter.drawText(QRectF(10, y, WIDTH - 20, 17), Qt.AlignLeft | Qt.AlignVCenter,
@@ -380,7 +405,7 @@ class EdgeItem(QGraphicsItem):
         if self.label and detail > 0.5 and room > 34:
             mid = self._path.pointAtPercent(0.5)
             painter.setFont(font("small"))
-            fm = QFontMetricsF(font("small"))
+            fm = metrics("small")
             w = min(fm.horizontalAdvance(self.label) + 10, room)
             box = QRectF(mid.x() - w / 2, mid.y() - 8, w, 16)
             painter.setPen(Qt.NoPen)
