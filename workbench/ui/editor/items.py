@@ -48,6 +48,7 @@ def _header_path() -> QPainterPath:
     """The coloured header with rounded top corners (the same for every node: made once)."""
     if not _header:
         header = QPainterPath()
+        header.setFillRule(Qt.WindingFill)
         header.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), 6, 6)
         header.addRect(QRectF(0, HEADER - 8, WIDTH, 8))
         _header.append(header.simplified())
@@ -284,12 +285,14 @@ class NodeItem(QGraphicsItem):
             return
         painter.setRenderHint(QPainter.Antialiasing, True)
         border = QPen(QColor(c.selection), 2.5) if selected else QPen(QColor(c.node_border), 1)
-        painter.setPen(border)
+        painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
-        painter.setPen(Qt.NoPen)
         painter.setBrush(self.colour)
         painter.drawPath(_header_path())
+        painter.setPen(border)  # the outline last, over the header's corners
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRoundedRect(rect, 6, 6)
         painter.setPen(QColor("#ffffff"))
         painter.setFont(font("title"))
         fm = metrics("title")
