@@ -11,7 +11,6 @@ numpy, pandas and onnxruntime installed.
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -108,5 +107,3 @@ def unzip(zpath: Path, dest: Path) -> Path:
         z.extractall(dest)
     return dest / zpath.stem
 
-
-__all__ = ["write_bundle", "predict_source", "unzip", "shutil"]
