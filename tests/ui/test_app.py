@@ -49,7 +49,8 @@ def test_gui_screenshot_command(tmp_path):
     save_template("mlp-classifier", project)
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "workbench", "gui", str(project), "--screenshot",
+    # A bare `workbench PROJECT` opens the app too, like `workbench gui PROJECT`.
+    proc = subprocess.run([sys.executable, "-m", "workbench", str(project), "--screenshot",
                            str(out), "--size", "1000x700"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

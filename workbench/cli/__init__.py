@@ -45,12 +45,15 @@ def _load_plugins_quietly() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    # `workbench` and `workbench PROJECT [--screenshot F]` open the app.
+    if "gui" in commands and not (argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version"))):
+        argv = ["gui", *argv]
     args = parser.parse_args(argv)
     if args.command is None:
-        if "gui" not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
-            parser.print_help()
-            return 0
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+        parser.print_help()
+        return 0
     if args.command != "plugins":
         _load_plugins_quietly()
     try:

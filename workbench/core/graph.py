@@ -125,16 +125,30 @@ class Graph:
 
     def reaches(self, start: str, goal: str) -> bool:
         """True if a directed path leads from `start` to `goal`."""
+        following: dict[str, list[str]] = {}
+        for e in self.edges:
+            following.setdefault(e.src, []).append(e.dst)
         seen, todo = set(), [start]
         while todo:
             current = todo.pop()
             if current == goal:
                 return True
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(e.dst for e in self.edges if e.src == current)
+            if current not in seen:
+                seen.add(current)
+                todo.extend(following.get(current, ()))
         return False
+
+    def order(self) -> tuple[list[str], list[Edge]]:
+        """The order of nodes and edges, which undo restores so saved files stay identical."""
+        return list(self.nodes), list(self.edges)
+
+    def restore_order(self, order: tuple[list[str], list[Edge]]) -> None:
+        """Put the same nodes and edges back in a remembered order (not observable: no event)."""
+        node_ids, edges = order
+        if set(node_ids) == set(self.nodes):
+            self.nodes = {nid: self.nodes[nid] for nid in node_ids}
+        if len(edges) == len(self.edges) and set(edges) == set(self.edges):
+            self.edges[:] = edges
 
     def topological_order(self) -> list[str]:
         """Node ids, each after all its sources; raises CycleError naming the loop."""
@@ -236,13 +250,18 @@ class Graph:
         self._emit(GraphEvent("param_changed", node_id, name=name, value=value))
         return old
 
-    def set_title(self, node_id: str, title: str) -> str:
-        node = self.node(node_id)
+    def check_title(self, node_id: str, title: str) -> None:
+        """Raise the GraphError that `set_title` would raise, without renaming."""
         title = title.strip()
         if not title:
             raise GraphError("a node's title cannot be empty")
         if any(n.title == title and n.id != node_id for n in self.nodes.values()):
             raise GraphError(f"another node is already titled '{title}'")
+
+    def set_title(self, node_id: str, title: str) -> str:
+        node = self.node(node_id)
+        title = title.strip()
+        self.check_title(node_id, title)
         old, node.title = node.title, title
         self._emit(GraphEvent("title_changed", node_id, value=title))
         return old

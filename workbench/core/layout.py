@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from workbench.core.graph import Graph
 
-COLUMN, ROW = 230.0, 130.0
+COLUMN, ROW = 280.0, 130.0  # room for the shape label on each edge
 
 
 def layered(graph: Graph) -> dict[str, tuple[float, float]]:

@@ -10,25 +10,7 @@ import copy
 
 from PySide6.QtGui import QUndoCommand
 
-from workbench.core.graph import Edge, Graph, Node
-
-
-def _order(graph: Graph) -> tuple[list[str], list[Edge]]:
-    return list(graph.nodes), list(graph.edges)
-
-
-def _restore_order(graph: Graph, order: tuple[list[str], list[Edge]]) -> None:
-    """Put nodes and edges back in a remembered order (order is not observable: no events).
-
-    Workaround: the core's insert_node/connect append at the end and take no position.
-    """
-    node_ids, edges = order
-    if set(node_ids) == set(graph.nodes):
-        ordered = {nid: graph.nodes[nid] for nid in node_ids}
-        graph.nodes.clear()
-        graph.nodes.update(ordered)
-    if set(edges) == set(graph.edges) and len(edges) == len(graph.edges):
-        graph.edges[:] = edges
+from workbench.core.graph import Edge, Graph, GraphError, Node
 
 
 class GraphCommand(QUndoCommand):
@@ -40,13 +22,13 @@ class GraphCommand(QUndoCommand):
         self._before: tuple[list[str], list[Edge]] | None = None
 
     def redo(self) -> None:
-        self._before = _order(self.graph)
+        self._before = self.graph.order()
         self.apply()
 
     def undo(self) -> None:
         self.revert()
         if self._before is not None:
-            _restore_order(self.graph, self._before)
+            self.graph.restore_order(self._before)
 
     def apply(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -201,10 +183,9 @@ class SetTitle(GraphCommand):
 
 
 def check_title(graph: Graph, node_id: str, title: str) -> str | None:
-    """The reason a title would be refused (mirrors Graph.set_title), or None."""
-    title = title.strip()
-    if not title:
-        return "a node's title cannot be empty"
-    if any(n.title == title and n.id != node_id for n in graph.nodes.values()):
-        return f"another node is already titled '{title}'"
+    """The reason a title would be refused, or None."""
+    try:
+        graph.check_title(node_id, title)
+    except GraphError as exc:
+        return str(exc)
     return None
