@@ -113,8 +113,9 @@ def kfold(settings: DataSettings, base_dir=".", k: int | None = None) -> Iterato
     if len(rest) < k:
         raise DataError(f"{k}-fold cross-validation needs at least {k} training rows; "
                         f"there are {len(rest)}", path=settings.path)
-    labels = loaded.labels[rest] if loaded.labels is not None and settings.split["stratify"] \
-        else None
+    labels = None
+    if loaded.labels is not None and settings.split["stratify"]:
+        labels = loaded.labels[rest]
     for i, (train, val) in enumerate(fold_indices(rest, k, settings.split["seed"], labels)):
         data = _build(loaded, settings, train, val, test)
         data.fold = i
@@ -128,7 +129,7 @@ class _Loaded:
     df: object                      # the training file's DataFrame
     info: ReadInfo
     schema: Schema
-    rows: np.ndarray                # usable rows (target present, no dropped missing values)
+    rows: np.ndarray | None         # usable rows (target present, nothing dropped); None: all
     labels: np.ndarray | None       # class id per df row (-1 = none), for stratifying
     test_df: object | None
     warnings: list[str]
@@ -156,9 +157,10 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
             warnings.append(f"{settings.path}: {dropped} row(s) with missing values dropped "
                             f"(missing = drop)")
         keep &= complete
-    rows = np.flatnonzero(keep).astype(np.int64)
-    if len(rows) < 2:
-        raise DataError(f"only {len(rows)} usable row(s); at least 2 are needed",
+    # All rows usable (the common case): no index array at all, positions are rows.
+    rows = None if keep.all() else np.flatnonzero(keep).astype(np.int64)
+    if (len(df) if rows is None else len(rows)) < 2:
+        raise DataError(f"only {int(keep.sum())} usable row(s); at least 2 are needed",
                         path=settings.path)
     labels = None
     if schema.task == "classification":
@@ -184,11 +186,15 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
 def _split(loaded: _Loaded, settings: DataSettings):
     sp = settings.split
     test_ratio = 0.0 if loaded.test_df is not None else sp["test"]
+    rows = loaded.rows
     labels = None
     if loaded.labels is not None and sp["stratify"]:
-        labels = loaded.labels[loaded.rows]
-    train, val, test = split_indices(len(loaded.rows), sp["val"], test_ratio, sp["seed"], labels)
-    return loaded.rows[train], loaded.rows[val], loaded.rows[test]
+        labels = loaded.labels if rows is None else loaded.labels[rows]
+    n = len(loaded.df) if rows is None else len(rows)
+    train, val, test = split_indices(n, sp["val"], test_ratio, sp["seed"], labels)
+    if rows is None:
+        return train, val, test
+    return rows[train], rows[val], rows[test]
 
 
 def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> PreparedData:
@@ -203,8 +209,10 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         if unseen:
             warnings.append(f"class(es) {listing(unseen)} have no training rows")
 
+    complete = not any(c.missing for c in loaded.schema.columns if c.role == "feature")
+
     def tensors(df, rows) -> Split:
-        x, y = pre.transform_rows(df, rows)
+        x, y = pre.transform_rows(df, rows, complete)
         return Split(torch.from_numpy(x), torch.from_numpy(y))
 
     splits = {"train": tensors(loaded.df, train), "val": tensors(loaded.df, val)}

@@ -18,6 +18,7 @@ from workbench.data.settings import DataSettings
 TARGET_NAMES = ("target", "label", "class", "y", "labels", "classes")
 MAX_AUTO_CLASSES = 20   # an integer target with at most this many values is a class id
 NUMBER_SHARE = 0.9      # a text column this much made of numbers has a typo, not words
+DISTINCT_ROWS = 10_000   # numeric columns count distinct values on this many rows at most
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ColumnInfo:
     type: str           # numeric | categorical | text | constant | empty
     role: str           # feature | target | ignore
     missing: int
-    distinct: int
+    distinct: int       # for numeric columns of more than 10,000 rows: among the first 10,000
     note: str = ""      # why the role was chosen when it was not the user's choice
 
 
@@ -122,7 +123,7 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
                             line=line_of_row(path, info, row), column=column, value=value)
         if bad is None and override != "categorical":
             numeric = True  # e.g. a column read as text because the sample was all missing
-    distinct = int(s.nunique(dropna=True))
+    distinct = _distinct(s)
     if distinct == 1:
         return ColumnInfo(name, "constant", "", missing, 1)
     if override in ("categorical", "text"):
@@ -132,6 +133,23 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
     else:
         kind = "text" if _is_phrases(s, distinct, present) else "categorical"
     return ColumnInfo(name, kind, "", missing, distinct)
+
+
+def _distinct(s) -> int:
+    """Distinct values; for a big numeric column counted on its first DISTINCT_ROWS rows only
+    (hashing a million floats per column costs more than reading them), after an exact
+    min == max test so that a constant column is still found exactly."""
+    if _is_numeric(s) and len(s) > DISTINCT_ROWS:
+        import numpy as np
+
+        v = s.to_numpy()
+        if v.dtype.kind == "f":
+            if np.nanmin(v) == np.nanmax(v):
+                return 1
+        elif v.min() == v.max():
+            return 1
+        return max(2, int(s.iloc[:DISTINCT_ROWS].nunique(dropna=True)))
+    return int(s.nunique(dropna=True))
 
 
 def guess_type(s) -> str:
@@ -237,6 +255,7 @@ def _class_like(s) -> bool:
     import numpy as np
 
     values = s.dropna().to_numpy(dtype=np.float64)
-    if not len(values) or not np.all(np.equal(np.mod(values, 1), 0)):
+    head = values[:1000]  # a continuous target shows it at once: no need to scan a million
+    if not len(values) or not np.all(np.mod(head, 1) == 0) or not np.all(np.mod(values, 1) == 0):
         return False
     return len(np.unique(values)) <= MAX_AUTO_CLASSES

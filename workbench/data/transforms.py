@@ -129,14 +129,17 @@ class Preprocessor:
                             f"has {listing(df.columns)})")
         return self.transform_rows(df, None)
 
-    def transform_rows(self, df, rows=None) -> tuple[np.ndarray, np.ndarray | None]:
+    def transform_rows(self, df, rows=None, complete: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """transform() of df's rows at positions `rows` (None = all), without building a
-        sub-frame: prepare() calls this once per split on the whole file's frame."""
+        sub-frame: prepare() calls this once per split on the whole file's frame.
+        complete=True promises that the feature columns hold no missing value (the schema
+        counted them), which skips looking for NaN."""
         n = len(df) if rows is None else len(rows)
         if self.spec["text"] is not None:
             x = self._tokens(df, rows)
         else:
-            x = self._block(df, rows)
+            x = self._block(df, rows, complete)
             if x is None:
                 x = self._columns(df, rows, n)
             x = x.reshape((n, *self.input_shape))
@@ -169,7 +172,7 @@ class Preprocessor:
         return cls(copy.deepcopy(d))
 
     # -- internals ------------------------------------------------------------------------
-    def _block(self, df, rows):
+    def _block(self, df, rows, complete: bool = False):
         """Fast path: all features numeric and the frame one float32 block (a big numeric
         file): gather rows and columns in one numpy call, then scale in place."""
         feats = self.spec["features"]
@@ -189,10 +192,10 @@ class Preprocessor:
         fill = np.array([f["fill"] for f in feats], dtype=np.float32)
         center = np.array([f["center"] for f in feats], dtype=np.float32)
         scale = np.array([f["scale"] for f in feats], dtype=np.float32)
-        missing = np.isnan(x)
-        if missing.any():
-            np.copyto(x, np.broadcast_to(fill, x.shape), where=missing)
-        del missing
+        # Columns holding NaN, found without an (N, F) mask: a NaN makes its column sum NaN.
+        for j in [] if complete else np.flatnonzero(np.isnan(x.sum(axis=0))):
+            col = x[:, j]
+            col[np.isnan(col)] = fill[j]
         x -= center
         x /= scale
         return x
@@ -243,23 +246,28 @@ class Preprocessor:
 
 
 def _fit_column(df, rows, c, settings, warnings: list[str]) -> dict:
-    s = _take(df[c.name], rows)
-    if c.type in ("numeric", "constant", "empty") and (c.type == "numeric" or s.dtype.kind in "fiu"):
-        v = _numbers(s, c.name)
-        present = v[~np.isnan(v)]
-        if len(present):
-            mean, median = float(present.mean()), float(np.median(present))
-            lo, hi, std = float(present.min()), float(present.max()), float(present.std())
+    column = df[c.name]
+    if c.type in ("numeric", "constant", "empty") and (c.type == "numeric" or
+                                                       column.dtype.kind in "fiu"):
+        if column.dtype.kind == "f":  # float32 from the reader: gather without converting
+            v = column.to_numpy()
+            v = v if rows is None else v[rows]
         else:
-            mean = median = lo = hi = std = 0.0
-        fill = {"mean": mean, "drop": mean, "median": median,
-                "constant": float(settings.fill_value)}[settings.missing]
-        if settings.numeric == "standardize":
-            center, scale = mean, std
-        elif settings.numeric == "minmax":
-            center, scale = lo, hi - lo
+            v = _numbers(_take(column, rows), c.name)
+        present = v[~np.isnan(v)] if c.missing else v
+        empty = len(present) == 0
+        mean = 0.0 if empty else float(present.mean(dtype=np.float64))
+        if settings.missing == "median":
+            fill = 0.0 if empty else float(np.median(present))
         else:
+            fill = float(settings.fill_value) if settings.missing == "constant" else mean
+        if empty or settings.numeric == "none":
             center, scale = 0.0, 1.0
+        elif settings.numeric == "standardize":
+            center, scale = mean, float(present.std(dtype=np.float64))
+        else:
+            lo = float(present.min())
+            center, scale = lo, float(present.max()) - lo
         if not scale > 0 or not np.isfinite(scale):
             scale = 1.0
         if c.missing and settings.missing != "drop":
@@ -268,6 +276,7 @@ def _fit_column(df, rows, c, settings, warnings: list[str]) -> dict:
             warnings.append(f"column '{c.name}': {c.missing} missing value(s) filled with {how} "
                             f"({fill:.6g})")
         return {"column": c.name, "type": "numeric", "fill": fill, "center": center, "scale": scale}
+    s = _take(column, rows)
     names = sort_keys({k for k in keys(s) if k is not None})
     if c.missing:
         warnings.append(f"column '{c.name}': {c.missing} missing value(s) encoded as "
