@@ -79,25 +79,12 @@ def blob_project(blob_data):
     return project_for(blob_data, epochs=5)
 
 
-# TEMPORARY until workbench/data exports `batches`/`augment` (being written in parallel):
-# the same index-slice batching the contract describes, so the loop tests can run meanwhile.
-def _shim_data_layer():
-    import workbench.data as wd
-    if hasattr(wd, "batches"):
-        return
-    from workbench.data.settings import DataSettings
 
-    def batches(split, batch_size, shuffle=False, generator=None):
-        n = split.y.shape[0]
-        order = torch.randperm(n, generator=generator).to(split.x.device) if shuffle else None
-        for s in range(0, n, batch_size):
-            if order is None:
-                yield split.x[s:s + batch_size], split.y[s:s + batch_size]
-            else:
-                i = order[s:s + batch_size]
-                yield split.x[i], split.y[i]
-
-    wd.batches, wd.augment, wd.DataSettings = batches, (lambda x, s, g: x), DataSettings
-
-
-_shim_data_layer()
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models train fastest on one thread, and a shared CI machine stays predictable
+    (two threads on two busy cores were measured 10-50x slower here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -24,8 +24,10 @@ class DataShape:
 
 
 TEMPLATES: dict[str, str] = {
-    "mlp-classifier": "Two hidden layers (64 units, ReLU) and a class score per class; CrossEntropy, Adam.",
-    "mlp-regressor": "Two hidden layers (64 units, ReLU) and one output per target; MSE, Adam.",
+    "mlp-classifier": "Two hidden layers (ReLU; 64 units, or 256 with dropout from 500 rows) and a "
+                      "score per class; CrossEntropy, Adam.",
+    "mlp-regressor": "Two hidden layers (ReLU; 64 units, or 256 with dropout from 500 rows) and one "
+                     "output per target; MSE, Adam.",
     "cnn-classifier": "Two Conv2d + MaxPool blocks, then a dense layer; for images (C×H×W).",
     "text-classifier": "Embedding → mean over words → Linear: the classic fast text classifier.",
     "lstm-classifier": "Embedding → LSTM (last step) → Linear, for token sequences.",
@@ -61,15 +63,26 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
     classify = data.task == "classification"
     width = data.num_classes if classify else (data.target_shape[0] if data.target_shape else 1)
     lr, epochs = 1e-3, 100
+    tiny = data.rows < 500
+    # Early stopping watches the validation loss, except for classification on tiny data: a
+    # validation split of a few dozen rows makes the loss track the confidence on easy rows
+    # while the few boundary rows decide the accuracy (measured on iris: see docs/training.md).
+    monitor, patience = ("val_accuracy", 30) if classify and tiny else ("val_loss", 10)
     if name in ("mlp-classifier", "mlp-regressor"):
         if len(data.input_shape) > 1:
             chain.add("Flatten", "flatten")
-        chain.add("Linear", "fc1", out_features=64)
+        # Small data: a small net with a high rate; more rows: wider, with dropout.
+        hidden, dropout, lr = (64, 0.0, 3e-3) if tiny else (256, 0.3, 1e-3)
+        chain.add("Linear", "fc1", out_features=hidden)
         chain.add("ReLU", "relu1")
-        chain.add("Linear", "fc2", out_features=64)
+        if dropout:
+            chain.add("Dropout", "dropout1", p=dropout)
+        chain.add("Linear", "fc2", out_features=hidden)
         chain.add("ReLU", "relu2")
+        if dropout:
+            chain.add("Dropout", "dropout2", p=dropout)
         chain.add("Linear", "head", out_features=width)
-        lr = 3e-3
+        epochs = 200 if tiny else 100
     elif name == "cnn-classifier":
         if len(data.input_shape) != 3:
             raise ValueError(f"cnn-classifier needs images C×H×W, the data gives one sample as "
@@ -115,5 +128,5 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
     training = default_training()
     training["epochs"] = epochs
     training["batch_size"] = 16 if data.rows < 500 else 32 if data.rows < 5000 else 64
-    training["early_stopping"]["patience"] = 10
+    training["early_stopping"].update(metric=monitor, patience=patience)
     return Project(g, project_name or name, {}, training)

@@ -1,0 +1,52 @@
+"""The templates' defaults on the real bundled data: `workbench new` then `workbench train`
+with no other flags, as a user would; the figures the training issue asks for."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.cli import main
+
+
+def new_and_train(tmp_path, capsys, template, data, *extra):
+    project = tmp_path / "p.wbproj"
+    assert main(["new", str(project), "--template", template, "--data", str(data), *extra]) == 0
+    capsys.readouterr()
+    assert main(["train", str(project), "--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_iris_mlp(tmp_path, capsys, data_dir):
+    summary = new_and_train(tmp_path, capsys, "mlp-classifier", data_dir / "iris.csv")
+    assert summary["test"]["accuracy"] >= 0.93
+
+
+def test_digits_mlp(tmp_path, capsys, data_dir):
+    summary = new_and_train(tmp_path, capsys, "mlp-classifier", data_dir / "digits.csv")
+    assert summary["test"]["accuracy"] >= 0.95
+
+
+def test_digits_cnn(tmp_path, capsys, data_dir):
+    summary = new_and_train(tmp_path, capsys, "cnn-classifier", data_dir / "digits.csv",
+                            "--input-shape", "1,8,8")
+    assert summary["test"]["accuracy"] >= 0.95
+
+
+def test_debian_sections_text(tmp_path, capsys, data_dir):
+    folder = data_dir / "debian_sections"
+    summary = new_and_train(tmp_path, capsys, "text-classifier", folder / "train.txt",
+                            "--test-data", str(folder / "test.txt"))
+    assert summary["test"]["accuracy"] >= 0.75
+    # the test split is the whole test.txt (2,008 lines), not a part of train.txt
+    assert sum(map(sum, summary["test"]["confusion_matrix"])) >= 2000
+
+
+def test_iris_petal_width_regression(tmp_path, capsys, data_dir):
+    pd = pytest.importorskip("pandas")
+    csv = tmp_path / "iris_numbers.csv"
+    pd.read_csv(data_dir / "iris.csv").drop(columns=["species"]).to_csv(csv, index=False)
+    summary = new_and_train(tmp_path, capsys, "mlp-regressor", csv, "--target", "petal_width")
+    assert summary["test"]["r2"] >= 0.85
+    assert set(summary["test"]) == {"loss", "mse", "mae", "r2"}
