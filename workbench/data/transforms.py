@@ -107,7 +107,7 @@ class Preprocessor:
             "columns": [c.name for c in schema.columns],
             "read": {"delimiter": info.delimiter, "has_header": info.has_header,
                      "quoting": info.quoting, "encoding": info.encoding, "decimal": info.decimal},
-            "missing_tokens": list(NA_TOKENS),
+            "missing_tokens": [""] if info.text_format else list(NA_TOKENS),
             "input": {"dtype": dtype, "shape": shape},
             "features": spec_features,
             "text": spec_text,
