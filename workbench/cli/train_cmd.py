@@ -156,8 +156,9 @@ class Progress:
         elif e.kind in ("step", "epoch") and e.steps:
             done = e.step / e.steps
             fill = int(done * self.width)
-            text = (f"epoch {e.epoch}/{e.epochs} [{'#' * fill}{'.' * (self.width - fill)}] "
-                    f"{done:4.0%} loss {e.train_loss:.4f}" if e.train_loss is not None else "")
+            text = f"epoch {e.epoch}/{e.epochs} [{'#' * fill}{'.' * (self.width - fill)}] {done:4.0%}"
+            if e.train_loss is not None:
+                text += f" loss {e.train_loss:.4f}"
             if e.val_loss is not None:
                 text += f" val {e.val_loss:.4f}"
             text += f" ETA {_clock(e.eta_s)}"
