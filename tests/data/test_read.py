@@ -104,3 +104,16 @@ def test_preview_reads_only_the_start(tmp_path):
 def test_preview_of_a_small_file_is_complete():
     pv = preview(DATA / "iris.csv", rows=500)
     assert pv.complete and pv.estimated_rows == 150 and len(pv.frame) == 150
+
+
+def test_windows_line_endings(tmp_path):
+    df, info = read_table(write(tmp_path, "crlf.csv", "a,b\r\n1,x\r\n2,y\r\n"))
+    assert df["a"].tolist() == [1.0, 2.0] and df["b"].tolist() == ["x", "y"]
+
+
+def test_contract_names_are_exported():
+    import workbench.data as data
+
+    for name in ("DataError", "DataSettings", "read_table", "preview", "inspect", "prepare",
+                 "Split", "PreparedData", "Preprocessor", "batches", "augment", "kfold"):
+        assert hasattr(data, name), name
