@@ -206,5 +206,6 @@ def test_kfold_validates_each_row_once():
 
 
 def test_to_device_keeps_everything(iris):
-    moved = iris.to("cpu")
+    moved = iris.to("cpu", if_fits=True)
     assert moved.classes == iris.classes and torch.equal(moved.train.x, iris.train.x)
+    assert iris.nbytes == 150 * 4 * 4 + 150 * 8  # float32 features + int64 class ids

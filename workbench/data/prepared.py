@@ -59,7 +59,23 @@ class PreparedData:
         """Training rows (templates size batches and epochs from it)."""
         return len(self.train)
 
-    def to(self, device) -> "PreparedData":
+    @property
+    def nbytes(self) -> int:
+        """Memory the tensors of all splits take."""
+        splits = [s for s in (self.train, self.val, self.test) if s is not None]
+        return sum(t.numel() * t.element_size() for s in splits for t in (s.x, s.y))
+
+    def to(self, device, if_fits: bool = False, share: float = 0.5) -> "PreparedData":
+        """All splits on `device`. if_fits: stay put when the tensors would take more than
+        `share` of the accelerator's free memory (the model and activations need the rest);
+        the trainer then moves each batch instead."""
+        import torch
+
+        device = torch.device(device)
+        if if_fits and device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if self.nbytes > share * free:
+                return self
         return dataclasses.replace(
             self, train=self.train.to(device), val=self.val.to(device),
             test=None if self.test is None else self.test.to(device))

@@ -115,7 +115,10 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
     if present == 0:
         return ColumnInfo(name, "empty", "", missing, 0)
     numeric = _is_numeric(s)
-    if not numeric and override != "categorical" and override != "text":
+    if not numeric and override not in ("categorical", "text") and (
+            override == "numeric" or _number_share(s.dropna().iloc[:2000]) > 0):
+        # Some values read as numbers: all of them (a column read as text because the sample
+        # was empty), or most of them (a typo to report). Words only: skip the full scan.
         bad = first_non_number(df, [name], info.decimal)
         if bad is not None and (override == "numeric" or _number_share(s) >= NUMBER_SHARE):
             row, column, value = bad
