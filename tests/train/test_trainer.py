@@ -207,3 +207,24 @@ def test_schedules_change_the_rate(blob_data, blob_project):
     result = Trainer(blob_project, blob_data, epochs=3, early_stopping={"enabled": False}, save=False).run()
     lrs = [e["lr"] for e in result.history]
     assert lrs == pytest.approx([1.5e-3, 7.5e-4, 3.75e-4])
+
+
+def test_gradient_clipping_runs_and_is_deterministic(blob_data, blob_project):
+    a = Trainer(blob_project, blob_data, grad_clip=0.5, save=False).run()
+    b = Trainer(blob_project, blob_data, grad_clip=0.5, save=False).run()
+    assert a.status == "completed" and _numbers(a.summary) == _numbers(b.summary)
+    plain = Trainer(blob_project, blob_data, save=False).run()
+    assert plain.summary["val"]["loss"] != a.summary["val"]["loss"]
+
+
+def test_stop_before_any_epoch_finishes(tmp_path, blob_data, blob_project):
+    trainer = None
+
+    def stop_now(event):
+        if event.kind == "start":
+            trainer.stop()
+
+    trainer = Trainer(blob_project, blob_data, run_dir=tmp_path / "r", callbacks=[stop_now])
+    result = trainer.run()
+    assert result.status == "stopped" and result.epochs_run == 0 and trainer.step == 0
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "stopped"

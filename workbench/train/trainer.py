@@ -16,6 +16,7 @@ accelerator it looks at the buffered losses whenever values are read anyway.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import threading
 import time
@@ -283,7 +284,6 @@ class Trainer:
         # the appended curve continues from the checkpoint without a jump.
         lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() \
             if (folder / "metrics.jsonl").exists() else []
-        import json
         kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
         project_file.write_atomic(folder / "metrics.jsonl", "".join(ln + "\n" for ln in kept))
 
