@@ -7,6 +7,8 @@ float32 frame plus the split arrays built from it, nothing in between.
 """
 from __future__ import annotations
 
+import os
+
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,5 +255,7 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
 
 
 def _resolve(base_dir, path: str) -> Path:
+    """The data file for a path relative to the project folder. Normalised by name, not by the
+    file system, so it works before the project's folder exists (`workbench new`)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else Path(base_dir) / p
+    return p if p.is_absolute() else Path(os.path.normpath(Path(base_dir).absolute() / p))
