@@ -15,6 +15,7 @@ from workbench.core.project import loads
 def project():
     p = templates.build("text-classifier", templates.DataShape((40,), "int64", 5000, "classification", 10))
     p.data = {"path": "data/train.txt", "test_path": "data/test.txt", "target": "label"}
+    p.description = "Debian package descriptions → archive section"
     return p
 
 
@@ -25,6 +26,7 @@ def test_load_save_is_byte_identical(tmp_path, project):
     reloaded = load(again)
     assert reloaded.graph.to_dict() == project.graph.to_dict()
     assert reloaded.training == project.training and reloaded.data == project.data
+    assert reloaded.description == project.description
 
 
 def test_unknown_keys_and_node_types_survive_a_round_trip(tmp_path, project):

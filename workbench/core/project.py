@@ -46,21 +46,26 @@ class Project:
     training: dict = field(default_factory=default_training)
     extra: dict = field(default_factory=dict)         # keys this version does not know, kept as-is
     path: Path | None = None                          # where it was loaded from / last saved
+    description: str = ""                             # one line, shown in File › New from example
 
     @property
     def folder(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
     def to_dict(self) -> dict:
-        return {"format_version": FORMAT_VERSION, "name": self.name, "graph": self.graph.to_dict(),
-                "data": self.data, "training": self.training, **self.extra}
+        head = {"format_version": FORMAT_VERSION, "name": self.name}
+        if self.description:
+            head["description"] = self.description
+        return {**head, "graph": self.graph.to_dict(), "data": self.data, "training": self.training,
+                **self.extra}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def copy(self) -> "Project":
         return Project(self.graph.copy(), self.name, copy.deepcopy(self.data),
-                       copy.deepcopy(self.training), copy.deepcopy(self.extra), self.path)
+                       copy.deepcopy(self.training), copy.deepcopy(self.extra), self.path,
+                       self.description)
 
 
 def save(project: Project, path: str | os.PathLike) -> Path:
@@ -192,9 +197,10 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
     data = _expect(doc.get("data", {}), dict, "data", fail)
     training = default_training()
     training.update(_expect(doc.get("training", {}), dict, "training", fail))
-    known = {"format_version", "name", "graph", "data", "training"}
+    description = _expect(doc.get("description", ""), str, "description", fail)
+    known = {"format_version", "name", "description", "graph", "data", "training"}
     extra = {k: v for k, v in doc.items() if k not in known}
-    return Project(graph, project_name, data, training, extra)
+    return Project(graph, project_name, data, training, extra, description=description)
 
 
 def _expect(value, kind, where, fail):
