@@ -228,3 +228,24 @@ def test_stop_before_any_epoch_finishes(tmp_path, blob_data, blob_project):
     result = trainer.run()
     assert result.status == "stopped" and result.epochs_run == 0 and trainer.step == 0
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "stopped"
+
+
+class BufferedGuard(Trainer):
+    """The accelerator's NaN guard (buffered losses read at the event rate), run on the CPU."""
+
+    def _setup(self):
+        super()._setup()
+        self.check_each_step = False
+
+
+def test_buffered_nan_guard_names_the_first_bad_step(blob_data, blob_project):
+    blob_data.train.x[:, 0] = math.nan          # every batch is bad from the first step on
+    result = BufferedGuard(blob_project, blob_data, save=False, event_rate=0.001).run()
+    assert result.status == "failed"
+    assert "step 1 (epoch 1, batch 1)" in result.message, result.message
+
+
+def test_buffered_guard_trains_like_the_per_step_guard(blob_data, blob_project):
+    a = BufferedGuard(blob_project, blob_data, save=False).run()
+    b = Trainer(blob_project, blob_data, save=False).run()
+    assert _numbers(a.summary) == _numbers(b.summary)

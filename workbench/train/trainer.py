@@ -341,6 +341,7 @@ class Trainer:
         per_batch_schedule = self.scheduler is not None and self.plan.schedule_step == "batch"
         losses = torch.zeros(self.steps_per_epoch, device=self.device)  # (steps,) filled without a sync
         self.window = (time.monotonic(), 0)  # (since, samples) for samples/s
+        self.paused_s, started = 0.0, time.monotonic()
         i = -1
         module.train()
         for i, (x, y) in enumerate(batches(self.data.train, self.batch_size, shuffle=True,
@@ -379,6 +380,7 @@ class Trainer:
             if gate.due():
                 self._step_event(epoch, i, losses, x, y)
         self.epoch_losses, self.epoch_done = losses, i + 1
+        self.epoch_train_s = time.monotonic() - started - self.paused_s
         return True
 
     def _loss_function(self):
@@ -404,8 +406,10 @@ class Trainer:
             return False
         self._emit(Event("paused", epoch=epoch, epochs=self.epochs, step=self.step,
                          message=f"paused at step {self.step}"))
+        since = time.monotonic()
         while not self._go.wait(0.1):
             pass
+        self.paused_s += time.monotonic() - since
         if self._stop.is_set():
             return False
         self._emit(Event("resumed", epoch=epoch, epochs=self.epochs, step=self.step,
@@ -564,7 +568,7 @@ class Trainer:
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
-                      samples_per_s=getattr(self, "_rate", None),
+                      samples_per_s=self._seen(done) / self.epoch_train_s if self.epoch_train_s > 0 else None,
                       eta_s=None, grad_norms=self._grad_norms(),
                       message="best so far" if is_best else "")
         loop_s = time.monotonic() - self.t_loop
