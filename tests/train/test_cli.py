@@ -140,3 +140,11 @@ def test_resume_from_the_command_line(iris_project, tmp_path, capsys):
     epochs = [json.loads(ln)["epoch"] for ln in (out_dir / "metrics.jsonl").read_text().splitlines()
               if json.loads(ln)["kind"] == "epoch"]
     assert epochs == [1, 2, 3, 4]
+
+
+def test_unavailable_device_is_one_line_exit_2(iris_project, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", str(iris_project), "--device", "cuda"]) == 2
+    assert "cuda" in one_error_line(capsys.readouterr().err).lower()
