@@ -50,3 +50,16 @@ def test_iris_petal_width_regression(tmp_path, capsys, data_dir):
     summary = new_and_train(tmp_path, capsys, "mlp-regressor", csv, "--target", "petal_width")
     assert summary["test"]["r2"] >= 0.85
     assert set(summary["test"]) == {"loss", "mse", "mae", "r2"}
+
+
+@pytest.mark.parametrize("template, floor, epochs", [("lstm-classifier", 0.7, []),
+                                                     ("transformer-classifier", 0.6, ["--epochs", "4"])])
+def test_other_text_templates_learn(tmp_path, capsys, data_dir, template, floor, epochs):
+    """Not figures the issue asks for: guards that these templates' defaults still learn."""
+    folder = data_dir / "debian_sections"
+    project = tmp_path / "p.wbproj"
+    assert main(["new", str(project), "--template", template, "--data", str(folder / "train.txt"),
+                 "--test-data", str(folder / "test.txt")]) == 0
+    capsys.readouterr()
+    assert main(["train", str(project), "--json", *epochs]) == 0
+    assert json.loads(capsys.readouterr().out)["test"]["accuracy"] >= floor

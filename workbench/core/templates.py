@@ -111,7 +111,7 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
             chain.add("PositionalEmbedding", "positions")
             chain.add("TransformerEncoderLayer", "encoder", num_heads=4, dim_feedforward=128)
             chain.add("GlobalPool", "mean", mode="mean")
-            lr, epochs = 1e-3, 30
+            lr, epochs = 3e-3, 30  # measured: 0.744 on debian_sections vs 0.705 at 1e-3
         chain.add("Linear", "head", out_features=width)
     out = chain.add("Output", "output", name="out")
     target = g.add_node("Target", "target", {
