@@ -84,8 +84,11 @@ class TrainingPlan:
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
              model: nn.Module | None = None) -> torch.Tensor:
-        total = sum(term.weight * term.fn(outputs[term.output], targets[term.target])
-                    for term in self.losses)
+        total = None
+        for term in self.losses:  # no `0 +` and no `1.0 *`: each is an autograd node per step
+            value = term.fn(outputs[term.output], targets[term.target])
+            value = value if term.weight == 1.0 else term.weight * value
+            total = value if total is None else total + value
         if self.l1 and model is not None:
             total = total + self.l1 * sum(p.abs().sum() for n, p in model.named_parameters()
                                           if p.ndim > 1)
