@@ -85,3 +85,12 @@ def test_shape_error_names_the_fix():
     spec = catalog.get("Linear")
     with pytest.raises(ShapeError, match=r"gets \(batch, 16, 8, 8\): add Flatten"):
         spec.infer(spec.defaults(), {"in": TensorType(("batch", 16, 8, 8))})
+
+
+def test_global_pool_can_skip_padding():
+    from workbench.core.modules import SequencePool
+    x = torch.tensor([[[0.0, 0.0], [1.0, 3.0], [3.0, -1.0]]])  # first step is PAD (all zeros)
+    assert torch.allclose(SequencePool("mean")(x), torch.tensor([[4 / 3, 2 / 3]]))
+    assert torch.allclose(SequencePool("mean", skip_padding=True)(x), torch.tensor([[2.0, 1.0]]))
+    assert torch.allclose(SequencePool("max", skip_padding=True)(-x.abs()), torch.tensor([[-1.0, -1.0]]))
+    assert torch.allclose(SequencePool("mean", True)(torch.zeros(1, 3, 2)), torch.zeros(1, 2))

@@ -38,19 +38,28 @@ class Transpose(nn.Module):
 
 
 class SequencePool(nn.Module):
-    """(batch, steps, features) -> (batch, features): mean or max over the steps."""
+    """(batch, steps, features) -> (batch, features): mean or max over the steps.
 
-    def __init__(self, mode: str = "mean"):
+    With skip_padding, all-zero steps are left out: an Embedding maps the PAD id to a zero
+    vector, so short texts are not diluted by their padding.
+    """
+
+    def __init__(self, mode: str = "mean", skip_padding: bool = False):
         super().__init__()
         self.mode = mode
+        self.skip_padding = skip_padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.skip_padding:
+            return x.amax(dim=1) if self.mode == "max" else x.mean(dim=1)
+        keep = (x != 0).any(dim=-1, keepdim=True)  # (B, T, 1)
         if self.mode == "max":
-            return x.amax(dim=1)
-        return x.mean(dim=1)
+            return x.masked_fill(~keep, float("-inf")).amax(dim=1).clamp_min(-3.0e38)
+        weights = keep.to(x.dtype)
+        return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}"
+        return f"mode={self.mode!r}, skip_padding={self.skip_padding}"
 
 
 class Recurrent(nn.Module):

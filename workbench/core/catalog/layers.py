@@ -179,8 +179,11 @@ register(NodeSpec(
     "GlobalPool", "Pooling",
     "Pools a sequence over its steps: (batch, steps, features) → (batch, features). "
     "Mean pooling of word embeddings is the classic fast text classifier.",
-    IN, params=(Param("mode", "choice", "mean", "Mean or maximum over the steps.", choices=("mean", "max")),),
-    infer=_seqpool_infer, build=lambda p, ins: modules.SequencePool(p["mode"]), title="pool"))
+    IN, params=(Param("mode", "choice", "mean", "Mean or maximum over the steps.", choices=("mean", "max")),
+                Param("skip_padding", "bool", False, "Leave out all-zero steps (the padding an "
+                      "Embedding makes of PAD ids), so short texts are not diluted.")),
+    infer=_seqpool_infer, build=lambda p, ins: modules.SequencePool(p["mode"], p["skip_padding"]),
+    title="pool"))
 
 
 # -- Embedding, recurrent, attention -----------------------------------------------------------
