@@ -11,7 +11,7 @@ from workbench.cli import main
 
 def _project(tmp_path, broken=False):
     p = templates.build("mlp-classifier", templates.DataShape((4,), "float32", None,
-                                                              "classification", 3))
+                                                              "classification", 3, rows=120))
     if broken:
         head = p.graph.by_title("head")
         p.graph.set_param(head.id, "out_features", 5)
