@@ -51,6 +51,16 @@ def test_new_bad_input_is_one_line_exit_2(tmp_path, data_dir, capsys, args, word
     assert not (tmp_path / "x.wbproj").exists()
 
 
+def test_new_ignores_columns_and_targets_a_number(tmp_path, data_dir, capsys):
+    path = tmp_path / "petal.wbproj"
+    assert main(["new", str(path), "--template", "mlp-regressor", "--data", str(data_dir / "iris.csv"),
+                 "--target", "petal_width", "--ignore", "species"]) == 0
+    assert "regression, input 3 (float32)" in capsys.readouterr().out
+    project = project_file.load(path)
+    assert project.data["roles"] == {"species": "ignore"} and project.data["target"] == "petal_width"
+    assert project.graph.by_title("input").params["shape"] == "3"
+
+
 def test_train_json_is_the_only_stdout(iris_project, tmp_path, capsys):
     out_dir = tmp_path / "myrun"
     assert main(["train", str(iris_project), "--epochs", "3", "--out", str(out_dir), "--json"]) == 0

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-data", metavar="FILE", help="a separate test file (e.g. test.txt)")
     p.add_argument("--target", metavar="COL", help="the target column (default: best guess)")
     p.add_argument("--input-shape", metavar="C,H,W", help="reshape numeric features to an image")
+    p.add_argument("--ignore", metavar="COL", action="append", default=[],
+                   help="leave a column out of the features (repeatable)")
     p.add_argument("--name", help="the project's name (default: the file name)")
     p.add_argument("--force", action="store_true", help="overwrite an existing project file")
     p.set_defaults(func=run)
@@ -40,7 +42,8 @@ def _error(message, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     from workbench.core import templates
     from workbench.core.project import save
-    from workbench.data import DataError, DataSettings, prepare
+    from workbench.data import DataError, DataSettings
+    from workbench.data.fitted import fitted_project
 
     if args.template not in templates.TEMPLATES:
         return _error(f"unknown template '{args.template}'; choose one of: "
@@ -57,21 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = DataSettings(path=relative(args.data), test_path=relative(args.test_data),
-                                target=args.target or "", image_shape=args.input_shape or "")
-        settings.validate()
-        data = prepare(settings, folder)
-        project = templates.build(args.template, shape_of(data), args.name or path.stem)
-        data.bind(project.graph)
+                                target=args.target or "", image_shape=args.input_shape or "",
+                                roles={col: "ignore" for col in args.ignore})
+        project, data = fitted_project(args.template, settings, folder, args.name or path.stem)
     except DataError as exc:
         return _error(exc, 2)
-    except ValueError as exc:  # a template that does not fit the data (e.g. a CNN on flat rows)
-        return _error(f"{args.template}: {exc}", 2)
     from workbench.core import analyse
     analysis = analyse(project.graph)
-    if not analysis.valid:
-        return _error(f"the {args.template} template does not fit this data: "
-                      f"{analysis.errors[0].message}", 2)
-    project.data = settings.to_dict()
     save(project, path)
     for warning in getattr(data, "warnings", []) or []:
         print(f"warning: {warning}", file=sys.stderr)
@@ -81,13 +76,3 @@ def run(args: argparse.Namespace) -> int:
           f"({data.input_dtype}), {int(data.train.y.shape[0]):,} training rows; "
           f"{project.training['epochs']} epochs, batch {project.training['batch_size']}")
     return 0
-
-
-def shape_of(data):
-    """The template's view of prepared data."""
-    from workbench.core.templates import DataShape
-    classify = data.task == "classification"
-    return DataShape(input_shape=tuple(data.input_shape), input_dtype=data.input_dtype,
-                     cardinality=data.cardinality, task=data.task,
-                     num_classes=len(data.classes) if classify else 0,
-                     target_shape=tuple(data.target_shape or ()), rows=int(data.train.y.shape[0]))
