@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
+from workbench.resources import APP_ID, resource
 from workbench.ui import theme
 
 SCREENSHOT_SIZE = (1400, 860)
@@ -19,7 +20,11 @@ def make_app(argv: list[str] | None = None, dark: bool | None = None) -> QApplic
         QCoreApplication.setOrganizationName("Workbench")
         QCoreApplication.setApplicationName("Workbench")
         app = QApplication(argv if argv is not None else sys.argv[:1])
-        app.setDesktopFileName("workbench")
+        app.setDesktopFileName(APP_ID)  # must match the .desktop file for the icon on Wayland
+        icon = resource("icons", "workbench.svg")
+        if icon.exists():
+            from PySide6.QtGui import QIcon
+            app.setWindowIcon(QIcon(str(icon)))
     if dark is None:
         dark = theme.is_dark()
         if os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes"):
