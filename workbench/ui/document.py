@@ -79,6 +79,8 @@ class Document(QObject):
     dirtyChanged = Signal(bool)
     pathChanged = Signal(object)     # Path | None
     autosaved = Signal(str)          # the recovery file
+    dataChanged = Signal()           # project.data changed (an undoable SetData step)
+    trainingChanged = Signal()       # project.training changed (an undoable SetTraining step)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None,
                  dirty: bool = False):

@@ -1,5 +1,8 @@
 """The main window: canvas in the middle, dockable panels around it, menus, toolbar, status bar.
 
+Part 2 (data, training dashboard, runs, insight, export) lives in workflow.py and is plugged
+in through the same hooks (`self.workflow`).
+
 Later parts (data panel, training dashboard, export) plug in through `add_panel`, the menus in
 `self.menus` ("file", "edit", "view", "panels", "run", "help") and the actions in
 `self.actions` (e.g. "train", "pause", "stop", "export" exist already, disabled until then).
@@ -23,7 +26,7 @@ from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
 from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
-from workbench.ui.editor.view import EditorView, project_paths
+from workbench.ui.editor.view import EditorView, data_paths, project_paths
 from workbench.ui.panels.inspector import Inspector
 from workbench.ui.panels.palette import Palette
 from workbench.ui.panels.problems import ProblemsPanel
@@ -80,6 +83,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        from workbench.ui.workflow import Workflow
+        self.workflow = Workflow(self)
 
         self.scene.message.connect(self.show_message)
         self.scene.selectionChanged.connect(self._selection_changed)
@@ -153,8 +158,7 @@ class MainWindow(QMainWindow):
         A("open", "&Open…", lambda: self.open_file(), K.Open, "Open a project file")
         A("save", "&Save", self.save, K.Save, "Save the project")
         A("save_as", "Save &As…", lambda: self.save_as(), K.SaveAs, "Save under another name")
-        A("export", "&Export…", None, "Ctrl+E", "Export the trained model (coming with the export panel)")
-        self.actions["export"].setEnabled(False)
+        A("export", "&Export…", None, "Ctrl+E", "Export a trained run")
         A("quit", "&Quit", self.close, K.Quit, "Close the window")
         undo = self.undo_group.createUndoAction(self, "&Undo")
         undo.setShortcut(K.Undo)
@@ -183,7 +187,7 @@ class MainWindow(QMainWindow):
           True)
         self.actions["dark"].setChecked(theme.is_dark())
         A("validate", "&Validate", self.validate, "F7", "Check the graph and infer every shape")
-        A("train", "&Train", None, "F5", "Train the model (coming with the training dashboard)")
+        A("train", "&Train", None, "F5", "Train the model on the loaded data")
         A("pause", "&Pause", None, "F6", "Pause training")
         A("stop", "S&top", None, "Shift+F5", "Stop training")
         for key in ("train", "pause", "stop"):
@@ -355,6 +359,9 @@ class MainWindow(QMainWindow):
     # -- files ------------------------------------------------------------------------------
     def maybe_save(self) -> bool:
         """True if it is fine to drop the current document (saved, discarded or clean)."""
+        if self.document is not None and self.workflow.training_busy():
+            self.show_message("training is running: stop it first (Shift+F5)")
+            return False
         if self.document is None or not self.document.dirty:
             return True
         answer = self.ask_unsaved()
@@ -679,7 +686,7 @@ class MainWindow(QMainWindow):
 
     # -- drops of project files onto the window ---------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if project_paths(event.mimeData()):
+        if project_paths(event.mimeData()) or data_paths(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
@@ -687,6 +694,11 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_file(paths[0]))
+            return
+        paths = data_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.workflow.open_data(paths[0]))
 
     # -- settings and closing ---------------------------------------------------------------
     def _load_settings(self) -> None:
@@ -714,6 +726,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.workflow.shutdown()
         self.document.close()
         event.accept()
 

@@ -17,9 +17,21 @@ def project_paths(mime) -> list[str]:
             and u.toLocalFile().lower().endswith(".wbproj")]
 
 
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".data", ".dat")
+
+
+def data_paths(mime) -> list[str]:
+    """Local data files (CSV/TSV/TXT) among dropped URLs."""
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()
+            and u.toLocalFile().lower().endswith(DATA_SUFFIXES)]
+
+
 class EditorView(QGraphicsView):
     nodeDropped = Signal(str, QPointF)      # node type, scene position
     fileDropped = Signal(str)               # a .wbproj path
+    dataDropped = Signal(str)               # a data file (CSV/TSV/TXT) path
     contextMenuAt = Signal(QPointF, object)  # scene position, item under the cursor (or None)
     zoomChanged = Signal(float)
 
@@ -148,7 +160,7 @@ class EditorView(QGraphicsView):
 
     # -- drops ------------------------------------------------------------------------------
     def _accepts(self, mime) -> bool:
-        return mime.hasFormat(NODE_MIME) or bool(project_paths(mime))
+        return mime.hasFormat(NODE_MIME) or bool(project_paths(mime)) or bool(data_paths(mime))
 
     def dragEnterEvent(self, event) -> None:
         if self._accepts(event.mimeData()):
@@ -174,5 +186,10 @@ class EditorView(QGraphicsView):
         if paths:
             event.acceptProposedAction()
             self.fileDropped.emit(paths[0])
+            return
+        paths = data_paths(mime)
+        if paths:
+            event.acceptProposedAction()
+            self.dataDropped.emit(paths[0])
             return
         event.ignore()

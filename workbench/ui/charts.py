@@ -1,0 +1,74 @@
+"""pyqtgraph plots themed like the rest of the app, and the colours the charts share.
+
+Curves are created once and fed with `setData` from a timer; long histories are drawn with
+peak downsampling and clip-to-view (DESIGN.md, pyqtgraph notes). Pens stay 1-2 px wide: wider
+pens are slow without OpenGL.
+"""
+from __future__ import annotations
+
+import PySide6  # noqa: F401  (pyqtgraph must pick this binding)
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtCore import Qt
+
+from workbench.ui import theme
+
+pg.setConfigOptions(antialias=True, useNumba=False)
+
+SERIES = {"train": "#2f7de1", "val": "#e8743b", "test": "#2e9e5b", "lr": "#8e5bd0"}
+OVERLAY = ["#6d7780", "#c04fb0", "#1f9fb4", "#9a8a3a", "#d44c4c", "#4fa08b", "#a0709a"]
+
+
+def colours() -> tuple[str, str, str]:
+    """(background, foreground text, grid) for the current theme."""
+    if theme.is_dark():
+        return "#1f2226", "#d8dce2", "#3a3e45"
+    return "#ffffff", "#30353d", "#d8dbe1"
+
+
+def style_plot(widget: pg.PlotWidget, title: str = "", left: str = "", bottom: str = "") -> pg.PlotItem:
+    bg, fg, _ = colours()
+    widget.setBackground(bg)
+    item = widget.getPlotItem()
+    if title:
+        item.setTitle(title, color=fg, size="9pt")
+    font = QFont()
+    font.setPointSizeF(8)
+    for name, text in (("left", left), ("bottom", bottom)):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(fg))
+        axis.setTextPen(pg.mkPen(fg))
+        axis.setStyle(tickFont=font)
+        if text:
+            axis.setLabel(text, color=fg, **{"font-size": "8pt"})
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.setMenuEnabled(False)
+    widget.setMinimumHeight(120)
+    return item
+
+
+def make_plot(title: str = "", left: str = "", bottom: str = "") -> pg.PlotWidget:
+    widget = pg.PlotWidget()
+    style_plot(widget, title, left, bottom)
+    return widget
+
+
+def make_curve(plot: pg.PlotItem, colour: str, name: str | None = None, width: float = 1.6,
+               dash: bool = False, symbol: str | None = None) -> pg.PlotDataItem:
+    pen = QPen(QColor(colour))
+    pen.setWidthF(width)
+    pen.setCosmetic(True)
+    if dash:
+        pen.setStyle(Qt.DashLine)
+    curve = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=5,
+                      symbolBrush=QColor(colour), symbolPen=None)
+    curve.setDownsampling(auto=True, method="peak")
+    curve.setClipToView(True)
+    return curve
+
+
+def add_legend(plot: pg.PlotItem) -> pg.LegendItem:
+    _, fg, _ = colours()
+    legend = plot.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt")
+    legend.setBrush(pg.mkBrush(colours()[0] + "c0"))
+    return legend

@@ -1,0 +1,523 @@
+"""The Data panel: open a CSV/TSV/TXT file, preview it, choose column types and roles,
+preprocessing and splits; see missing values and the class balance.
+
+Loading runs in a worker thread (read → describe → prepare tensors) with progress and Cancel.
+A load the user asked for ends in one undoable step (`SetData`): the settings go into
+`project.data` and the Input/Target nodes take the data's shapes and class count, so the
+canvas re-validates. A bad file shows the data layer's one-line message here, in red.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                               QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+import pyqtgraph as pg
+
+from workbench.data import DataError, DataSettings
+from workbench.data.settings import CATEGORICAL, MISSING, NUMERIC, ROLES, TASKS, TYPES
+from workbench.ui import charts
+from workbench.ui.panels.frame_model import FrameModel
+from workbench.ui.project_commands import SetData
+from workbench.ui.workers import Task
+
+DATA_FILTER = "Data files (*.csv *.tsv *.txt *.tab *.data);;All files (*)"
+
+
+@dataclass
+class Loaded:
+    settings: dict          # DataSettings.to_dict() this was loaded with
+    df: object              # the training file's DataFrame (preview)
+    schema: object          # workbench.data.Schema
+    prepared: object        # workbench.data.PreparedData
+    seconds: float
+
+
+def resolve(base_dir: Path, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
+def load_job(settings: dict, base_dir: Path):
+    """The worker's function: read, describe and prepare; raises DataError on bad input."""
+    def job(report, cancelled):
+        from workbench.data import prepare, read_table
+        from workbench.data.schema import infer_schema
+        t0 = time.perf_counter()
+        s = DataSettings.from_dict(settings)
+        name = Path(s.path).name
+        report(5, f"reading {name}")
+        df, info = read_table(resolve(base_dir, s.path), types=s.types, display=s.path)
+        report(40, f"describing {len(df):,} rows")
+        schema = infer_schema(df, info, s, path=resolve(base_dir, s.path))
+        report(55, "preparing tensors (fitting transforms on the training split)")
+        prepared = prepare(s, base_dir)
+        report(100, "done")
+        return Loaded(s.to_dict(), df, schema, prepared, time.perf_counter() - t0)
+    return job
+
+
+class DataPanel(QWidget):
+    message = Signal(str)
+    loadedChanged = Signal()
+
+    def __init__(self, threads, parent=None):
+        super().__init__(parent)
+        self.setObjectName("DataPanel")
+        self.threads = threads
+        self.document = None
+        self.loaded: Loaded | None = None
+        self.task: Task | None = None
+        self._apply = False
+        self._pending: dict | None = None
+        self._options_timer = QTimer(self, singleShot=True, interval=350)
+        self._options_timer.timeout.connect(self._options_changed)
+        self._build()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        self.open_button = QPushButton("Open Data…")
+        self.open_button.setToolTip("Open a CSV, TSV or TXT file (or drop one onto the window)")
+        self.open_button.clicked.connect(self.choose_file)
+        self.test_button = QPushButton("Test File…")
+        self.test_button.setToolTip("A separate test file (same columns), e.g. test.txt")
+        self.test_button.clicked.connect(self.choose_test_file)
+        self.clear_test = QPushButton("✕")
+        self.clear_test.setToolTip("Use a share of the training file as the test split instead")
+        self.clear_test.setFixedWidth(28)
+        self.clear_test.clicked.connect(lambda: self.set_test_file(""))
+        self.file_label = QLabel("No data yet: open a file, or drop one onto the window.")
+        self.file_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        for w in (self.open_button, self.test_button, self.clear_test):
+            top.addWidget(w)
+        top.addWidget(self.file_label, 1)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
+        self._busy(False)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
+        self.error_label.hide()
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        self.warn_label = QLabel()
+        self.warn_label.setWordWrap(True)
+        self.warn_label.setStyleSheet("color: #b7791f;")
+        self.warn_label.hide()
+
+        self.model = FrameModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        vh = self.table.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.Fixed)
+        vh.setDefaultSectionSize(22)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.Interactive)
+        hh.setDefaultSectionSize(140)
+        hh.setStretchLastSection(True)
+
+        self.columns = QTableWidget(0, 6)
+        self.columns.setHorizontalHeaderLabels(["Column", "Type", "Role", "Missing", "Distinct", "Note"])
+        self.columns.verticalHeader().hide()
+        self.columns.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        ch = self.columns.horizontalHeader()
+        ch.setSectionResizeMode(QHeaderView.ResizeToContents)
+        ch.setStretchLastSection(True)
+
+        self.balance = charts.make_plot("Class balance (training file)", bottom="rows")
+        self.balance.setMinimumWidth(260)
+        self.bars: pg.BarGraphItem | None = None
+
+        left = QSplitter(Qt.Vertical)
+        left.addWidget(self.table)
+        left.addWidget(self.columns)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.balance)
+        right.addWidget(self._options_box())
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        body = QSplitter(Qt.Horizontal)
+        body.addWidget(left)
+        body.addWidget(right)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        self.body = body
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(top)
+        lay.addWidget(self.error_label)
+        lay.addWidget(self.info_label)
+        lay.addWidget(self.warn_label)
+        lay.addWidget(body, 1)
+        self._enable_options(False)
+
+    def _options_box(self) -> QWidget:
+        box = QGroupBox("Preprocessing and splits")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.opt: dict[str, QWidget] = {}
+
+        def combo(key, choices, label, tip=""):
+            w = QComboBox()
+            w.addItems(list(choices))
+            w.setToolTip(tip)
+            w.currentTextChanged.connect(self._schedule)
+            self.opt[key] = w
+            form.addRow(label, w)
+
+        combo("task", TASKS, "Task", "auto: classification for a class-like target, else regression")
+        combo("numeric", NUMERIC, "Numbers", "scaling fitted on the training split only")
+        combo("missing", MISSING, "Missing values")
+        combo("categorical", CATEGORICAL, "Categories")
+        maxlen = QSpinBox()
+        maxlen.setRange(0, 100_000)
+        maxlen.setSpecialValueText("auto")
+        maxlen.setToolTip("tokens per text (0 = auto: long enough for most texts)")
+        maxlen.valueChanged.connect(self._schedule)
+        self.opt["text.max_len"] = maxlen
+        form.addRow("Text length", maxlen)
+        for key, label in (("split.val", "Validation share"), ("split.test", "Test share")):
+            w = QDoubleSpinBox()
+            w.setRange(0.0, 0.9)
+            w.setSingleStep(0.05)
+            w.setDecimals(2)
+            w.valueChanged.connect(self._schedule)
+            self.opt[key] = w
+            form.addRow(label, w)
+        seed = QSpinBox()
+        seed.setRange(0, 2**31 - 1)
+        seed.valueChanged.connect(self._schedule)
+        self.opt["split.seed"] = seed
+        form.addRow("Split seed", seed)
+        strat = QCheckBox("stratified by class")
+        strat.toggled.connect(self._schedule)
+        self.opt["split.stratify"] = strat
+        form.addRow("", strat)
+        return box
+
+    # -- document -------------------------------------------------------------------------
+    def set_document(self, document) -> None:
+        if self.document is not None:
+            self.document.dataChanged.disconnect(self._data_changed)
+        self.cancel()
+        self.document = document
+        document.dataChanged.connect(self._data_changed)
+        self.loaded = None
+        self._show_loaded(None)
+        if document.project.data.get("path"):
+            self.load(document.project.data, apply=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.document.project.folder
+
+    def prepared_for_project(self):
+        """PreparedData matching the project's current data settings, or None."""
+        if self.loaded is None or self.document is None:
+            return None
+        try:
+            current = DataSettings.from_dict(self.document.project.data).to_dict()
+        except DataError:
+            return None
+        return self.loaded.prepared if current == self.loaded.settings else None
+
+    @Slot()
+    def _data_changed(self) -> None:
+        """Undo/redo changed project.data: show (and prepare) what it says now."""
+        data = self.document.project.data
+        if self.loaded is not None and data == self.loaded.settings:
+            self._fill_options(data)
+            return
+        if data.get("path"):
+            self.load(data, apply=False)
+        else:
+            self.loaded = None
+            self._show_loaded(None)
+
+    # -- choosing files -------------------------------------------------------------------
+    def ask_data_path(self, title: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, str(self.base_dir), DATA_FILTER)
+        return path
+
+    def _stored(self, path: str) -> str:
+        """Relative to the project folder when the project has been saved, else absolute."""
+        p = Path(path).resolve()
+        if self.document.project.path is not None:
+            try:
+                return os.path.relpath(p, self.document.project.folder.resolve())
+            except ValueError:  # another drive (Windows)
+                return str(p)
+        return str(p)
+
+    def current_settings(self) -> dict:
+        base = self.loaded.settings if self.loaded else self.document.project.data
+        try:
+            return DataSettings.from_dict(base).to_dict()
+        except DataError:
+            return DataSettings().to_dict()
+
+    def choose_file(self) -> None:
+        path = self.ask_data_path("Open data")
+        if path:
+            self.open_file(path)
+
+    def choose_test_file(self) -> None:
+        path = self.ask_data_path("Open test data")
+        if path:
+            self.set_test_file(path)
+
+    def open_file(self, path: str) -> None:
+        """A new training file: columns may differ, so roles, types and target start afresh."""
+        s = self.current_settings()
+        s.update(path=self._stored(path), test_path="", target="", roles={}, types={})
+        self.load(s, apply=True)
+
+    def set_test_file(self, path: str) -> None:
+        s = self.current_settings()
+        if not s.get("path"):
+            self.show_error("open the training file first")
+            return
+        s["test_path"] = self._stored(path) if path else ""
+        self.load(s, apply=True)
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self, settings: dict, apply: bool = True) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self._apply = apply
+        self._pending = copy.deepcopy(settings)
+        task = Task(load_job(self._pending, self.base_dir), expected=(DataError, OSError))
+        self.task = task
+        task.progress.connect(self._on_progress)
+        task.done.connect(self._on_done)
+        task.failed.connect(self._on_failed)
+        self._busy(True)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"loading {Path(settings.get('path', '')).name}…")
+        self.error_label.hide()
+        self.threads.start(task)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+            self._busy(False)
+            self.message.emit("data loading cancelled")
+            self._fill_options(self.loaded.settings if self.loaded else None)
+
+    def busy(self) -> bool:
+        return self.task is not None
+
+    def _busy(self, on: bool) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+
+    @Slot(int, int, str)
+    def _on_progress(self, token: int, percent: int, text: str) -> None:
+        if self.task is None or token != self.task.token:
+            return
+        self.progress.setValue(max(percent, 0))
+        self.progress.setFormat(f"{text} %p%" if text else "%p%")
+
+    @Slot(int, str)
+    def _on_failed(self, token: int, message: str) -> None:
+        if self.task is None or token != self.task.token:
+            return
+        self.task = None
+        self._busy(False)
+        self.show_error(message)
+        self._fill_options(self.loaded.settings if self.loaded else None)
+
+    @Slot(int, object)
+    def _on_done(self, token: int, loaded: Loaded) -> None:
+        if self.task is None or token != self.task.token:
+            return
+        self.task = None
+        self._busy(False)
+        self.error_label.hide()
+        self.loaded = loaded
+        if self._apply and loaded.settings != self.document.project.data:
+            name = Path(loaded.settings["path"]).name
+            self.document.push(SetData(self.document, loaded.settings, loaded.prepared,
+                                       f"Use data {name}"))
+        self._show_loaded(loaded)
+        p = loaded.prepared
+        self.message.emit(f"data: {loaded.schema.rows:,} rows read in {loaded.seconds:.1f} s; "
+                          f"Input {p.input_shape} {p.input_dtype}"
+                          + (f", {p.num_classes} classes" if p.classes else ""))
+        self.loadedChanged.emit()
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(f"⚠ {message}")
+        self.error_label.setToolTip(message)
+        self.error_label.show()
+        self.message.emit(message)
+
+    # -- showing ----------------------------------------------------------------------------
+    def _show_loaded(self, loaded: Loaded | None) -> None:
+        if loaded is None:
+            self.model.set_frame(None)
+            self.columns.setRowCount(0)
+            self._bars([])
+            self.file_label.setText("No data yet: open a file, or drop one onto the window.")
+            self.info_label.setText("")
+            self.warn_label.hide()
+            self._fill_options(None)
+            return
+        schema, p, s = loaded.schema, loaded.prepared, loaded.settings
+        kinds = {c.name: c for c in schema.columns}
+        headers = [f"{c}\n{kinds[c].type} · {kinds[c].role}" if c in kinds else c
+                   for c in map(str, loaded.df.columns)]
+        self.model.set_frame(loaded.df, headers)
+        self._fill_columns(schema)
+        self._bars(schema.classes or [])
+        test = f" · test file {Path(s['test_path']).name}" if s.get("test_path") else ""
+        self.file_label.setText(f"<b>{Path(s['path']).name}</b>{test}")
+        self.file_label.setToolTip(s["path"])
+        info = schema.info
+        splits = f"train {len(p.train):,} · val {len(p.val):,}" + (
+            f" · test {len(p.test):,}" if p.test is not None else "")
+        task = (f"classification, {p.num_classes} classes" if p.task == "classification"
+                else f"regression → {p.target_shape}")
+        vocab = f", vocabulary {p.cardinality:,}" if p.cardinality else ""
+        self.info_label.setText(
+            f"{schema.rows:,} rows · {info.delimiter_name}-separated · {len(schema.columns)} "
+            f"columns · target <b>{schema.target}</b> ({task}) · Input {p.input_shape} "
+            f"{p.input_dtype}{vocab} · {splits}")
+        warnings = list(dict.fromkeys(p.warnings))
+        self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
+        self.warn_label.setVisible(bool(warnings))
+        self._fill_options(s)
+
+    def _fill_columns(self, schema) -> None:
+        self.columns.setRowCount(len(schema.columns))
+        for row, c in enumerate(schema.columns):
+            self.columns.setItem(row, 0, QTableWidgetItem(c.name))
+            for col, key, choices, value in ((1, "type", TYPES, c.type), (2, "role", ROLES, c.role)):
+                box = QComboBox()
+                box.addItems(list(choices) if value in choices else [value, *choices])
+                box.setCurrentText(value)
+                box.setProperty("column", c.name)
+                box.setProperty("key", key)
+                box.currentTextChanged.connect(self._column_edited)
+                self.columns.setCellWidget(row, col, box)
+            for col, value in ((3, c.missing), (4, c.distinct)):
+                item = QTableWidgetItem(f"{value:,}")
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.columns.setItem(row, col, item)
+            self.columns.setItem(row, 5, QTableWidgetItem(c.note))
+
+    def _bars(self, classes) -> None:
+        plot = self.balance.getPlotItem()
+        if self.bars is not None:
+            plot.removeItem(self.bars)
+            self.bars = None
+        names = [str(n) for n, _ in classes]
+        counts = [int(k) for _, k in classes]
+        ticks = [(i, n if len(n) <= 18 else n[:17] + "…") for i, n in enumerate(names)]
+        plot.getAxis("left").setTicks([ticks])
+        if not classes:
+            plot.setTitle("Class balance (no classes: regression or no data)", size="9pt",
+                          color=charts.colours()[1])
+            return
+        plot.setTitle(f"Class balance · {len(names)} classes", size="9pt", color=charts.colours()[1])
+        self.bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.7, width=counts,
+                                    brush=charts.SERIES["train"], pen=None)
+        plot.addItem(self.bars)
+        plot.setLimits(xMin=0)
+        plot.invertY(True)
+        plot.getViewBox().setRange(xRange=(0, max(counts) * 1.05),
+                                   yRange=(-0.6, len(names) - 0.4), padding=0)
+
+    def _fill_options(self, settings: dict | None) -> None:
+        self._enable_options(settings is not None)
+        if settings is None:
+            return
+        for key, w in self.opt.items():
+            section, _, leaf = key.partition(".")
+            value = settings[section][leaf] if leaf else settings[section]
+            with QSignalBlocker(w):
+                if isinstance(w, QComboBox):
+                    w.setCurrentText(str(value))
+                elif isinstance(w, QCheckBox):
+                    w.setChecked(bool(value))
+                else:
+                    w.setValue(value)
+        self.opt["split.test"].setEnabled(not settings.get("test_path"))
+        self.clear_test.setEnabled(bool(settings.get("test_path")))
+        self.test_button.setEnabled(bool(settings.get("path")))
+
+    def _enable_options(self, on: bool) -> None:
+        for w in self.opt.values():
+            w.setEnabled(on)
+        self.test_button.setEnabled(on)
+        self.clear_test.setEnabled(on)
+
+    # -- edits ------------------------------------------------------------------------------
+    @Slot()
+    def _schedule(self, *_) -> None:
+        self._options_timer.start()
+
+    @Slot()
+    def _options_changed(self) -> None:
+        if self.loaded is None:
+            return
+        s = self.current_settings()
+        for key, w in self.opt.items():
+            section, _, leaf = key.partition(".")
+            if isinstance(w, QComboBox):
+                value = w.currentText()
+            elif isinstance(w, QCheckBox):
+                value = w.isChecked()
+            elif isinstance(w, QDoubleSpinBox):
+                value = round(w.value(), 4)
+            else:
+                value = int(w.value())
+            if leaf:
+                s[section][leaf] = value
+            else:
+                s[section] = value
+        if s != self.loaded.settings:
+            self.load(s, apply=True)
+
+    @Slot(str)
+    def _column_edited(self, value: str) -> None:
+        box = self.sender()
+        self.set_column(box.property("column"), box.property("key"), value)
+
+    def set_column(self, column: str, key: str, value: str) -> None:
+        """Change one column's type or role (the table's combo boxes call this)."""
+        s = self.current_settings()
+        if key == "type":
+            s["types"][column] = value
+        elif value == "target":
+            s["target"] = column
+            s["roles"] = {c: r for c, r in s["roles"].items() if r != "target"}
+            s["roles"][column] = "target"
+        else:
+            if s["target"] == column or (self.loaded and self.loaded.schema.target == column):
+                s["target"] = ""
+            s["roles"][column] = value
+        self.load(s, apply=True)

@@ -1,0 +1,167 @@
+"""The Runs panel: the project's run folders with their metrics. Selecting a run picks what
+"Export ONNX" exports; ticking runs overlays their curves on the training dashboard."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+FOLDER_ROLE = Qt.UserRole + 1
+
+
+def runs_root(project) -> Path:
+    """Beside a saved project: <folder>/runs. An unsaved one: the app's data folder
+    (WORKBENCH_RUNS_DIR overrides), so an untitled project never litters the working folder."""
+    if project.path is not None:
+        return project.folder / "runs"
+    env = os.environ.get("WORKBENCH_RUNS_DIR")
+    if env:
+        base = Path(env)
+    else:
+        base = Path(QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation)
+                    or Path.home() / ".local" / "share" / "workbench") / "runs"
+    return base / (re.sub(r"[^\w.-]+", "_", project.name) or "untitled")
+
+
+@dataclass
+class RunRow:
+    folder: Path
+    status: str
+    epochs: int | None
+    val_loss: float | None
+    test_name: str
+    test_value: float | None
+    has_weights: bool
+
+
+def read_run(folder: Path) -> RunRow:
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    test = summary.get("test") or {}
+    name = "accuracy" if "accuracy" in test else ("r2" if "r2" in test else "")
+    status = summary.get("status", "running" if (folder / "metrics.jsonl").exists() else "empty")
+    return RunRow(folder, status, summary.get("epochs_run"), (summary.get("val") or {}).get("loss"),
+                  name, test.get(name) if name else None,
+                  (folder / "best.pt").exists() or (folder / "last.pt").exists())
+
+
+def list_runs(root: Path) -> list[RunRow]:
+    if not root.is_dir():
+        return []
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / "project.wbproj").exists()]
+    return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
+
+
+def _num(v) -> str:
+    return "—" if v is None else f"{v:.4f}"
+
+
+class RunsPanel(QWidget):
+    selectionChanged = Signal()
+    overlayChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.root: Path | None = None
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Run", "Status", "Epochs", "Val loss", "Test"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.tree.setToolTip("Select a run to export it; tick runs to overlay their curves")
+        self.tree.currentItemChanged.connect(self._current_changed)
+        self.tree.itemChanged.connect(self._item_changed)
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        self.where.setStyleSheet("color: palette(placeholder-text);")
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        self.open_button = QPushButton("Open Folder")
+        self.open_button.clicked.connect(self.open_folder)
+        row = QHBoxLayout()
+        row.addWidget(refresh)
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.tree, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.where)
+        self._filling = False
+
+    def set_root(self, root: Path) -> None:
+        self.root = root
+        self.refresh()
+
+    @Slot()
+    def refresh(self, select: Path | None = None) -> None:
+        if self.root is None:
+            return
+        keep = select or self.selected_run()
+        ticked = set(self.ticked())
+        self._filling = True
+        self.tree.clear()
+        current = None
+        for run in list_runs(self.root):
+            test = f"{run.test_name} {_num(run.test_value)}" if run.test_name else "—"
+            item = QTreeWidgetItem([run.folder.name, run.status, str(run.epochs or "—"),
+                                    _num(run.val_loss), test])
+            item.setData(0, FOLDER_ROLE, str(run.folder))
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(0, Qt.Checked if run.folder in ticked else Qt.Unchecked)
+            item.setToolTip(0, str(run.folder))
+            if run.status == "failed":
+                item.setForeground(1, Qt.red)
+            self.tree.addTopLevelItem(item)
+            if keep is not None and run.folder == Path(keep):
+                current = item
+        self._filling = False
+        if current is None and self.tree.topLevelItemCount():
+            current = self.tree.topLevelItem(0)
+        if current is not None:
+            self.tree.setCurrentItem(current)
+        self.where.setText(f"runs in {self.root}")
+        self.selectionChanged.emit()
+
+    def selected_run(self) -> Path | None:
+        item = self.tree.currentItem()
+        return Path(item.data(0, FOLDER_ROLE)) if item is not None else None
+
+    def ticked(self) -> list[Path]:
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.checkState(0) == Qt.Checked:
+                out.append(Path(item.data(0, FOLDER_ROLE)))
+        return out
+
+    def set_ticked(self, folder: Path, on: bool = True) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if Path(item.data(0, FOLDER_ROLE)) == Path(folder):
+                item.setCheckState(0, Qt.Checked if on else Qt.Unchecked)
+
+    @Slot()
+    def _current_changed(self, *_) -> None:
+        if not self._filling:
+            self.selectionChanged.emit()
+
+    @Slot()
+    def _item_changed(self, item, column: int) -> None:
+        if not self._filling and column == 0:
+            self.overlayChanged.emit()
+
+    def open_folder(self) -> None:
+        target = self.selected_run() or self.root
+        if target is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))

@@ -1,0 +1,505 @@
+"""The training dashboard: settings, Train / Pause / Resume / Stop, live charts, results.
+
+The trainer runs in a TrainingWorker on its own QThread; its events arrive as queued signals
+on `_on_event` (a Slot of this GUI-thread object) and only append to growing arrays. The
+charts are created once and redrawn by a 20 Hz timer with `setData` (peak downsampling,
+clip-to-view), so a fast run never floods the event loop with drawing.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from workbench.ui import charts
+from workbench.ui.panels.results_view import ResultsView
+from workbench.ui.project_commands import SetTraining
+from workbench.ui.workers import Task, TrainingWorker
+
+REDRAW_MS = 50
+
+
+class Series:
+    """x/y history in arrays that grow by doubling (no per-point reallocation)."""
+
+    def __init__(self, capacity: int = 256):
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.n = 0
+
+    def add(self, x: float, y: float | None) -> None:
+        if y is None:
+            return
+        if self.n == len(self.x):
+            self.x = np.resize(self.x, 2 * self.n)
+            self.y = np.resize(self.y, 2 * self.n)
+        self.x[self.n], self.y[self.n] = x, y
+        self.n += 1
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[:self.n], self.y[:self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+def clock(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """(value saved in the project, label): auto, CPU, each CUDA GPU by name, MPS."""
+    out = [("auto", "auto (best available)"), ("cpu", "CPU")]
+    try:
+        import torch
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}", f"cuda:{i} · {torch.cuda.get_device_name(i)}"))
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            out.append(("mps", "Apple MPS"))
+    except Exception:  # noqa: BLE001 - a broken CUDA install leaves CPU
+        pass
+    return out
+
+
+class TrainingPanel(QWidget):
+    message = Signal(str)
+    stateChanged = Signal(str)          # idle | running | pausing | paused | stopping
+    trainingEvent = Signal(object)      # every Event, re-emitted for the insight panel
+    runFinished = Signal(object)        # RunResult (or None)
+
+    def __init__(self, threads, parent=None):
+        super().__init__(parent)
+        self.setObjectName("TrainingPanel")
+        self.threads = threads
+        self.document = None
+        self.worker: TrainingWorker | None = None
+        self.state = "idle"
+        self.data_source = None          # callable -> PreparedData | None (the data panel's)
+        self.runs_root = None            # callable -> Path
+        self.last_result = None
+        self.error = ""
+        self.series = {k: Series() for k in ("train_step", "train", "val", "metric", "lr")}
+        self.points_received = 0
+        self.metric_name = None
+        self.run_folder = None
+        self._dirty = False
+        self._build()
+        self.timer = QTimer(self, interval=REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.overlays: dict[str, list] = {}
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.buttons = QHBoxLayout()
+        self.train_button, self.pause_button, self.stop_button = (QToolButton() for _ in range(3))
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            b.setMinimumWidth(64)
+            self.buttons.addWidget(b)
+        self.buttons.addStretch(1)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.device = QComboBox()
+        for value, label in device_choices():
+            self.device.addItem(label, value)
+        self.device.currentIndexChanged.connect(self._device_edited)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.epochs.valueChanged.connect(lambda v: self._set("epochs", int(v), "epochs"))
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 1_000_000)
+        self.batch.valueChanged.connect(lambda v: self._set("batch_size", int(v), "batch size"))
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 10.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.valueChanged.connect(self._lr_edited)
+        self.early = QCheckBox("early stopping, patience")
+        self.early.toggled.connect(lambda on: self._set("early_stopping.enabled", bool(on),
+                                                        "early stopping"))
+        self.patience = QSpinBox()
+        self.patience.setRange(1, 10_000)
+        self.patience.valueChanged.connect(lambda v: self._set("early_stopping.patience", int(v),
+                                                               "patience"))
+        es = QHBoxLayout()
+        es.addWidget(self.early)
+        es.addWidget(self.patience)
+        form.addRow("Device", self.device)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow(es)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("")
+        self.status = QLabel("Ready: load data, then Train (F5).")
+        self.status.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
+        self.error_label.hide()
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(self.buttons)
+        cl.addLayout(form)
+        cl.addWidget(self.progress)
+        cl.addWidget(self.status)
+        cl.addWidget(self.error_label)
+        cl.addStretch(1)
+        controls.setMinimumWidth(230)
+        controls.setMaximumWidth(320)
+
+        self.loss_plot = charts.make_plot("Loss", bottom="epoch")
+        self.metric_plot = charts.make_plot("Validation metric", bottom="epoch")
+        self.lr_plot = charts.make_plot("Learning rate", bottom="epoch")
+        lp, mp, rp = (p.getPlotItem() for p in (self.loss_plot, self.metric_plot, self.lr_plot))
+        charts.add_legend(lp)
+        self.curves = {
+            "train_step": charts.make_curve(lp, charts.SERIES["train"], "train (steps)", 1.2),
+            "train": charts.make_curve(lp, "#1b4f96", "train (epoch)", 1.6, symbol="o"),
+            "val": charts.make_curve(lp, charts.SERIES["val"], "validation", 1.8, symbol="o"),
+            "metric": charts.make_curve(mp, charts.SERIES["test"], None, 1.8, symbol="o"),
+            "lr": charts.make_curve(rp, charts.SERIES["lr"], None, 1.6),
+        }
+        self.results = ResultsView()
+        grid = QWidget()
+        g = QGridLayout(grid)
+        g.setContentsMargins(0, 0, 0, 0)
+        g.addWidget(self.loss_plot, 0, 0)
+        g.addWidget(self.metric_plot, 0, 1)
+        g.addWidget(self.lr_plot, 0, 2)
+        g.setColumnStretch(0, 3)
+        g.setColumnStretch(1, 2)
+        g.setColumnStretch(2, 2)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(grid)
+        right.addWidget(self.results)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(controls)
+        lay.addWidget(right, 1)
+
+    def bind_actions(self, train, pause, stop) -> None:
+        """The window's Run › Train/Pause/Stop actions drive these buttons too."""
+        self.actions = {"train": train, "pause": pause, "stop": stop}
+        self.train_button.setDefaultAction(train)
+        self.pause_button.setDefaultAction(pause)
+        self.stop_button.setDefaultAction(stop)
+        train.triggered.connect(self.train)
+        pause.triggered.connect(self.toggle_pause)
+        stop.triggered.connect(self.stop)
+        self._set_state("idle")
+
+    # -- document / settings --------------------------------------------------------------
+    def set_document(self, document) -> None:
+        if self.document is not None:
+            self.document.trainingChanged.disconnect(self.show_settings)
+            self.document.analysed.disconnect(self._analysed)
+        self.document = document
+        document.trainingChanged.connect(self.show_settings)
+        document.analysed.connect(self._analysed)
+        self.show_settings()
+
+    def _optimizer(self):
+        from workbench.core.spec import OPTIMIZER_ROLE
+        return next((n for n in self.document.graph.nodes.values()
+                     if n.spec and n.spec.role == OPTIMIZER_ROLE), None)
+
+    @Slot()
+    def show_settings(self) -> None:
+        t = self.document.project.training
+        es = t.get("early_stopping", {})
+        widgets = (self.device, self.epochs, self.batch, self.lr, self.early, self.patience)
+        blockers = [QSignalBlocker(w) for w in widgets]
+        i = self.device.findData(str(t.get("device", "auto")))
+        if i < 0:
+            self.device.addItem(f"{t.get('device')} (not on this machine)", str(t.get("device")))
+            i = self.device.count() - 1
+        self.device.setCurrentIndex(i)
+        self.epochs.setValue(int(t.get("epochs", 20)))
+        self.batch.setValue(int(t.get("batch_size", 32)))
+        self.early.setChecked(bool(es.get("enabled", True)))
+        self.patience.setValue(int(es.get("patience", 5)))
+        opt = self._optimizer()
+        self.lr.setEnabled(opt is not None and "lr" in opt.params)
+        if opt is not None and "lr" in opt.params:
+            self.lr.setValue(float(opt.params["lr"]))
+        del blockers
+
+    @Slot(object)
+    def _analysed(self, _analysis) -> None:
+        opt = self._optimizer()
+        if opt is not None and "lr" in opt.params and abs(self.lr.value() - float(opt.params["lr"])) > 1e-12:
+            with QSignalBlocker(self.lr):
+                self.lr.setValue(float(opt.params["lr"]))
+
+    def _set(self, key: str, value, label: str) -> None:
+        if self.document is not None:
+            self.document.push(SetTraining(self.document, key, value, label))
+
+    @Slot(int)
+    def _device_edited(self, _index: int) -> None:
+        self._set("device", self.device.currentData(), "device")
+
+    @Slot(float)
+    def _lr_edited(self, value: float) -> None:
+        from workbench.core.graph import GraphError
+        from workbench.ui.editor.commands import SetParams
+        opt = self._optimizer()
+        if opt is None:
+            return
+        try:
+            self.document.push(SetParams(self.document.graph, [opt.id], "lr", float(value)))
+        except GraphError as exc:
+            self.message.emit(str(exc))
+
+    # -- running --------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        running = state != "idle"
+        a = getattr(self, "actions", None)
+        if a:
+            a["train"].setEnabled(not running)
+            a["pause"].setEnabled(state in ("running", "paused"))
+            a["pause"].setText("&Resume" if state == "paused" else "&Pause")
+            a["stop"].setEnabled(state in ("running", "paused", "pausing"))
+        for w in (self.device, self.epochs, self.batch, self.lr, self.early, self.patience):
+            w.setEnabled(not running)
+        self.stateChanged.emit(state)
+
+    def show_error(self, message: str) -> None:
+        self.error = message
+        self.error_label.setText(f"⚠ {message}")
+        self.error_label.setToolTip(message)
+        self.error_label.show()
+        self.message.emit(message)
+
+    @Slot()
+    def train(self) -> bool:
+        from workbench.train.device import DeviceError
+        from workbench.train.runs import new_run_folder
+        from workbench.train.trainer import Trainer, TrainingError
+        if self.state != "idle" or self.document is None:
+            return False
+        self.error_label.hide()
+        data = self.data_source() if self.data_source else None
+        if data is None:
+            self.show_error("no data to train on: open a data file in the Data panel first"
+                            if not self.document.project.data.get("path")
+                            else "the data is still loading (or failed to load): see the Data panel")
+            return False
+        analysis = self.document.validate_now()
+        if not analysis.valid:
+            self.show_error(f"the graph has {analysis.summary()}: see the Problems panel")
+            return False
+        try:
+            folder = new_run_folder(self.document.project, self.runs_root())
+            trainer = Trainer(self.document.project, data, run_dir=folder)
+        except (TrainingError, DeviceError, OSError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.reset_charts()
+        self.run_folder = folder
+        self.worker = TrainingWorker(trainer)
+        self.worker.event.connect(self._on_event)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self._set_state("running")
+        self.status.setText("starting…")
+        self.threads.start(self.worker)
+        self.timer.start()
+        return True
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.worker is None:
+            return
+        if self.state == "running":
+            self.worker.pause()
+            self._set_state("pausing")
+            self.status.setText("pausing after this batch…")
+        elif self.state == "paused":
+            self.worker.resume()
+            self._set_state("running")
+
+    @Slot()
+    def stop(self) -> None:
+        if self.worker is not None and self.state in ("running", "paused", "pausing"):
+            self.worker.stop()
+            self._set_state("stopping")
+            self.status.setText("stopping after this batch (the last epoch's checkpoint stays)…")
+
+    def reset_charts(self) -> None:
+        for s in self.series.values():
+            s.clear()
+        self.points_received = 0
+        self.results.clear()
+        self._dirty = True
+        self.redraw()
+
+    # -- events from the worker -----------------------------------------------------------
+    @Slot(object)
+    def _on_event(self, e) -> None:
+        self.trainingEvent.emit(e)
+        spe = (e.steps / e.epochs) if e.steps and e.epochs else None
+        if e.kind == "start":
+            self.status.setText(e.message)
+            self.metric_name = None
+        elif e.kind == "step" and spe:
+            x = e.step / spe
+            self.series["train_step"].add(x, _finite(e.train_loss))
+            self.series["lr"].add(x, e.lr)
+            self.points_received += 1
+            self._progress(e)
+        elif e.kind == "epoch":
+            self.series["train"].add(e.epoch, _finite(e.train_loss))
+            self.series["val"].add(e.epoch, _finite(e.val_loss))
+            val = (e.metrics or {}).get("val", {})
+            name = next((m for m in ("accuracy", "r2") if m in val), None)
+            if name:
+                if self.metric_name != name:
+                    self.metric_name = name
+                    self.metric_plot.getPlotItem().setTitle(f"Validation {name}", size="9pt",
+                                                            color=charts.colours()[1])
+                self.series["metric"].add(e.epoch, _finite(val[name]))
+            self.points_received += 1
+            self._progress(e)
+        elif e.kind == "paused":
+            self._set_state("paused")
+            self.status.setText(f"{e.message} — Resume (F6) continues, Stop ends the run")
+        elif e.kind == "resumed":
+            if self.state != "stopping":
+                self._set_state("running")
+            self.status.setText(e.message)
+        elif e.kind == "stopped":
+            self.status.setText(e.message)
+        elif e.kind == "error":
+            self.show_error(e.message)
+        elif e.kind == "end":
+            self.progress.setValue(self.progress.maximum() if e.epoch == e.epochs else self.progress.value())
+        self._dirty = True
+
+    def _progress(self, e) -> None:
+        if e.steps:
+            self.progress.setValue(int(1000 * e.step / e.steps))
+            self.progress.setFormat(f"epoch {e.epoch}/{e.epochs} · {e.step / e.steps:.0%}")
+        rate = f"{e.samples_per_s:,.0f} samples/s" if e.samples_per_s else "— samples/s"
+        loss = f"loss {e.train_loss:.4f}" if e.train_loss is not None else ""
+        self.status.setText(f"epoch {e.epoch}/{e.epochs} · step {e.step:,}/{e.steps:,} · {rate} · "
+                            f"ETA {clock(e.eta_s)} · {loss}")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.show_error(message)
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self.timer.stop()
+        self._dirty = True
+        self.redraw()
+        self.worker = None
+        self.last_result = result
+        self._set_state("idle")
+        if result is None:
+            self.runFinished.emit(None)
+            return
+        s = result.summary
+        text = {"completed": "completed", "early_stopped": "stopped early", "stopped": "stopped",
+                "failed": "FAILED"}.get(result.status, result.status)
+        caption = (f"Run {result.folder.name if result.folder else ''}: {text} after "
+                   f"{s.get('epochs_run', 0)} epochs · weights {s.get('weights', '—')} · "
+                   f"{s.get('time_s', 0):.1f} s")
+        if result.status == "failed" and s.get("epochs_run"):
+            caption += " · the last good checkpoint is kept"
+        self.results.show_summary(s, caption)
+        self.status.setText(caption + (f"\n{result.message}" if result.message else ""))
+        if result.status != "failed":
+            self.message.emit(f"training {text}: " + _headline(s))
+        if s.get("task") == "regression" and result.model is not None:
+            self._scatter(result)
+        self.runFinished.emit(result)
+
+    def _scatter(self, result) -> None:
+        data = self.data_source() if self.data_source else None
+        split = getattr(data, "test", None) or getattr(data, "val", None)
+        if split is None or len(split) == 0:
+            return
+        module = result.model.module
+
+        def job(report, cancelled):
+            import torch
+            with torch.no_grad():
+                dev = next(module.parameters()).device
+                out = module(split.x[:5000].to(dev))
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            return out.cpu().numpy(), split.y[:5000].cpu().numpy()
+
+        self._scatter_task = Task(job)
+        self._scatter_task.done.connect(self._scatter_done)
+        self.threads.start(self._scatter_task)
+
+    @Slot(int, object)
+    def _scatter_done(self, _token: int, value) -> None:
+        self.results.show_scatter(*value)
+
+    # -- drawing --------------------------------------------------------------------------
+    @Slot()
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for key, curve in self.curves.items():
+            x, y = self.series[key].data()
+            curve.setData(x, y)
+
+    # -- overlays of other runs -----------------------------------------------------------
+    def set_overlays(self, folders: list[Path]) -> None:
+        from workbench.train.runs import read_events
+        wanted = {str(f) for f in folders}
+        for key in [k for k in self.overlays if k not in wanted]:
+            for plot, curve in self.overlays.pop(key):
+                plot.removeItem(curve)
+        for i, folder in enumerate(folders):
+            if str(folder) in self.overlays:
+                continue
+            epochs = [e for e in read_events(folder) if e.get("kind") == "epoch"]
+            colour = charts.OVERLAY[i % len(charts.OVERLAY)]
+            lp, mp = self.loss_plot.getPlotItem(), self.metric_plot.getPlotItem()
+            name = Path(folder).name
+            val = charts.make_curve(lp, colour, f"{name} val", 1.2, dash=True)
+            val.setData([e["epoch"] for e in epochs if e.get("val_loss") is not None],
+                        [e["val_loss"] for e in epochs if e.get("val_loss") is not None])
+            metric = charts.make_curve(mp, colour, None, 1.2, dash=True)
+            pts = [(e["epoch"], m) for e in epochs for m in [_metric(e)] if m is not None]
+            metric.setData([p[0] for p in pts], [p[1] for p in pts])
+            self.overlays[str(folder)] = [(lp, val), (mp, metric)]
+
+
+def _metric(e: dict):
+    val = (e.get("metrics") or {}).get("val") or {}
+    return val.get("accuracy", val.get("r2"))
+
+
+def _finite(v):
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _headline(summary: dict) -> str:
+    test = summary.get("test") or summary.get("val") or {}
+    for k in ("accuracy", "r2", "loss"):
+        if k in test:
+            return f"test {k} {test[k]:.4f}"
+    return ""

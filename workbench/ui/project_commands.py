@@ -1,0 +1,101 @@
+"""Undoable changes of the project's data and training settings (not the graph's nodes).
+
+SetData stores new data settings and fits the Input/Target nodes to the prepared data
+(`PreparedData.bind` goes through `Graph.set_param`, so the canvas and validation follow);
+undo puts both back. SetTraining changes one training setting; successive edits of the same
+setting (spin-box clicks) merge into one step.
+"""
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtGui import QUndoCommand
+
+_MERGE_TRAINING = 7001
+
+
+class SetData(QUndoCommand):
+    def __init__(self, document, settings: dict, prepared=None, text: str = "Set data"):
+        super().__init__(text)
+        self.document = document
+        self.old = copy.deepcopy(document.project.data)
+        self.new = copy.deepcopy(settings)
+        self.prepared = prepared
+        self.changes: list[tuple[str, str, object, object]] | None = None
+
+    def redo(self) -> None:
+        graph = self.document.graph
+        self.document.project.data = copy.deepcopy(self.new)
+        if self.changes is None:
+            self.changes = []
+            if self.prepared is not None:
+                self.changes = self.prepared.bind(graph)
+                self.changes += fit_head(graph, self.prepared)
+        else:
+            for nid, name, _old, new in self.changes:
+                graph.set_param(nid, name, new)
+        self.document.dataChanged.emit()
+
+    def undo(self) -> None:
+        graph = self.document.graph
+        for nid, name, old, _new in reversed(self.changes or []):
+            graph.set_param(nid, name, old)
+        self.document.project.data = copy.deepcopy(self.old)
+        self.document.dataChanged.emit()
+
+
+def fit_head(graph, prepared) -> list[tuple[str, str, object, object]]:
+    """The layer feeding the first Output gets as many outputs as the data has classes (or
+    target columns), e.g. a template made for 4 classes opened on a 10-class file."""
+    from workbench.core.spec import OUTPUT
+    width = prepared.num_classes if prepared.task == "classification" else (
+        prepared.target_shape[0] if prepared.target_shape else 1)
+    out = next((n for n in graph.nodes.values() if n.spec and n.spec.role == OUTPUT), None)
+    if out is None or not width:
+        return []
+    edge = next((e for e in graph.edges if e.dst == out.id), None)
+    head = graph.nodes.get(edge.src) if edge is not None else None
+    if head is None or "out_features" not in head.params or head.params["out_features"] == width:
+        return []
+    old = graph.set_param(head.id, "out_features", width)
+    return [(head.id, "out_features", old, width)]
+
+
+def _get(d: dict, key: str):
+    for part in key.split("."):
+        d = d.get(part, {}) if isinstance(d, dict) else {}
+    return d
+
+
+def _set(d: dict, key: str, value) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        d = d.setdefault(part, {})
+    d[parts[-1]] = value
+
+
+class SetTraining(QUndoCommand):
+    """One key of project.training (dotted for nested ones: 'early_stopping.patience')."""
+
+    def __init__(self, document, key: str, value, label: str | None = None):
+        super().__init__(f"Set {label or key.replace('_', ' ')} to {value}")
+        self.document, self.key, self.value = document, key, value
+        self.old = copy.deepcopy(_get(document.project.training, key))
+
+    def id(self) -> int:
+        return _MERGE_TRAINING
+
+    def mergeWith(self, other) -> bool:
+        if not isinstance(other, SetTraining) or other.key != self.key:
+            return False
+        self.value = other.value
+        self.setText(other.text())
+        return True
+
+    def redo(self) -> None:
+        _set(self.document.project.training, self.key, copy.deepcopy(self.value))
+        self.document.trainingChanged.emit()
+
+    def undo(self) -> None:
+        _set(self.document.project.training, self.key, copy.deepcopy(self.old))
+        self.document.trainingChanged.emit()
