@@ -22,6 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@sh packaging/system-libs.sh $(BIN)/python
 	$(BIN)/workbench gui $(EXAMPLE)
 
 test: $(VENV)/.installed

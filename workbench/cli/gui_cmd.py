@@ -31,7 +31,40 @@ def no_display_reason() -> str | None:
             "(e.g. with --screenshot)")
 
 
+# Libraries Qt's X11 plugin needs that minimal Linux installs lack (Debian/Ubuntu package names).
+XCB_PACKAGES = {"libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+                "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-image.so.0": "libxcb-image0",
+                "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-shape.so.0": "libxcb-shape0",
+                "libxcb-randr.so.0": "libxcb-randr0", "libxcb-xkb.so.1": "libxcb-xkb1",
+                "libxkbcommon-x11.so.0": "libxkbcommon-x11-0", "libEGL.so.1": "libegl1",
+                "libGL.so.1": "libgl1", "libfontconfig.so.1": "libfontconfig1"}
+
+
+def missing_x11_libraries() -> list[str]:
+    """System libraries Qt's xcb platform plugin cannot find (only checked when it will be used)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb") or not os.environ.get("DISPLAY") \
+            or (os.environ.get("WAYLAND_DISPLAY") and not platform):
+        return []
+    import ctypes
+
+    missing = []
+    for name in XCB_PACKAGES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            missing.append(name)
+    return missing
+
+
 def run(args) -> int:
+    missing = missing_x11_libraries()
+    if missing:
+        packages = " ".join(XCB_PACKAGES[m] for m in missing)
+        print(f"workbench: Qt cannot open a window: missing system libraries {', '.join(missing)} "
+              f"(Debian/Ubuntu: sudo apt-get install {packages}); the headless commands work "
+              "without them", file=sys.stderr)
+        return 2
     reason = no_display_reason()
     if reason:
         print(reason, file=sys.stderr)
