@@ -17,10 +17,11 @@ def register(subparsers) -> None:
                        description="Read FILE as training would and describe it: delimiter, "
                                    "encoding, rows, and per column the type, role and missing "
                                    "count, with the target's classes and their counts.")
-    q.add_argument("file", metavar="FILE")
+    q.add_argument("file", metavar="FILE", help="a CSV, TSV or TXT file")
     q.add_argument("--target", metavar="COL", help="the target column (default: a column named "
                    "target/label/class/y, else the last)")
-    q.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    q.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="what the target is for (default: guessed from the target column)")
     q.add_argument("--preview", type=int, metavar="N", default=0,
                    help="only read the first N rows (quick look at a big file)")
     q.add_argument("--json", action="store_true", help="print the description as JSON")

@@ -17,7 +17,9 @@ def register(subparsers) -> None:
                     "(pt2) is the first-class PyTorch format.")
     p.add_argument("project", help="the project file (the run folder's project.wbproj is what was trained)")
     p.add_argument("--run", required=True, metavar="RUNDIR", help="the run folder to export")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=FORMATS,
+                   help="onnx (verified in onnxruntime), torchscript, pt2 (torch.export), python "
+                        "(model.py + train.py), bundle (model.onnx + preprocessing.json + predict.py)")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="file (onnx, torchscript, pt2) or folder (python, bundle; a .zip path zips the bundle)")
     p.add_argument("--quantize", choices=("int8",), help="also write an int8 dynamically quantised ONNX model")
@@ -25,7 +27,8 @@ def register(subparsers) -> None:
                    help="magnitude-prune this share of the weights (0-1) before exporting")
     p.add_argument("--with-preprocessing", action="store_true",
                    help="build numeric scaling and category maps into the ONNX model (raw columns in)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="which checkpoint of the run (default: best)")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     p.set_defaults(func=run)
 

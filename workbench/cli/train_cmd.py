@@ -26,12 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", help="a .wbproj file")
     p.add_argument("--data", metavar="FILE", help="train on this file instead of the project's")
     p.add_argument("--test-data", metavar="FILE", help="a separate test file (e.g. test.txt)")
-    p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--epochs", type=int, metavar="N", help="number of epochs (default: the project's)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="samples per batch (default: the project's)")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate (sets the optimizer's)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+                   help="where to train; auto = CUDA, then Apple MPS, then CPU (default: the project's)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="mixed precision on CUDA")
-    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed: same seed, same numbers on the CPU")
     p.add_argument("--out", metavar="RUNDIR", help="the run folder to write")
     p.add_argument("--resume", metavar="RUNDIR",
                    help="continue this run folder (its project copy and data; --epochs sets the new total)")
