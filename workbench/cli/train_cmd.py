@@ -5,6 +5,12 @@ Progress (epoch, loss, ETA) goes to stderr; the final metrics table to stdout, o
 Ctrl-C asks the trainer to stop after the current batch (the last epoch's checkpoint stays);
 a second Ctrl-C aborts at once. Exit status: 0 trained (also when stopped early by the
 early-stopping rule), 1 training failed, 2 unreadable project or data, 130 stopped by Ctrl-C.
+
+With --distributed, under torchrun, every process runs this command: they join one process
+group and train with DistributedDataParallel (workbench/train/distributed.py). Rank 0 alone
+prints progress and the summary and writes the run folder; the other ranks print only their
+errors (prefixed with their rank). SIGTERM (torchrun stopping the job after another rank failed)
+exits 143 after a clean shutdown.
 """
 from __future__ import annotations
 
@@ -37,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUNDIR",
                    help="continue this run folder (its project copy and data; --epochs sets the new total)")
     p.add_argument("--json", action="store_true", help="print only the summary as JSON on stdout")
+    p.add_argument("--distributed", action="store_true",
+                   help="under torchrun: train with DistributedDataParallel on all its processes "
+                        "(--batch-size is per process; see docs/distributed.md)")
     p.set_defaults(func=run)
 
 
@@ -46,11 +55,15 @@ def _error(message: str, code: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    distributed = bool(getattr(args, "distributed", False))
+    rank = os.environ.get("RANK", "0") if distributed else "0"
+    quiet = rank != "0"
+    say = _error if not distributed else (
+        lambda message, code: _error(f"[rank {rank}] {message}", code))
     from workbench.core.project import ProjectError, load
     from workbench.data import DataError, DataSettings, prepare
     from workbench.train.checkpoint import CheckpointError
     from workbench.train.device import DeviceError, resolve
-    from workbench.train.trainer import Trainer, TrainingError
 
     try:
         if args.resume:
@@ -67,19 +80,39 @@ def run(args: argparse.Namespace) -> int:
             resolve(args.device)
         data = prepare(settings, project.folder)
     except (ProjectError, DataError, DeviceError, CheckpointError) as exc:
-        return _error(exc, 2)
-    for warning in getattr(data, "warnings", []) or []:
+        return say(exc, 2)
+    for warning in getattr(data, "warnings", []) or [] if not quiet else []:
         print(f"warning: {warning}", file=sys.stderr)
     project.data = settings.to_dict()
+    if not distributed:
+        return _train(args, project, data, None, _error)
 
-    bar = Progress(sys.stderr)
+    from workbench.train import distributed as dist
+    try:
+        with dist.session(args.device or str(project.training.get("device", "auto"))) as ctx:
+            return _train(args, project, data, ctx, say)
+    except dist.DistributedError as exc:
+        return say(exc, 2)
+    except dist.Interrupted as exc:
+        kept = "; the last finished epoch's checkpoint is kept" if rank == "0" else ""
+        return say(f"{exc} (another rank failed or the launcher stopped the run){kept}", exc.exit_code)
+    except KeyboardInterrupt:
+        return say("interrupted", 130)
+
+
+def _train(args, project, data, ctx, say) -> int:
+    """Train the loaded project; ctx is a distributed Context (or None)."""
+    from workbench.train.trainer import Trainer, TrainingError
+
+    main = ctx is None or ctx.is_main
+    bar = Progress(sys.stderr if main else None)
     try:
         trainer = Trainer(project, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           device=args.device, precision=args.precision, seed=args.seed,
                           run_dir=args.resume or args.out, resume=bool(args.resume),
-                          callbacks=[bar])
+                          callbacks=[bar] if main else [], distributed=ctx)
     except TrainingError as exc:
-        return _error(exc, 2)
+        return say(exc, 2)
     interrupted = []
 
     def on_sigint(signum, frame):
@@ -96,7 +129,13 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, previous)
         bar.close()
     if result.status == "failed":
-        return _error(result.message, 1)
+        return say(result.message, 1)
+    if ctx is not None:
+        from workbench.train.distributed import dump_weights
+        if result.model is not None:
+            dump_weights(result.model.module, ctx)  # only with WORKBENCH_DIST_DUMP (tests, debugging)
+        if not main:
+            return 130 if interrupted else 0
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:
@@ -180,5 +219,7 @@ class Progress:
             self.drawn = False
 
     def close(self) -> None:
+        if self.stream is None:
+            return
         self._newline()
         self.stream.flush()

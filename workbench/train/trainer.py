@@ -106,7 +106,7 @@ class Trainer:
                  precision: str | None = None, seed: int | None = None, grad_clip: float | None = None,
                  early_stopping: dict | None = None, run_dir: str | Path | None = None,
                  resume: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
-                 event_rate: float = 20.0, checkpoint_every_s: float = 2.0):
+                 event_rate: float = 20.0, checkpoint_every_s: float = 2.0, distributed=None):
         self.project = project.copy()
         training = self.project.training
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("device", device),
@@ -125,7 +125,9 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_run = resume
-        self.save = save
+        # distributed: a workbench.train.distributed.Context (torchrun + DDP); only rank 0 writes
+        self.dist = distributed
+        self.save = save and (distributed is None or distributed.is_main)
         if resume and not self.run_dir:
             raise TrainingError("resuming needs the run folder to continue")
         self.gate = EventGate(event_rate)
@@ -133,6 +135,7 @@ class Trainer:
         self._go = threading.Event()
         self._go.set()
         self._stop = threading.Event()
+        self._stop_wanted = threading.Event()  # distributed: a stop asked here, not yet agreed
         self.model: CompiledModel | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.device: torch.device | None = None
@@ -146,6 +149,9 @@ class Trainer:
         self._go.set()
 
     def stop(self) -> None:
+        if self.dist is not None:  # every rank must stop at the same batch: agreed in the loop
+            self._stop_wanted.set()
+            return
         self._stop.set()
         self._go.set()
 
@@ -165,7 +171,12 @@ class Trainer:
             return self._fail(str(exc))
         except Exception as exc:  # a bug or a runtime shape/type error: still one line for the user
             text = " ".join(str(exc).split()) or type(exc).__name__
-            return self._fail(f"{type(exc).__name__}: {text[:500]}")
+            explained = self.dist.explain(exc) if self.dist is not None else None
+            return self._fail(explained or f"{type(exc).__name__}: {text[:500]}")
+        except BaseException as exc:  # SIGTERM / a second Ctrl-C in a distributed run
+            if self.dist is not None:
+                self._abandon(exc)
+            raise
         finally:
             if self._log is not None:
                 self._log.close()
@@ -180,7 +191,7 @@ class Trainer:
     def _setup(self) -> None:
         from workbench.core.compile import CompileError
         t = self.project.training
-        self.device = devices.resolve(str(t["device"]))
+        self.device = self.dist.device if self.dist is not None else devices.resolve(str(t["device"]))
         self.amp_dtype = devices.autocast_dtype(self.device, str(t["precision"]))
         if hasattr(self.data, "bind"):
             self.data.bind(self.project.graph)
@@ -205,6 +216,10 @@ class Trainer:
         self.train_rows = int(self.data.train.y.shape[0])
         if self.train_rows == 0:
             raise TrainingError("the training split is empty")
+        self.all_train_rows, self.world = self.train_rows, 1
+        if self.dist is not None:  # from here on, train_rows counts this rank's shard
+            self.world = self.dist.world_size
+            self.train_rows = self.dist.shard_rows(self.train_rows)
         self.steps_per_epoch = math.ceil(self.train_rows / self.batch_size)
         self.grad_clip = float(t.get("grad_clip") or 0.0)
         es = t["early_stopping"]
@@ -226,14 +241,16 @@ class Trainer:
         self.scheduler = self.plan.make_scheduler(self.optimizer, self.epochs, self.steps_per_epoch)
         self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None)
         seed = int(t["seed"])
-        torch.manual_seed(seed)  # dropout and other layers that draw from the global generator
-        self.shuffle_gen = torch.Generator().manual_seed(seed)
-        self.augment_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        offset = self.dist.rank * 100_003 if self.dist is not None else 0  # own dropout/noise per rank
+        torch.manual_seed(seed + offset)  # dropout and other layers that draw from the global generator
+        self.shuffle_gen = torch.Generator().manual_seed(seed)  # the same on every rank
+        self.augment_gen = torch.Generator(device=self.device).manual_seed(seed + 1 + offset)
         from workbench.data import DataSettings
         self.data_settings = DataSettings.from_dict(self.project.data) if self.project.data else None
         aug = self.data_settings.augment if self.data_settings else {}
         self.augmenting = any(float(v or 0) > 0 for v in aug.values())
         self.params = [p for p in self.module.parameters() if p.requires_grad]
+        self.train_module = self.module   # a DistributedDataParallel wrapper in distributed runs
         self.non_blocking = self.device.type == "cuda"
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
@@ -247,6 +264,8 @@ class Trainer:
     def _prepare_folder(self) -> None:
         if not self.save:
             self.folder = None
+            if self.dist is not None and self.resume_run:  # ranks > 0 read rank 0's run folder
+                self._restore(self.run_dir, rewrite_log=False)
             return
         if self.resume_run:
             self.folder = self.run_dir
@@ -257,7 +276,7 @@ class Trainer:
             project_file.save(self.project.copy(), self.folder / "project.wbproj")
         self._log = runs.EventLog(self.folder)
 
-    def _restore(self, folder: Path) -> None:
+    def _restore(self, folder: Path, rewrite_log: bool = True) -> None:
         """Continue a run: weights, optimizer, schedule, early stopping, generators, epoch."""
         state_dict, meta = load_checkpoint(folder, "last")
         state = runs.load_state(folder)
@@ -280,6 +299,8 @@ class Trainer:
         if (folder / "best.pt").exists():
             best, _ = load_checkpoint(folder, "best")
             self.best_state = best
+        if not rewrite_log:
+            return
         # Events of an epoch that never finished (a stop or crash mid-epoch) are dropped, so
         # the appended curve continues from the checkpoint without a jump.
         lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() \
@@ -293,13 +314,18 @@ class Trainer:
         total_params = sum(p.numel() for p in self.params)
         precision = str(self.project.training["precision"])
         note = "" if self.amp_dtype or precision == "fp32" else f" ({precision} runs as fp32 off CUDA)"
+        where, batch = self.device.type, f"{self.batch_size}"
+        if self.dist is not None:
+            self._wrap_distributed()
+            where = f"{self.device.type} x {self.world} processes ({self.dist.backend})"
+            batch = f"{self.batch_size} per process ({self.batch_size * self.world} in all)"
         first = self.epoch + 1
         self._emit(Event("start", epoch=self.epoch, epochs=self.epochs, step=self.step,
                          steps=self.epochs * self.steps_per_epoch, lr=self._lr(),
                          message=(f"{'resuming at' if self.resume_run else 'training'} epoch {first}/"
-                                  f"{self.epochs} on {self.device.type}{note}: {total_params:,} "
-                                  f"parameters, {self.train_rows:,} training rows, batch "
-                                  f"{self.batch_size}")))
+                                  f"{self.epochs} on {where}{note}: {total_params:,} "
+                                  f"parameters, {self.all_train_rows:,} training rows, batch "
+                                  f"{batch}")))
         status, message = "completed", ""
         self.first_epoch, self.t_loop = first, time.monotonic()
         try:
@@ -310,7 +336,7 @@ class Trainer:
                     break
                 self.epoch = epoch
                 stop_early = self._end_epoch(epoch)
-                if self._stop.is_set():
+                if self._stop.is_set() or (self.dist is not None and self._agree_stop()):
                     status, message = "stopped", f"stopped by request after epoch {epoch}"
                     break
                 if stop_early:
@@ -331,7 +357,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch; False when stopped by request (the epoch is then incomplete)."""
         from workbench.data import augment, batches
-        module, opt = self.module, self.optimizer
+        module, opt = self.train_module, self.optimizer
         compute_loss = self._loss_function()
         autocast = devices.autocast(self.device, self.amp_dtype)
         nb = self.non_blocking
@@ -344,8 +370,9 @@ class Trainer:
         self.paused_s, started = 0.0, time.monotonic()
         i = -1
         module.train()
-        for i, (x, y) in enumerate(batches(self.data.train, self.batch_size, shuffle=True,
-                                           generator=self.shuffle_gen)):
+        epoch_batches = (batches(self.data.train, self.batch_size, shuffle=True, generator=self.shuffle_gen)
+                         if self.dist is None else self._shard_batches())
+        for i, (x, y) in enumerate(epoch_batches):
             if stop.is_set() or not go.is_set():
                 if not self._hold(epoch):
                     return False
@@ -382,6 +409,34 @@ class Trainer:
         self.epoch_losses, self.epoch_done = losses, i + 1
         self.epoch_train_s = time.monotonic() - started - self.paused_s
         return True
+
+    # -- distributed (torchrun + DDP; see distributed.py) -----------------------------------------
+
+    def _wrap_distributed(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+        from workbench.train.distributed import Fault
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.train_module = DistributedDataParallel(self.module, device_ids=ids)
+        self.fault = Fault.from_env(self.dist.rank)
+
+    def _shard_batches(self):
+        return self.dist.train_batches(self.data.train, self.batch_size, self.shuffle_gen,
+                                       self._stop_wanted, self._stop, self.fault)
+
+    def _agree_stop(self) -> bool:
+        if self.dist.any(self._stop_wanted.is_set()):
+            self._stop.set()
+        return self._stop.is_set()
+
+    def _abandon(self, exc: BaseException) -> None:
+        """A distributed run killed from outside: keep the newest finished epoch, say why."""
+        import contextlib
+        message = (f"{exc or type(exc).__name__} on {self.dist} (another rank failed or the launcher "
+                   f"stopped the run); the last finished epoch's checkpoint is kept")
+        with contextlib.suppress(Exception):
+            self._flush_checkpoints()
+        with contextlib.suppress(Exception):
+            self._fail(message)
 
     def _loss_function(self):
         """(model output, y) -> loss. One unweighted term without L1 (the usual graph) calls the
@@ -522,6 +577,9 @@ class Trainer:
         from workbench.data import batches
         if split is None or int(split.y.shape[0]) == 0:
             return {}
+        whole = split
+        if self.dist is not None:  # each rank its piece, then the sums of all pieces
+            split = self.dist.eval_piece(split)
         module = self.module
         was_training = module.training
         module.eval()
@@ -537,6 +595,8 @@ class Trainer:
                 loss = self.plan.loss(outputs, {self.metric_target: y})
             acc.add(outputs[self.metric_output].float(), y, loss)
         module.train(was_training)
+        if self.dist is not None:
+            self.dist.reduce_accumulator(acc, whole)
         return acc.result()
 
     def _end_epoch(self, epoch: int) -> bool:
@@ -544,6 +604,8 @@ class Trainer:
         losses, done = self.epoch_losses, self.epoch_done
         self._check_buffer(epoch, losses, done, self.data.train.x[:1], self.data.train.y[:1])
         train_loss = self._mean_loss(losses, done)
+        if self.dist is not None:
+            train_loss = self.dist.mean(train_loss, self._seen(done))
         if not self.check_each_step and not math.isfinite(train_loss):
             raise NonFiniteError(f"the loss became NaN/Inf in epoch {epoch}")
         val = self.evaluate(self.data.val)
@@ -568,7 +630,7 @@ class Trainer:
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
-                      samples_per_s=self._seen(done) / self.epoch_train_s if self.epoch_train_s > 0 else None,
+                      samples_per_s=self._seen(done) * self.world / self.epoch_train_s if self.epoch_train_s > 0 else None,
                       eta_s=None, grad_norms=self._grad_norms(),
                       message="best so far" if is_best else "")
         loop_s = time.monotonic() - self.t_loop
@@ -632,12 +694,18 @@ class Trainer:
                 runs.write_summary(self.folder, summary)
             self._emit(Event("end", epochs=self.epochs, step=self.step, message=message or status))
             return RunResult(status, summary, self.folder, self.model, 0, 0, message, self.history)
+        if self.dist is not None and status == "failed":
+            return self._fail(message)  # the other ranks are not evaluating with us: no collectives
         if self.restore_best and self.best_state is not None:
             self.module.load_state_dict(self.best_state)
             weights = f"best (epoch {self.early.best_epoch})"
-        elif status in ("stopped", "failed") and self.folder is not None and self.last_saved_epoch:
-            state, _ = load_checkpoint(self.folder, "last")
-            self.module.load_state_dict(state)
+        elif status in ("stopped", "failed") and self.last_saved_epoch and (
+                self.folder is not None or self.dist is not None):
+            if self.folder is not None:
+                state, _ = load_checkpoint(self.folder, "last")
+                self.module.load_state_dict(state)
+            if self.dist is not None:  # rank 0 read its checkpoint; the others take its weights
+                self.dist.broadcast_weights(self.module)
             weights = f"last good (epoch {self.last_saved_epoch})"
         else:
             weights = f"last (epoch {self.epoch})"
@@ -651,6 +719,14 @@ class Trainer:
                    "test": self.evaluate(getattr(self.data, "test", None))}
         if self.task == "classification" and self.data.classes:
             summary["classes"] = list(self.data.classes)
+        if self.dist is not None:
+            digests = self.dist.weight_digests(self.module)
+            summary["distributed"] = {"world_size": self.world, "backend": self.dist.backend,
+                                      "batch_per_process": self.batch_size,
+                                      "weights_identical": len(set(digests)) == 1}
+            if len(set(digests)) != 1:
+                message = (message + "; " if message else "") + "warning: the ranks' final weights differ"
+                summary["message"] = message
         if self.folder is not None:
             runs.write_summary(self.folder, summary)
         metrics = {k: summary[k] for k in ("train", "val", "test")}
