@@ -33,7 +33,7 @@ def set_spin(qtbot, spin, value: int) -> None:
 def test_whole_journey(make_window, qtbot, tmp_path, monkeypatch, artifacts):
     ort = pytest.importorskip("onnxruntime")
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    win = make_window(size=(1400, 900))
+    win = make_window(size=(1500, 940))
     wf = win.workflow
 
     # 1. File › New from Template › text-classifier
@@ -77,6 +77,7 @@ def test_whole_journey(make_window, qtbot, tmp_path, monkeypatch, artifacts):
     qtbot.mouseClick(toolbar_button(win, "train"), Qt.LeftButton)
     assert tp.state == "running"
     qtbot.waitUntil(lambda: tp.series["train_step"].n >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: tp.series["val"].n >= 1, timeout=30_000)   # epoch 1 done
     # 4. Pause (the charts stop growing), screenshot, Resume
     qtbot.mouseClick(toolbar_button(win, "pause"), Qt.LeftButton)
     qtbot.waitUntil(lambda: tp.state == "paused", timeout=10_000)

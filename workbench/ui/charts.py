@@ -10,6 +10,7 @@ import PySide6  # noqa: F401  (pyqtgraph must pick this binding)
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSizePolicy
 
 from workbench.ui import theme
 
@@ -43,7 +44,8 @@ def style_plot(widget: pg.PlotWidget, title: str = "", left: str = "", bottom: s
             axis.setLabel(text, color=fg, **{"font-size": "8pt"})
     item.showGrid(x=True, y=True, alpha=0.25)
     item.setMenuEnabled(False)
-    widget.setMinimumHeight(120)
+    widget.setMinimumSize(140, 120)
+    widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
     return item
 
 

@@ -42,6 +42,7 @@ class Workflow(QObject):
         w.add_panel("insight", "Insight", self.insight, Qt.RightDockWidgetArea, tab_with="runs")
         w.docks["inspector"].raise_()
         w.docks["problems"].raise_()
+        w.resizeDocks([w.docks["palette"], w.docks["inspector"]], [210, 300], Qt.Horizontal)
 
         a = w.actions
         self._action("export_onnx", "Export &ONNX", self.export_onnx, "Ctrl+Shift+E",
@@ -108,13 +109,15 @@ class Workflow(QObject):
 
     @Slot(str)
     def open_data(self, path: str) -> None:
-        self.w.docks["data"].show()
-        self.w.docks["data"].raise_()
+        self.show_panel("data")
         self.data.open_file(path)
 
     def show_panel(self, key: str) -> None:
-        self.w.docks[key].show()
-        self.w.docks[key].raise_()
+        dock = self.w.docks[key]
+        dock.show()
+        dock.raise_()
+        if key in ("data", "training") and dock.height() < 400 and not dock.isFloating():
+            self.w.resizeDocks([dock], [min(460, self.w.height() // 2)], Qt.Vertical)
 
     # -- training -------------------------------------------------------------------------
     @Slot(str)

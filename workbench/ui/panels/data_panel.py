@@ -145,6 +145,7 @@ class DataPanel(QWidget):
 
         self.balance = charts.make_plot("Class balance (training file)", bottom="rows")
         self.balance.setMinimumWidth(260)
+        self.balance.setMinimumHeight(200)
         self.bars: pg.BarGraphItem | None = None
 
         left = QSplitter(Qt.Vertical)
@@ -155,8 +156,8 @@ class DataPanel(QWidget):
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.balance)
         right.addWidget(self._options_box())
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 0)
         body = QSplitter(Qt.Horizontal)
         body.addWidget(left)
         body.addWidget(right)
@@ -176,6 +177,7 @@ class DataPanel(QWidget):
     def _options_box(self) -> QWidget:
         box = QGroupBox("Preprocessing and splits")
         form = QFormLayout(box)
+        form.setVerticalSpacing(3)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.opt: dict[str, QWidget] = {}
 
@@ -391,6 +393,9 @@ class DataPanel(QWidget):
         headers = [f"{c}\n{kinds[c].type} · {kinds[c].role}" if c in kinds else c
                    for c in map(str, loaded.df.columns)]
         self.model.set_frame(loaded.df, headers)
+        for i, c in enumerate(map(str, loaded.df.columns)):
+            kind = kinds[c].type if c in kinds else ""
+            self.table.setColumnWidth(i, 380 if kind == "text" else 130)
         self._fill_columns(schema)
         self._bars(schema.classes or [])
         test = f" · test file {Path(s['test_path']).name}" if s.get("test_path") else ""
@@ -511,6 +516,8 @@ class DataPanel(QWidget):
         """Change one column's type or role (the table's combo boxes call this)."""
         s = self.current_settings()
         if key == "type":
+            if value not in TYPES:
+                return
             s["types"][column] = value
         elif value == "target":
             s["target"] = column

@@ -22,7 +22,8 @@ class ResultsView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.setMinimumWidth(250)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.setMinimumWidth(200)
         self.caption = QLabel("Results appear here when a run ends.")
         self.caption.setWordWrap(True)
         self.plot = charts.make_plot("Confusion matrix (test)", "true class", "predicted class")
@@ -46,6 +47,7 @@ class ResultsView(QWidget):
         split.addWidget(self.plot)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
+        split.setSizes([380, 620])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -55,6 +57,12 @@ class ResultsView(QWidget):
         self.table.setRowCount(0)
         self.caption.setText("Results appear here when a run ends.")
         self._clear_plot()
+        self.item.setTitle("Test results: when the run ends", size="9pt",
+                           color=charts.colours()[1])
+        for axis in ("left", "bottom"):
+            self.item.getAxis(axis).setTicks([[]])
+            self.item.setLabel(axis, "")
+        self.item.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def _clear_plot(self) -> None:
         for t in self.labels:
@@ -80,7 +88,7 @@ class ResultsView(QWidget):
             self.table.setItem(row, 0, QTableWidgetItem(name))
             for col, s in enumerate(splits, start=1):
                 v = (summary.get(s) or {}).get(name)
-                item = QTableWidgetItem("—" if v is None else f"{v:.4f}")
+                item = QTableWidgetItem("—" if v is None else f"{v:.3f}")
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 if s == "test":
                     item.setFont(bold)

@@ -124,7 +124,9 @@ class TrainingPanel(QWidget):
         self.lr.setRange(1e-6, 10.0)
         self.lr.setSingleStep(1e-4)
         self.lr.valueChanged.connect(self._lr_edited)
-        self.early = QCheckBox("early stopping, patience")
+        self.early = QCheckBox("early stop")
+        self.early.setToolTip("Stop when the monitored validation metric has not improved for "
+                              "'patience' epochs; the best epoch's weights are kept")
         self.early.toggled.connect(lambda on: self._set("early_stopping.enabled", bool(on),
                                                         "early stopping"))
         self.patience = QSpinBox()
@@ -134,31 +136,42 @@ class TrainingPanel(QWidget):
         es = QHBoxLayout()
         es.addWidget(self.early)
         es.addWidget(self.patience)
-        form.addRow("Device", self.device)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch)
-        form.addRow("Learning rate", self.lr)
-        form.addRow(es)
+        del form
+        row = self.buttons
+        row.takeAt(row.count() - 1)  # the stretch: settings follow the buttons on one line
+        row.addSpacing(12)
+        for label, w in (("Device", self.device), ("Epochs", self.epochs), ("Batch", self.batch),
+                         ("LR", self.lr)):
+            text = QLabel(label)
+            text.setToolTip({"LR": "learning rate (the optimizer node's lr)"}.get(label, ""))
+            row.addWidget(text)
+            row.addWidget(w)
+        self.patience.setToolTip("patience: epochs without improvement before stopping")
+        row.addLayout(es)
+        row.addStretch(1)
+        self.device.setMinimumContentsLength(6)
+        self.device.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("")
         self.status = QLabel("Ready: load data, then Train (F5).")
-        self.status.setWordWrap(True)
+        self.status.setWordWrap(False)
+        self.status.setMinimumWidth(100)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
+        self.progress.setMaximumWidth(320)
+        self.progress.setMinimumWidth(200)
+        line = QHBoxLayout()
+        line.addWidget(self.progress)
+        line.addWidget(self.status, 1)
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
-        cl.addLayout(form)
-        cl.addWidget(self.progress)
-        cl.addWidget(self.status)
+        cl.addLayout(line)
         cl.addWidget(self.error_label)
-        cl.addStretch(1)
-        controls.setMinimumWidth(230)
-        controls.setMaximumWidth(320)
 
         self.loss_plot = charts.make_plot("Loss", bottom="epoch")
         self.metric_plot = charts.make_plot("Validation metric", bottom="epoch")
@@ -187,7 +200,7 @@ class TrainingPanel(QWidget):
         right.addWidget(self.results)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
-        lay = QHBoxLayout(self)
+        lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(controls)
         lay.addWidget(right, 1)
@@ -342,6 +355,13 @@ class TrainingPanel(QWidget):
             self._set_state("stopping")
             self.status.setText("stopping after this batch (the last epoch's checkpoint stays)…")
 
+    def set_epoch_range(self, epochs: int) -> None:
+        """The x axes show the whole run from the start; y follows the data."""
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            vb = plot.getPlotItem().getViewBox()
+            vb.setXRange(0, max(int(epochs), 1), padding=0.02)
+            vb.enableAutoRange(axis="y")
+
     def reset_charts(self) -> None:
         for s in self.series.values():
             s.clear()
@@ -358,6 +378,7 @@ class TrainingPanel(QWidget):
         if e.kind == "start":
             self.status.setText(e.message)
             self.metric_name = None
+            self.set_epoch_range(e.epochs)
         elif e.kind == "step" and spe:
             x = e.step / spe
             self.series["train_step"].add(x, _finite(e.train_loss))
@@ -395,7 +416,7 @@ class TrainingPanel(QWidget):
     def _progress(self, e) -> None:
         if e.steps:
             self.progress.setValue(int(1000 * e.step / e.steps))
-            self.progress.setFormat(f"epoch {e.epoch}/{e.epochs} · {e.step / e.steps:.0%}")
+            self.progress.setFormat(f"epoch {e.epoch}/{e.epochs} · {e.step / e.steps:.0%} of the run")
         rate = f"{e.samples_per_s:,.0f} samples/s" if e.samples_per_s else "— samples/s"
         loss = f"loss {e.train_loss:.4f}" if e.train_loss is not None else ""
         self.status.setText(f"epoch {e.epoch}/{e.epochs} · step {e.step:,}/{e.steps:,} · {rate} · "
@@ -425,7 +446,8 @@ class TrainingPanel(QWidget):
         if result.status == "failed" and s.get("epochs_run"):
             caption += " · the last good checkpoint is kept"
         self.results.show_summary(s, caption)
-        self.status.setText(caption + (f"\n{result.message}" if result.message else ""))
+        self.status.setText(f"{text} · {_headline(s)}" + (f"\n{result.message}" if result.message
+                                                           and result.status != "completed" else ""))
         if result.status != "failed":
             self.message.emit(f"training {text}: " + _headline(s))
         if s.get("task") == "regression" and result.model is not None:
@@ -464,6 +486,13 @@ class TrainingPanel(QWidget):
         for key, curve in self.curves.items():
             x, y = self.series[key].data()
             curve.setData(x, y)
+        _, lr = self.series["lr"].data()
+        if len(lr):
+            lo, hi = float(lr.min()), float(lr.max())
+            if hi - lo <= 1e-3 * max(abs(hi), 1e-12):  # constant: a readable band around it
+                self.lr_plot.getPlotItem().getViewBox().setYRange(lo * 0.8, hi * 1.2, padding=0)
+            else:
+                self.lr_plot.getPlotItem().getViewBox().enableAutoRange(axis="y")
 
     # -- overlays of other runs -----------------------------------------------------------
     def set_overlays(self, folders: list[Path]) -> None:
