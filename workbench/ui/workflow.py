@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QProgressBar
+from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QProgressBar, QScrollArea
 
 from workbench.ui.exporter import Exporter
 from workbench.ui.panels.data_panel import DataPanel
@@ -20,6 +20,16 @@ from workbench.ui.panels.training_panel import TrainingPanel
 from workbench.ui.workers import Threads
 
 ONNX_FILTER = "ONNX models (*.onnx);;All files (*)"
+
+
+def scrolled(panel) -> QScrollArea:
+    """A big panel in a dock: below its minimum size it scrolls instead of squeezing the
+    window's other docks (or forcing a large minimum window size)."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
 
 
 class Workflow(QObject):
@@ -36,8 +46,9 @@ class Workflow(QObject):
         self.dialog = None
 
         w = window
-        w.add_panel("data", "Data", self.data, Qt.BottomDockWidgetArea, tab_with="problems")
-        w.add_panel("training", "Training", self.training, Qt.BottomDockWidgetArea, tab_with="data")
+        w.add_panel("data", "Data", scrolled(self.data), Qt.BottomDockWidgetArea, tab_with="problems")
+        w.add_panel("training", "Training", scrolled(self.training), Qt.BottomDockWidgetArea,
+                    tab_with="data")
         w.add_panel("runs", "Runs", self.runs, Qt.RightDockWidgetArea, tab_with="inspector")
         w.add_panel("insight", "Insight", self.insight, Qt.RightDockWidgetArea, tab_with="runs")
         w.docks["inspector"].raise_()

@@ -81,6 +81,7 @@ class DataPanel(QWidget):
         self._options_timer = QTimer(self, singleShot=True, interval=350)
         self._options_timer.timeout.connect(self._options_changed)
         self._build()
+        self.setMinimumSize(760, 380)  # smaller docks scroll (see workflow.scrolled)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:

@@ -94,6 +94,7 @@ class TrainingPanel(QWidget):
         self.run_folder = None
         self._dirty = False
         self._build()
+        self.setMinimumSize(860, 420)  # smaller docks scroll (see workflow.scrolled)
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.overlays: dict[str, list] = {}
