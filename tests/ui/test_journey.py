@@ -62,10 +62,13 @@ def test_whole_journey(make_window, qtbot, tmp_path, monkeypatch, artifacts):
     win.document.validate_now()
     assert win.document.analysis.valid, win.document.analysis.summary()
     assert wf.data.bars is not None                               # class balance chart drawn
-    wf.show_panel("data")
-    qtbot.wait(50)
-    wf.data.resize(1150, 520)
-    assert wf.data.grab().save(str(artifacts / "data-panel.png"))
+    dock = win.docks["data"]
+    dock.setFloating(True)                     # a floating panel, as a user would enlarge it
+    dock.resize(1150, 560)
+    dock.show()
+    qtbot.wait(100)
+    assert dock.grab().save(str(artifacts / "data-panel.png"))
+    dock.setFloating(False)
 
     # 3. Training settings (saved in the project, undoable), then Train
     wf.show_panel("training")

@@ -164,6 +164,7 @@ class DataPanel(QWidget):
         body.addWidget(right)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
+        body.setSizes([600, 400])
         self.body = body
 
         lay = QVBoxLayout(self)
@@ -396,7 +397,7 @@ class DataPanel(QWidget):
         self.model.set_frame(loaded.df, headers)
         for i, c in enumerate(map(str, loaded.df.columns)):
             kind = kinds[c].type if c in kinds else ""
-            self.table.setColumnWidth(i, 380 if kind == "text" else 130)
+            self.table.setColumnWidth(i, 320 if kind == "text" else 120)
         self._fill_columns(schema)
         self._bars(schema.classes or [])
         test = f" · test file {Path(s['test_path']).name}" if s.get("test_path") else ""
