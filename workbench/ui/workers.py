@@ -70,6 +70,17 @@ class Task(QObject):
             self.done.emit(self.token, result)
 
 
+def keep_ui_core() -> None:
+    """Leave one CPU core to the UI thread: PyTorch's intra-op pool would otherwise take all
+    of them and the event loop would wait for the scheduler (p99 lateness doubled on 2 cores)."""
+    import os
+
+    import torch
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() >= cores:
+        torch.set_num_threads(cores - 1)
+
+
 class TrainingWorker(QObject):
     """Runs a constructed `Trainer` (made in the GUI thread) in a worker thread.
 
@@ -91,6 +102,7 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        keep_ui_core()
         try:
             result = self.trainer.run()
         except Exception as exc:  # noqa: BLE001 - Trainer.run reports its own errors; this is a bug
