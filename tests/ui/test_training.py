@@ -126,3 +126,14 @@ def test_closing_during_training_stops_the_thread(iris_window, qtbot):
     win.workflow.shutdown()                                  # what closeEvent calls: stop, quit, wait
     assert not threads.busy()
     qtbot.waitUntil(lambda: tp.state == "idle", timeout=10_000)
+
+
+def test_charts_follow_the_theme(make_window):
+    from workbench.ui import charts
+    win = make_window("mlp-classifier")
+    win.actions["dark"].trigger()
+    try:
+        plot = win.workflow.training.loss_plot
+        assert plot.backgroundBrush().color().name() == charts.colours()[0] == "#1f2226"
+    finally:
+        win.actions["dark"].trigger()

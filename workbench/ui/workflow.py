@@ -96,7 +96,18 @@ class Workflow(QObject):
         self.runs.selectionChanged.connect(self._update_actions)
         w.view.dataDropped.connect(self.open_data)
         w.documentChanged.connect(self.on_document)
+        a["dark"].triggered.connect(self.restyle)   # after the window's own set_dark
         self._update_actions()
+
+    @Slot()
+    def restyle(self) -> None:
+        """Charts follow the light/dark theme."""
+        import pyqtgraph as pg
+
+        from workbench.ui import charts
+        for panel in (self.data, self.training):
+            for plot in panel.findChildren(pg.PlotWidget):
+                charts.style_plot(plot)
 
     def _action(self, key, text, slot, shortcut, tip) -> QAction:
         return self.w._act(key, text, slot, QKeySequence(shortcut), tip)
