@@ -69,6 +69,8 @@ def test_whole_journey(make_window, qtbot, tmp_path, monkeypatch, artifacts):
     qtbot.wait(100)
     assert dock.grab().save(str(artifacts / "data-panel.png"))
     dock.setFloating(False)
+    qtbot.wait(50)
+    win.resizeDocks([win.docks["training"]], [520], Qt.Vertical)   # the dashboard's usual height
 
     # 3. Training settings (saved in the project, undoable), then Train
     wf.show_panel("training")

@@ -138,7 +138,7 @@ class Workflow(QObject):
         dock = self.w.docks[key]
         dock.show()
         dock.raise_()
-        if key in ("data", "training") and dock.height() < 400 and not dock.isFloating():
+        if key in ("data", "training") and dock.height() < 460 and not dock.isFloating():
             self.w.resizeDocks([dock], [min(460, self.w.height() // 2)], Qt.Vertical)
 
     # -- training -------------------------------------------------------------------------
