@@ -1,0 +1,36 @@
+"""File › New from Example: every example listed with its line and thumbnail; opens as a copy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import workbench.ui  # noqa: F401  (PySide6 workaround first)
+from PySide6.QtCore import Qt
+
+from workbench.core import analyse
+from workbench.data import DataSettings, prepare
+from workbench.ui.dialogs.examples_dialog import ExamplesDialog, as_new_copy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dialog_lists_every_example_with_description_and_thumbnail(qtbot, artifacts):
+    dialog = ExamplesDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert len(texts) == len(list((ROOT / "resources" / "examples").glob("*/project.wbproj")))
+    assert texts[0].startswith("text classifier\nDebian package descriptions")
+    assert all(not dialog.list.item(i).icon().isNull() for i in range(dialog.list.count()))
+    dialog.list.setCurrentRow(3)
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Return)
+    assert dialog.chosen().parent.name == dialog.list.item(3).data(Qt.ItemDataRole.UserRole).split("/")[-2]
+    dialog.grab().save(str(artifacts / "examples-dialog.png"))
+
+
+def test_example_opens_as_an_untitled_copy_whose_data_still_loads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project = as_new_copy(ROOT / "resources" / "examples" / "iris-classifier" / "project.wbproj")
+    assert project.path is None and Path(project.data["path"]).is_absolute()
+    assert analyse(project.graph).valid
+    data = prepare(DataSettings.from_dict(project.data), project.folder)
+    assert data.classes == ["setosa", "versicolor", "virginica"]
