@@ -8,14 +8,14 @@ from workbench.core.plugins import REPO_PLUGINS, load_plugins
 
 
 def test_example_plugin_is_discovered_and_registers_its_nodes():
-    plugins = {p.name: p for p in load_plugins([REPO_PLUGINS], reload=True)}
+    plugins = {p.name: p for p in load_plugins([REPO_PLUGINS])}
     assert plugins["gated_layers"].ok, plugins["gated_layers"].error
     assert plugins["gated_layers"].nodes == ["GLU", "ResidualMLP"]
     assert catalog.get("GLU").category == "Gated"
 
 
 def test_plugin_layers_infer_compile_and_learn():
-    load_plugins([REPO_PLUGINS], reload=False)
+    load_plugins([REPO_PLUGINS])
     g = Graph()
     x = g.add_node("Input", params={"shape": "6"})
     glu = g.add_node("GLU", params={"out_features": 16})

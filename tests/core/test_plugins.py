@@ -24,6 +24,8 @@ def folder(tmp_path):
     yield tmp_path
     for t in ("PlugGood", "PlugHalf", "PlugOther"):
         catalog.unregister(t)
+    for source in [s for s in plugin_mod._installed if s.startswith(str(tmp_path))]:
+        del plugin_mod._installed[source]
 
 
 def _write(folder, name, text):
@@ -44,7 +46,7 @@ def test_broken_plugins_are_reported_and_skipped(folder):
         """)
     _write(folder, "e_duplicate", GOOD.format(name="Linear"))
     _write(folder, "f_noregister", "X = 1\n")
-    found = {p.name: p for p in plugin_mod.load_plugins([folder], reload=True)}
+    found = {p.name: p for p in plugin_mod.load_plugins([folder])}
     assert found["a_good"].ok and found["a_good"].nodes == ["PlugGood"]
     assert found["b_import"].error == ("ModuleNotFoundError: No module named 'not_a_module_anywhere' "
                                        "(b_import.py, line 1)")
@@ -54,6 +56,14 @@ def test_broken_plugins_are_reported_and_skipped(folder):
     assert found["e_duplicate"].error == "node type 'Linear' is already registered"
     assert found["f_noregister"].error == "has no register(api) function"
     assert catalog.find("PlugGood") is not None
+    again = {p.name: p for p in plugin_mod.load_plugins([folder])}
+    assert again["a_good"] is found["a_good"]  # not run twice
+
+
+def test_default_discovery_is_unaffected_by_other_folders(folder):
+    _write(folder, "broken", "raise ImportError('x')\n")
+    plugin_mod.load_plugins([folder])
+    assert all(p.ok for p in plugin_mod.load_plugins()), "only the repository's plugin is found"
 
 
 def test_plugins_command_lists_failures(tmp_path):

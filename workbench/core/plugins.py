@@ -64,7 +64,8 @@ class PluginAPI:
 
 
 READERS: dict[str, Callable] = {}
-_loaded: list[Plugin] | None = None
+_loaded: list[Plugin] | None = None     # the default discovery's result, once made
+_installed: dict[str, Plugin] = {}      # source -> plugin installed from it
 
 
 def check_spec(spec: NodeSpec) -> None:
@@ -155,28 +156,42 @@ def _candidates(folders: list[Path]) -> list[Path]:
 
 
 def load_plugins(folders: list[Path] | None = None, reload: bool = False) -> list[Plugin]:
-    """Discover and register every plugin once; returns what was found, failures included."""
+    """Discover and register every plugin once; returns what was found, failures included.
+
+    A plugin already installed from the same source is not run again, unless `reload`, which
+    first removes the node types it added.
+    """
     global _loaded
-    if _loaded is not None and not reload:
+    if _loaded is not None and not reload and folders is None:
         return _loaded
-    plugins: list[Plugin] = []
+    found: list[tuple[Plugin, Callable[[], Callable]]] = []
     for ep in entry_points(group="workbench.plugins"):
-        plugin = Plugin(ep.name, f"entry point {ep.value}")
+        def target(ep=ep):
+            value = ep.load()
+            return value.register if hasattr(value, "register") else value
+        found.append((Plugin(ep.name, f"entry point {ep.value}"), target))
+    for path in _candidates(folders if folders is not None else [REPO_PLUGINS, *user_folders()]):
+        found.append((Plugin(path.stem if path.is_file() else path.name, str(path)),
+                      lambda path=path: _from_file(path)))
+    plugins = []
+    for plugin, target in found:
+        previous = _installed.get(plugin.source)
+        if previous is not None and not reload:
+            plugins.append(previous)
+            continue
+        if previous is not None:
+            for type_name in previous.nodes:
+                catalog.unregister(type_name)
+            del _installed[plugin.source]
         try:
-            target = ep.load()
-            _install(plugin, target if callable(target) and not hasattr(target, "register")
-                     else target.register)
+            _install(plugin, target())
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:  # noqa: BLE001 - a plugin must never take the app down
             plugin.error = _one_line(exc)
+        if plugin.ok:
+            _installed[plugin.source] = plugin
         plugins.append(plugin)
-    for path in _candidates(folders if folders is not None else [REPO_PLUGINS, *user_folders()]):
-        plugin = Plugin(path.stem if path.is_file() else path.name, str(path))
-        try:
-            _install(plugin, _from_file(path))
-        except BaseException as exc:  # noqa: BLE001
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            plugin.error = _one_line(exc)
-        plugins.append(plugin)
-    _loaded = plugins
+    if folders is None:
+        _loaded = plugins
     return plugins
