@@ -209,3 +209,14 @@ def test_to_device_keeps_everything(iris):
     moved = iris.to("cpu", if_fits=True)
     assert moved.classes == iris.classes and torch.equal(moved.train.x, iris.train.x)
     assert iris.nbytes == 150 * 4 * 4 + 150 * 8  # float32 features + int64 class ids
+
+
+def test_binding_fits_the_head_to_the_class_count(debian):
+    from workbench.core import analyse, templates
+
+    project = templates.build("text-classifier", templates.DataShape((40,), "int64", 5000,
+                                                                     "classification", 4))
+    head = project.graph.by_title("head")
+    changes = debian.bind(project.graph)
+    assert (head.id, "out_features", 4, 10) in changes
+    assert analyse(project.graph).valid

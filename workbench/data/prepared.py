@@ -83,9 +83,9 @@ class PreparedData:
             test=None if self.test is None else self.test.to(device))
 
     def bind(self, graph) -> list[tuple[str, str, object, object]]:
-        """Fit the graph's first Input and Target nodes to this data, through set_param so that
-        listeners (the canvas, shape inference) see each change. Returns the changes made as
-        (node id, parameter, old value, new value), for an undo command."""
+        """Fit the graph's first Input and Target nodes, and the layer feeding the Output, to this
+        data, through set_param so that listeners (the canvas, shape inference) see each change.
+        Returns the changes made as (node id, parameter, old value, new value), for undo."""
         from workbench.core.spec import INPUT, TARGET
 
         def first(role):
@@ -108,7 +108,21 @@ class PreparedData:
             if node.params.get(name) != value:
                 old = graph.set_param(node.id, name, value)
                 changes.append((node.id, name, old, value))
-        return changes
+        return changes + self._fit_head(graph)
+
+    def _fit_head(self, graph) -> list[tuple[str, str, object, object]]:
+        """The layer feeding the first Output gets one output per class (or target column):
+        a project made for 4 classes, trained on a 10-class file, fits itself."""
+        from workbench.core.spec import OUTPUT
+        width = self.num_classes if self.task == "classification" else (
+            self.target_shape[0] if self.target_shape else 1)
+        out = next((n for n in graph.nodes.values() if n.spec and n.spec.role == OUTPUT), None)
+        edge = next((e for e in graph.edges if out is not None and e.dst == out.id), None)
+        head = graph.nodes.get(edge.src) if edge is not None else None
+        if not width or head is None or head.params.get("out_features") in (None, width):
+            return []
+        old = graph.set_param(head.id, "out_features", width)
+        return [(head.id, "out_features", old, width)]
 
 
 def prepare(settings: DataSettings, base_dir=".") -> PreparedData:

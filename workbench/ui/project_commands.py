@@ -30,7 +30,6 @@ class SetData(QUndoCommand):
             self.changes = []
             if self.prepared is not None:
                 self.changes = self.prepared.bind(graph)
-                self.changes += fit_head(graph, self.prepared)
         else:
             for nid, name, _old, new in self.changes:
                 graph.set_param(nid, name, new)
@@ -42,23 +41,6 @@ class SetData(QUndoCommand):
             graph.set_param(nid, name, old)
         self.document.project.data = copy.deepcopy(self.old)
         self.document.dataChanged.emit()
-
-
-def fit_head(graph, prepared) -> list[tuple[str, str, object, object]]:
-    """The layer feeding the first Output gets as many outputs as the data has classes (or
-    target columns), e.g. a template made for 4 classes opened on a 10-class file."""
-    from workbench.core.spec import OUTPUT
-    width = prepared.num_classes if prepared.task == "classification" else (
-        prepared.target_shape[0] if prepared.target_shape else 1)
-    out = next((n for n in graph.nodes.values() if n.spec and n.spec.role == OUTPUT), None)
-    if out is None or not width:
-        return []
-    edge = next((e for e in graph.edges if e.dst == out.id), None)
-    head = graph.nodes.get(edge.src) if edge is not None else None
-    if head is None or "out_features" not in head.params or head.params["out_features"] == width:
-        return []
-    old = graph.set_param(head.id, "out_features", width)
-    return [(head.id, "out_features", old, width)]
 
 
 def _get(d: dict, key: str):
