@@ -34,3 +34,12 @@ def test_example_opens_as_an_untitled_copy_whose_data_still_loads(tmp_path, monk
     assert analyse(project.graph).valid
     data = prepare(DataSettings.from_dict(project.data), project.folder)
     assert data.classes == ["setosa", "versicolor", "virginica"]
+
+
+def test_new_from_example_in_the_main_window(make_window):
+    win = make_window()
+    path = ROOT / "resources" / "examples" / "digits-cnn" / "project.wbproj"
+    assert win.new_from_example(path)
+    assert win.document.path is None and win.document.project.name == "digits cnn"
+    assert win.document.validate_now().valid
+    assert any(a.text() == "New from E&xample…" for a in win.menus["file"].actions())

@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
             act = m["templates"].addAction(name, lambda n=name: self.new_from_template(n))
             act.setStatusTip(text)
             act.setToolTip(text)
+        example = m["file"].addAction("New from E&xample…", self.new_from_example)
+        example.setStatusTip("Open one of the bundled example projects, with its data")
         m["file"].addAction(self.actions["open"])
         m["recent"] = m["file"].addMenu("Open &Recent")
         m["recent"].aboutToShow.connect(self._fill_recent)
@@ -385,6 +387,25 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(Document(project))
         self.show_message(f"new project from the {name} template")
+        return True
+
+    def new_from_example(self, path: str | os.PathLike | None = None) -> bool:
+        """A bundled example as a new untitled project (chosen in a dialog unless given)."""
+        from workbench.ui.dialogs.examples_dialog import ExamplesDialog, as_new_copy
+        if path is None:
+            dialog = ExamplesDialog(self)
+            if not dialog.exec() or dialog.chosen() is None:
+                return False
+            path = dialog.chosen()
+        if not self.maybe_save():
+            return False
+        try:
+            project = as_new_copy(Path(path))
+        except ProjectError as exc:
+            self.show_error("Cannot open example", str(exc))
+            return False
+        self.set_document(Document(project))
+        self.show_message(f"new project from the example '{project.name}': {project.description}")
         return True
 
     def open_file(self, path: str | os.PathLike | None = None) -> bool:
