@@ -50,13 +50,23 @@ def screenshot(window, path: str | os.PathLike, size=SCREENSHOT_SIZE) -> Path:
     for _ in range(3):
         app.processEvents()
     window.document.validate_now()
-    window.view.fit()
+    window.view.show_start()
     app.processEvents()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(path)):
         raise OSError(f"cannot write {path}")
     return path
+
+
+def _wait_for_workers(window, timeout_s: float = 30.0) -> None:
+    import time
+    app = QApplication.instance()
+    end = time.monotonic() + timeout_s
+    while window.workflow.threads.busy() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
 
 
 def run(project: str | None = None, screenshot_path: str | None = None,
@@ -67,7 +77,9 @@ def run(project: str | None = None, screenshot_path: str | None = None,
         return 1
     window = open_window(project)
     if screenshot_path:
+        _wait_for_workers(window)  # the project's data loads in the background: show it loaded
         out = screenshot(window, screenshot_path, size)
+        window.workflow.shutdown()
         window.document.close()
         window.hide()
         print(out)

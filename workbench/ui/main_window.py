@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         self._on_analysis(document.analysis)
         self._update_title()
         self._selection_changed()
-        QTimer.singleShot(0, self.view.fit)
+        QTimer.singleShot(0, self.view.show_start)
         self.documentChanged.emit(document)
 
     @property

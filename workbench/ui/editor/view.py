@@ -95,6 +95,18 @@ class EditorView(QGraphicsView):
                 self.zoom_by(MIN_ZOOM / self.zoom)
         self.zoomChanged.emit(self.zoom)
 
+    def show_start(self, readable: float = 0.7) -> None:
+        """Fit the graph; if that would make it too small to read, show its start (the left
+        edge, vertically centred) at a readable zoom instead, the rest a scroll away."""
+        self.fit()
+        rect = self.scene().itemsBoundingRect()
+        if rect.isEmpty() or self.zoom >= readable:
+            return
+        self.zoom_by(readable / self.zoom)
+        half_width = self.viewport().width() / (2 * self.zoom)
+        self.centerOn(rect.left() - 40 + half_width, rect.center().y())
+        self.zoomChanged.emit(self.zoom)
+
     def centre_scene_pos(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
 
