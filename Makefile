@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN    := $(VENV)/bin
 EXAMPLE ?= resources/examples/text-classifier/project.wbproj
 
-.PHONY: run test setup bench package clean
+.PHONY: run test setup bench package screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The README's screenshots: the UI tests save them in tests/_artifacts; look, then copy.
+SHOTS := main-window-light main-window-dark data-panel dashboard-training dashboard-done
+screenshots: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_app.py tests/ui/test_journey.py tests/ui/test_data_panel.py
+	@for s in $(SHOTS); do cp tests/_artifacts/$$s.png docs/images/$$s.png; done
 
 bench: $(VENV)/.installed
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
