@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-FORMATS = ("onnx", "torchscript", "pt2", "python", "bundle")
+FORMATS = ("onnx", "torchscript", "pt2", "python", "bundle", "cluster")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="export a trained run (onnx, torchscript, pt2, python, bundle)",
+        "export", help="export a trained run (onnx, torchscript, pt2, python, bundle, cluster)",
         description="Export a trained run and verify the result against PyTorch at other batch "
                     "sizes and sequence lengths than it was exported with. TorchScript is "
                     "deprecated in PyTorch (kept for runtimes that still load it); torch.export "
@@ -21,7 +21,8 @@ def register(subparsers) -> None:
                    help="onnx (verified in onnxruntime), torchscript, pt2 (torch.export), python "
                         "(model.py + train.py), bundle (model.onnx + preprocessing.json + predict.py)")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
-                   help="file (onnx, torchscript, pt2) or folder (python, bundle; a .zip path zips the bundle)")
+                   help="file (onnx, torchscript, pt2) or folder (python, bundle, cluster; a .zip path "
+                        "zips the bundle)")
     p.add_argument("--quantize", choices=("int8",), help="also write an int8 dynamically quantised ONNX model")
     p.add_argument("--prune", type=float, metavar="AMOUNT",
                    help="magnitude-prune this share of the weights (0-1) before exporting")
@@ -30,6 +31,10 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint of the run (default: best)")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
+                   help="cluster: GPUs (processes) per node in the torchrun commands (default 1)")
+    p.add_argument("--nnodes", type=int, default=1, metavar="M",
+                   help="cluster: machines in the multi-node command (default 1: written for 2)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +48,14 @@ def run(args) -> int:
             raise ValueError(f"{run_dir}: no such run folder")
         project = Path(args.project)
         project_dir = project.parent if project.suffix else project
+        if args.format == "cluster":
+            from workbench.export.cluster import write_cluster_bundle
+            bundle = write_cluster_bundle(run_dir, args.output, args.nproc_per_node, args.nnodes,
+                                          checkpoint=args.checkpoint)
+            if args.json:
+                save_report(bundle.report, args.json)
+            print(bundle.summary())
+            return 0 if bundle.passed else 1
         report = export_run(run_dir, args.format, args.output, quantize=args.quantize, prune=args.prune,
                             with_preprocessing=args.with_preprocessing, checkpoint=args.checkpoint,
                             project_dir=project_dir)

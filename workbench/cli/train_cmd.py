@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from workbench.train import distributed as dist
     try:
         with dist.session(args.device or str(project.training.get("device", "auto"))) as ctx:
-            return _train(args, project, data, ctx, say)
+            code = _train(args, project, data, ctx, say)
+            ctx.ok = code in (0, 130)  # every rank ended the same way: tear down together
+            return code
     except dist.DistributedError as exc:
         return say(exc, 2)
     except dist.Interrupted as exc:

@@ -291,14 +291,15 @@ def train_source(run, data_path: str) -> str:
                .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))
 
 
-def write_python(run, folder: str | Path) -> ExportReport:
-    """model.py + weights.pt (verified by import), train.py, preprocessing.json, README.md."""
+def write_python(run, folder: str | Path, data_path: str | None = None) -> ExportReport:
+    """model.py + weights.pt (verified by import), train.py, preprocessing.json, README.md.
+    `data_path`: train.py's default --data (relative = beside train.py); default: the run's
+    data file, as an absolute path."""
     folder = Path(folder)
     report = write_model_code(run.model, folder, project_name=run.project.name, classes=run.classes,
                               shapes=graph_shapes(run.project.graph, run.model))
-    data_path = str(run.project.data.get("path", "")) if run.project.data else ""
-    if data_path and not Path(data_path).is_absolute():
-        data_path = str((run.folder / data_path).resolve())
+    if data_path is None:
+        data_path = source_data_path(run)
     try:
         (folder / "train.py").write_text(train_source(run, data_path), encoding="utf-8")
         report.add_path(folder / "train.py")
@@ -309,6 +310,14 @@ def write_python(run, folder: str | Path) -> ExportReport:
     (folder / "README.md").write_text(_readme(run), encoding="utf-8")
     report.add_path(folder / "README.md")
     return report
+
+
+def source_data_path(run) -> str:
+    """The run's training data file as an absolute path ('' when it names none)."""
+    data_path = str(run.project.data.get("path", "")) if run.project.data else ""
+    if data_path and not Path(data_path).is_absolute():
+        data_path = str((run.folder / data_path).resolve())
+    return data_path
 
 
 def _readme(run) -> str:
@@ -322,6 +331,11 @@ Written by Workbench {__version__} from run `{run.folder.name}` (checkpoint `{ru
   `preprocessing.json`, the project's loss and optimizer. Needs PyTorch, numpy and pandas only:
 
       python train.py --data TRAIN.csv --epochs 20 --out trained.pt
+
+  On several GPUs or machines, the same file under PyTorch's launcher trains with
+  DistributedDataParallel (`--batch-size` is then per process):
+
+      torchrun --standalone --nproc_per_node=4 train.py --data TRAIN.csv --out trained.pt
 
 - `preprocessing.json`: the fitted preprocessing (scaling statistics, category maps,
   vocabulary, class names), replayed by train.py on raw rows.

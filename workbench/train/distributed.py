@@ -105,6 +105,7 @@ class Context:
     device: torch.device
     backend: str
     timeout_s: float
+    ok: bool = False     # set when every rank finished alike: the group then ends with a barrier
 
     @property
     def is_main(self) -> bool:
@@ -249,14 +250,20 @@ def setup(device: str | None = "auto", timeout: float | None = None) -> Context:
     return Context(rank, world, local_rank, dev, backend, wait)
 
 
-def shutdown(wait_s: float = 10.0) -> bool:
+def shutdown(wait_s: float = 10.0, ctx: Context | None = None) -> bool:
     """destroy_process_group, but never wait more than `wait_s` (after a peer failed, NCCL's
-    teardown can block). True when the group is gone."""
+    teardown can block). True when the group is gone. With `ctx.ok` (every rank finished the
+    same way) the ranks first meet, so that they tear down together: a rank destroying its
+    group while a DDP peer is still busy (rank 0 writing files) was seen to abort the peer
+    ("terminate called without an active exception") with Gloo across two torchrun agents."""
     if not (dist.is_available() and dist.is_initialized()):
         return True
     done = threading.Event()
 
     def destroy():
+        if ctx is not None and ctx.ok:
+            with contextlib.suppress(Exception):
+                ctx.any(False)
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
         done.set()
@@ -278,12 +285,13 @@ def session(device: str | None = "auto", timeout: float | None = None, *, signal
                 active[0] = False
                 raise Interrupted(signum)
         previous = signal.signal(signal.SIGTERM, on_term)
+    ctx = None
     try:
         ctx = setup(device, timeout)
         yield ctx
     finally:
         active[0] = False
-        shutdown()
+        shutdown(ctx=ctx)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
