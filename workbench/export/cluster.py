@@ -78,6 +78,18 @@ def _check(nproc_per_node: int, nnodes: int) -> None:
         raise ExportError(f"processes per node and nodes must be at least 1 (got {nproc_per_node}, {nnodes})")
 
 
+def data_argument(run_or_project: str | Path) -> str:
+    """train.py's --data in the bundle (`data/<file name>`), read from the project file only."""
+    from workbench.core import project as project_file
+    path = Path(run_or_project)
+    try:
+        project = project_file.load(path / "project.wbproj" if path.is_dir() else path)
+        name = Path(str((project.data or {}).get("path") or "DATA.csv")).name
+    except Exception:  # noqa: BLE001 - a preview; writing the bundle reports the real problem
+        name = "DATA.csv"
+    return f"data/{name}"
+
+
 def load_source(run_or_project: str | Path, checkpoint: str = "best"):
     """A RunInfo for a run folder, or for a project file (initial weights, fitted preprocessing)."""
     from workbench.export.api import RunInfo, load
