@@ -180,6 +180,10 @@ class Trainer:
         finally:
             if self._log is not None:
                 self._log.close()
+            if self.dist is not None:  # let DDP's reducer go while the process group still exists
+                import gc
+                self.train_module = getattr(self, "module", None)
+                gc.collect()
 
     def _optimizer_node(self):
         g = self.project.graph
