@@ -43,3 +43,18 @@ def test_new_from_example_in_the_main_window(make_window):
     assert win.document.path is None and win.document.project.name == "digits cnn"
     assert win.document.validate_now().valid
     assert any(a.text() == "New from E&xample…" for a in win.menus["file"].actions())
+
+
+def test_export_for_cluster_is_in_the_file_menu(make_window, tmp_path):
+    from workbench.core import project as project_io
+    win = make_window("mlp-classifier")
+    action = win.actions["export_cluster"]
+    assert action in win.menus["file"].actions()
+    assert not win.workflow.show_cluster_dialog()          # unsaved: says why instead
+    assert "save the project" in win.statusBar().currentMessage()
+    project = as_new_copy(ROOT / "resources" / "examples" / "iris-classifier" / "project.wbproj")
+    project_io.save(project, tmp_path / "iris.wbproj")
+    win.open_file(tmp_path / "iris.wbproj")
+    assert win.workflow.show_cluster_dialog()
+    assert win.workflow.cluster_dialog.isVisible()
+    win.workflow.cluster_dialog.close()

@@ -44,6 +44,7 @@ class Workflow(QObject):
         self.exporter = Exporter(self.threads, self)
         self.onnx_path: Path | None = None       # where one-click export writes (unsaved projects)
         self.dialog = None
+        self.cluster_dialog = None
 
         w = window
         w.add_panel("data", "Data", scrolled(self.data), Qt.BottomDockWidgetArea, tab_with="problems")
@@ -60,6 +61,8 @@ class Workflow(QObject):
                      "Export the selected run's best checkpoint to ONNX, verified, in one click")
         self._action("open_data", "Open &Data…", self.data.choose_file, "Ctrl+Shift+O",
                      "Open a CSV/TSV/TXT data file in the Data panel")
+        self._action("export_cluster", "Export for &Cluster…", self.show_cluster_dialog, None,
+                     "Plain PyTorch code, data and the torchrun commands for N GPUs or machines")
         a["export"].setStatusTip("Export a run: ONNX, torch.export, TorchScript, Python code, bundle")
         a["export"].setToolTip("Export… (Ctrl+E)\nAll formats, the deployment bundle, compression")
         a["export"].triggered.connect(self.show_export_dialog)
@@ -69,6 +72,7 @@ class Workflow(QObject):
         a["stop"].setToolTip("Stop (Shift+F5)\nStop after this batch; the last epoch's checkpoint stays")
         file_menu = w.menus["file"]
         file_menu.insertAction(a["export"], a["export_onnx"])
+        file_menu.insertAction(a["export"], a["export_cluster"])
         file_menu.insertAction(a["save"], a["open_data"])
         tb = w.toolbar
         tb.insertAction(a["export"], a["export_onnx"])
@@ -197,6 +201,22 @@ class Workflow(QObject):
         if out is None:
             return False
         return self.exporter.start(run, "onnx", out, checkpoint="best")
+
+    @Slot()
+    def show_cluster_dialog(self) -> bool:
+        from workbench.ui.dialogs.cluster_dialog import ClusterDialog
+        project = self.w.document.project
+        source = self.runs.selected_run() or project.path  # a run folder or a saved project
+        if source is None:
+            self.w.show_message("save the project (or train it) first: the cluster bundle is "
+                                "written from a saved project or a run")
+            return False
+        if self.cluster_dialog is not None:
+            self.cluster_dialog.close()
+            self.cluster_dialog.deleteLater()
+        self.cluster_dialog = ClusterDialog(source, project.folder, self.w.document.name, self.w)
+        self.cluster_dialog.show()
+        return True
 
     @Slot()
     def show_export_dialog(self) -> None:
