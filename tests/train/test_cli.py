@@ -158,3 +158,15 @@ def test_unavailable_device_is_one_line_exit_2(iris_project, capsys):
         pytest.skip("this machine has CUDA")
     assert main(["train", str(iris_project), "--device", "cuda"]) == 2
     assert "cuda" in one_error_line(capsys.readouterr().err).lower()
+
+
+def test_kfold_cross_validation(iris_project, capsys):
+    assert main(["train", str(iris_project), "--kfold", "3", "--epochs", "40", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["k"] == 3 and [f["fold"] for f in report["folds"]] == [1, 2, 3]
+    accuracies = [f["val"]["accuracy"] for f in report["folds"]]
+    assert report["mean"]["accuracy"] == pytest.approx(sum(accuracies) / 3)
+    assert min(accuracies) >= 0.85  # every held-out third of iris is learned
+    assert not (iris_project.parent / "runs").exists()  # cross-validation writes no run
+    assert main(["train", str(iris_project), "--kfold", "1"]) == 2
+    assert "at least 2" in one_error_line(capsys.readouterr().err)

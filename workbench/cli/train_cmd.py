@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUNDIR",
                    help="continue this run folder (its project copy and data; --epochs sets the new total)")
     p.add_argument("--json", action="store_true", help="print only the summary as JSON on stdout")
+    p.add_argument("--kfold", type=int, metavar="K",
+                   help="k-fold cross-validation instead of one run: K trainings, each validated on "
+                        "another K-th of the training rows; prints each fold and mean ± std, "
+                        "writes no run folder")
     p.add_argument("--distributed", action="store_true",
                    help="under torchrun: train with DistributedDataParallel on all its processes "
                         "(--batch-size is per process; see docs/distributed.md)")
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     for warning in getattr(data, "warnings", []) or [] if not quiet else []:
         print(f"warning: {warning}", file=sys.stderr)
     project.data = settings.to_dict()
+    if getattr(args, "kfold", None):
+        return _cross_validate(args, project, settings)
     if not distributed:
         return _train(args, project, data, None, _error)
 
@@ -100,6 +106,25 @@ def run(args: argparse.Namespace) -> int:
         return say(f"{exc} (another rank failed or the launcher stopped the run){kept}", exc.exit_code)
     except KeyboardInterrupt:
         return say("interrupted", 130)
+
+
+def _cross_validate(args, project, settings) -> int:
+    from workbench.data import DataError
+    from workbench.train.crossval import cross_validate, table
+    from workbench.train.trainer import TrainingError
+
+    if args.distributed or args.resume:
+        return _error("--kfold cannot be combined with --distributed or --resume", 2)
+    try:
+        report = cross_validate(project, settings, project.folder, args.kfold, epochs=args.epochs,
+                                batch_size=args.batch_size, lr=args.lr, device=args.device,
+                                precision=args.precision, seed=args.seed)
+    except DataError as exc:
+        return _error(exc, 2)
+    except TrainingError as exc:
+        return _error(exc, 1)
+    print(json.dumps(report, indent=2) if args.json else table(report))
+    return 0
 
 
 def _train(args, project, data, ctx, say) -> int:
