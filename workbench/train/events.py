@@ -30,6 +30,9 @@ class Event:
     eta_s: float | None = None
     message: str = ""
     grad_norms: dict[str, float] = field(default_factory=dict)  # node id -> gradient L2 norm
+    # node id -> {"mean", "std", "zero_frac"[, "dead_frac" for ReLU]} of its output in one
+    # sampled step (see insight.py); empty when no step was sampled since the last event
+    act_stats: dict[str, dict[str, float]] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict:

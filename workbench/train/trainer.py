@@ -30,6 +30,7 @@ from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model, training_plan
 from workbench.core.spec import OPTIMIZER_ROLE
 from workbench.train import device as devices
+from workbench.train import insight
 from workbench.train import metrics as metric_fns
 from workbench.train import runs
 from workbench.train.checkpoint import load_checkpoint, save_checkpoint
@@ -131,6 +132,7 @@ class Trainer:
         if resume and not self.run_dir:
             raise TrainingError("resuming needs the run folder to continue")
         self.gate = EventGate(event_rate)
+        self.gate_rate = event_rate
         self.checkpoint_every_s = checkpoint_every_s
         self._go = threading.Event()
         self._go.set()
@@ -255,6 +257,9 @@ class Trainer:
         self.augmenting = any(float(v or 0) > 0 for v in aug.values())
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.train_module = self.module   # a DistributedDataParallel wrapper in distributed runs
+        # hooks go on the plain module's layers: a DDP wrapper calls it, so they fire there too
+        self.probe = insight.ActivationProbe(self.module, self.model.submodules, self.project.graph,
+                                             rate=self.gate_rate)
         self.non_blocking = self.device.type == "cuda"
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
@@ -370,6 +375,7 @@ class Trainer:
         check, gate, stop, go = self.check_each_step, self.gate, self._stop, self._go
         per_batch_schedule = self.scheduler is not None and self.plan.schedule_step == "batch"
         losses = torch.zeros(self.steps_per_epoch, device=self.device)  # (steps,) filled without a sync
+        probe, last = self.probe, self.steps_per_epoch - 1  # activation statistics: sampled steps only
         self.window = (time.monotonic(), 0)  # (since, samples) for samples/s
         self.paused_s, started = 0.0, time.monotonic()
         i = -1
@@ -384,8 +390,18 @@ class Trainer:
                 x, y = x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
             if self.augmenting:
                 x = augment(x, self.data_settings, self.augment_gen)
-            with autocast:
-                loss = compute_loss(module(x), y)
+            due = gate.due()  # an event after this step: sample its activations (≤ 20/s)
+            sample = (due or i == last) and probe.due()
+            if sample:  # hooks for this one forward pass only
+                probe.install()
+                try:
+                    with autocast:
+                        loss = compute_loss(module(x), y)
+                finally:
+                    probe.remove()
+            else:
+                with autocast:
+                    loss = compute_loss(module(x), y)
             losses[i] = loss.detach()
             if check and not math.isfinite(loss.item()):
                 raise self._non_finite(epoch, i, x, y, "loss")
@@ -408,7 +424,7 @@ class Trainer:
             if per_batch_schedule:
                 self.scheduler.step()
             self.step += 1
-            if gate.due():
+            if due:
                 self._step_event(epoch, i, losses, x, y)
         self.epoch_losses, self.epoch_done = losses, i + 1
         self.epoch_train_s = time.monotonic() - started - self.paused_s
@@ -504,14 +520,16 @@ class Trainer:
         self.window = (now, seen)
         remaining = (self.epochs - epoch) * self.train_rows + (self.train_rows - seen)
         self._rate = rate or getattr(self, "_rate", None)
+        grad_norms, act_stats = self._insight()
         self._emit(Event("step", epoch=epoch, epochs=self.epochs, step=self.step,
                          steps=self.epochs * self.steps_per_epoch,
                          train_loss=self._mean_loss(losses, i + 1), lr=self._lr(),
                          samples_per_s=rate, eta_s=remaining / self._rate if self._rate else None,
-                         grad_norms=self._grad_norms()))
+                         grad_norms=grad_norms, act_stats=act_stats))
 
-    def _grad_norms(self) -> dict[str, float]:
-        """Per layer node: the L2 norm of its parameters' gradients (one device read)."""
+    def _insight(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """Per layer node: the L2 norm of its parameters' gradients, and the activation
+        statistics of the last sampled step if not yet reported; one device read for both."""
         names, norms = [], []
         for nid, sub in self.model.submodules.items():
             grads = [p.grad for p in self.module.get_submodule(sub).parameters() if p.grad is not None]
@@ -519,9 +537,15 @@ class Trainer:
                 names.append(nid)
                 norms.append(torch.linalg.vector_norm(torch.stack(
                     [torch.linalg.vector_norm(g.detach().float()) for g in grads])))
-        if not norms:
-            return {}
-        return dict(zip(names, torch.stack(norms).tolist()))
+        ids, acts = self.probe.take()
+        if not norms and acts is None:
+            return {}, {}
+        parts = ([torch.stack(norms)] if norms else []) + ([acts.flatten()] if acts is not None else [])
+        values = torch.cat([p.to(parts[0].device) for p in parts]).tolist()
+        rows = values[len(norms):]
+        width = len(insight.STATS)
+        return (dict(zip(names, values[:len(norms)])),
+                insight.decode(ids, [rows[k:k + width] for k in range(0, len(rows), width)]))
 
     def _lr(self) -> float | None:
         return float(self.optimizer.param_groups[0]["lr"]) if self.optimizer else None
@@ -635,8 +659,8 @@ class Trainer:
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
                       samples_per_s=self._seen(done) * self.world / self.epoch_train_s if self.epoch_train_s > 0 else None,
-                      eta_s=None, grad_norms=self._grad_norms(),
-                      message="best so far" if is_best else "")
+                      eta_s=None, message="best so far" if is_best else "")
+        event.grad_norms, event.act_stats = self._insight()
         loop_s = time.monotonic() - self.t_loop
         event.eta_s = loop_s / (epoch - self.first_epoch + 1) * (self.epochs - epoch)
         self.gate.mark()
