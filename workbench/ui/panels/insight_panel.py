@@ -1,9 +1,12 @@
-"""Insight: where gradients vanish or explode, on the canvas and in a per-layer table.
+"""Insight: where gradients vanish or explode and ReLUs die, on the canvas and in a table.
 
-Each step/epoch event carries the L2 norm of every layer node's parameter gradients. Here
-they become: a sparkline strip under each node on the canvas (log scale, coloured by state),
-and a table with the last/min/max norm, a trend and the state, with a warning line for the
-layers whose gradients vanish or explode.
+Each step/epoch event carries the L2 norm of every layer node's parameter gradients, and the
+sampled events also each node's activation statistics (mean, std, share of zeros and, for a
+ReLU, the share of dead units: see workbench/train/insight.py). Here they become: a
+sparkline strip under each node on the canvas (gradient norm on a log scale, or a ReLU's
+dead share, coloured by state), and a table with the last/min/max norm, the state and the
+activation statistics, with warning lines for the layers whose gradients vanish or explode
+and the ReLUs that are mostly dead.
 """
 from __future__ import annotations
 
@@ -23,7 +26,11 @@ VANISH_REL = 1e-4        # ... or below this share of the median layer's norm
 EXPLODE_ABS = 1e3        # a norm above this is exploding
 EXPLODE_GROWTH = 100.0   # ... or this many times the layer's own early median
 HISTORY = 600            # points kept per node (older ones are thinned by half)
-STATE_COLOURS = {"ok": "#2e9e5b", "vanishing": "#e0a020", "exploding": "#d9534f", "nan": "#d9534f"}
+DEAD_WARN = 0.5         # a ReLU with at least this share of dead units gets a warning
+STATE_COLOURS = {"ok": "#2e9e5b", "vanishing": "#e0a020", "exploding": "#d9534f", "nan": "#d9534f",
+                 "dead": "#d9534f"}
+COLUMNS = ["Layer", "‖∇‖ last", "min", "max", "act mean", "act std", "zeros", "dead", "state"]
+STATE, DEAD = COLUMNS.index("state"), COLUMNS.index("dead")
 
 
 class NodeGradients:
@@ -76,9 +83,43 @@ class GradientTracker:
         return out
 
 
+class ActivationTracker:
+    """The latest activation statistics of each node, and the history of a ReLU's dead share."""
+
+    def __init__(self):
+        self.last: dict[str, dict[str, float]] = {}
+        self.dead: dict[str, list[float]] = {}
+
+    def clear(self) -> None:
+        self.last.clear()
+        self.dead.clear()
+
+    def add(self, stats: dict[str, dict[str, float]]) -> None:
+        for nid, s in stats.items():
+            self.last[nid] = s
+            if s.get("dead_frac") is not None:
+                values = self.dead.setdefault(nid, [])
+                if len(values) >= HISTORY:
+                    values[:] = values[::2]
+                values.append(float(s["dead_frac"]))
+
+    def dead_nodes(self) -> dict[str, float]:
+        """node id -> dead share, for the ReLUs at or above DEAD_WARN now."""
+        return {nid: v[-1] for nid, v in self.dead.items() if v and v[-1] >= DEAD_WARN}
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.0f}%" if v is not None and math.isfinite(v) else "—"
+
+
+def _num(v) -> str:
+    return f"{v:.3g}" if v is not None else "—"
+
+
 class GradientStrip(QGraphicsItem):
     """A sparkline of one node's gradient norm (log scale) under the node on the canvas."""
     H = 18
+    LOG = True
 
     def __init__(self, parent_item):
         super().__init__(parent_item)
@@ -106,10 +147,13 @@ class GradientStrip(QGraphicsItem):
         bg.setAlpha(230)
         painter.setBrush(bg)
         painter.drawRoundedRect(rect, 4, 4)
-        vals = [math.log10(v) for v in self.values if math.isfinite(v) and v > 0]
+        if self.LOG:
+            vals = [math.log10(v) for v in self.values if math.isfinite(v) and v > 0]
+            lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+        else:  # a share: always 0..1, so the line's height reads as a level
+            vals, lo, hi = [v for v in self.values if math.isfinite(v)], 0.0, 1.0
         text_w = 64
         if len(vals) >= 2:
-            lo, hi = min(vals), max(vals)
             span = (hi - lo) or 1.0
             w = WIDTH - text_w - 10
             path = QPainterPath()
@@ -123,7 +167,23 @@ class GradientStrip(QGraphicsItem):
         painter.setPen(QColor(c.node_text))
         last = self.values[-1] if self.values else math.nan
         painter.drawText(QRectF(WIDTH - text_w - 4, 0, text_w, self.H), Qt.AlignRight | Qt.AlignVCenter,
-                         f"∇ {last:.1e}" if math.isfinite(last) else "∇ NaN")
+                         self.label(last))
+
+    def label(self, last: float) -> str:
+        return f"∇ {last:.1e}" if math.isfinite(last) else "∇ NaN"
+
+
+class DeadUnitStrip(GradientStrip):
+    """Under a ReLU (no parameters, so no gradient): the share of its units that are dead."""
+    LOG = False
+
+    def set_values(self, values: list[float], state: str) -> None:
+        super().set_values(values, state)
+        self.setToolTip(f"{values[-1]:.0%} of the units output 0 for every sample of the "
+                        f"sampled batch" if values else "")
+
+    def label(self, last: float) -> str:
+        return f"dead {_pct(last)}"
 
 
 class InsightPanel(QWidget):
@@ -133,23 +193,27 @@ class InsightPanel(QWidget):
         super().__init__(parent)
         self.scene = None
         self.tracker = GradientTracker()
+        self.acts = ActivationTracker()
+        self.order: dict[str, None] = {}    # node ids in the order they first arrived (graph order)
         self.strips: dict[str, GradientStrip] = {}
-        self.show_on_canvas = QCheckBox("Show gradient norms on the canvas")
+        self.show_on_canvas = QCheckBox("Show gradient norms and dead ReLU units on the canvas")
         self.show_on_canvas.setChecked(True)
         self.show_on_canvas.toggled.connect(self._toggle)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.warning.hide()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Layer", "‖∇‖ last", "min", "max", "state"])
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         note = QLabel("Gradient L2 norm of each layer's parameters, sampled while training. "
                       "Vanishing: below 1e-7 or 1e-4 × the median layer; exploding: above 1e3 "
-                      "or 100 × its early value.")
+                      "or 100 × its early value. Activations (mean, std, share of zeros) are "
+                      "sampled at the same rate; a ReLU unit is dead when it outputs 0 for every "
+                      f"sample of the batch (warning from {DEAD_WARN:.0%} of its units).")
         note.setWordWrap(True)
         note.setStyleSheet("color: palette(placeholder-text);")
         lay = QVBoxLayout(self)
@@ -161,7 +225,7 @@ class InsightPanel(QWidget):
         self.timer = QTimer(self, interval=250)
         self.timer.timeout.connect(self.refresh)
         self._dirty = False
-        self.warned: set[str] = set()
+        self.warned: set = set()   # node ids (gradients) and ("dead", node id) already announced
 
     def set_scene(self, scene) -> None:
         self.clear()
@@ -169,6 +233,8 @@ class InsightPanel(QWidget):
 
     def clear(self) -> None:
         self.tracker.clear()
+        self.acts.clear()
+        self.order.clear()
         for strip in self.strips.values():
             if strip.scene() is not None:
                 strip.scene().removeItem(strip)
@@ -182,7 +248,13 @@ class InsightPanel(QWidget):
         if e.kind == "start":
             self.clear()
             self.timer.start()
+        act_stats = getattr(e, "act_stats", None)
+        if act_stats:  # first: they name every module node, in graph order
+            self.order.update(dict.fromkeys(act_stats))
+            self.acts.add(act_stats)
+            self._dirty = True
         if e.grad_norms:
+            self.order.update(dict.fromkeys(e.grad_norms))
             self.tracker.add(e.grad_norms)
             self._dirty = True
         if e.kind in ("end", "error", "stopped"):
@@ -196,44 +268,70 @@ class InsightPanel(QWidget):
         self._dirty = False
         states = self.tracker.states()
         graph = self.scene.graph if self.scene is not None and self.scene.document else None
-        rows = list(self.tracker.nodes.items())
+        dead = self.acts.dead_nodes()
+
+        def title(nid: str) -> str:
+            return graph.nodes[nid].title if graph is not None and nid in graph.nodes else nid
+
+        rows = list(self.order)
         self.table.setRowCount(len(rows))
-        for r, (nid, g) in enumerate(rows):
-            title = graph.nodes[nid].title if graph is not None and nid in graph.nodes else nid
-            state = states.get(nid, "ok")
-            cells = [title, f"{g.last:.3g}", f"{g.min:.3g}", f"{g.max:.3g}", state]
+        for r, nid in enumerate(rows):
+            g = self.tracker.nodes.get(nid)
+            a = self.acts.last.get(nid, {})
+            state = "dead" if nid in dead else states.get(nid, "ok") if g is not None else "—"
+            grads = [f"{g.last:.3g}", f"{g.min:.3g}", f"{g.max:.3g}"] if g is not None else ["—"] * 3
+            cells = [title(nid), *grads, _num(a.get("mean")), _num(a.get("std")),
+                     _pct(a.get("zero_frac")), _pct(a.get("dead_frac")), state]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if c == 4:
+                if c == STATE:
                     item.setForeground(QColor(STATE_COLOURS.get(state, "#888888")))
-                if 0 < c < 4:
+                elif c == DEAD and nid in dead:
+                    item.setForeground(QColor(STATE_COLOURS["dead"]))
+                if 0 < c < STATE:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(r, c, item)
-            self._strip(nid, g, state)
+            if g is not None:
+                self._strip(nid, GradientStrip, list(g.values), states.get(nid, "ok"))
+            elif nid in self.acts.dead:
+                self._strip(nid, DeadUnitStrip, self.acts.dead[nid], "dead" if nid in dead else "ok")
+        lines, news = [], []
         bad = [(nid, s) for nid, s in states.items() if s != "ok"]
         if bad:
-            names = ", ".join(f"'{graph.nodes[n].title if graph and n in graph.nodes else n}' ({s})"
-                              for n, s in bad[:4])
-            self.warning.setText(f"⚠ gradients: {names}")
+            names = ", ".join(f"'{title(n)}' ({s})" for n, s in bad[:4])
+            lines.append(f"⚠ gradients: {names}")
+            if {n for n, _ in bad} - self.warned:
+                news.append(f"gradient warning: {names}")
+            self.warned |= {n for n, _ in bad}
+        for nid, share in dead.items():
+            kind = graph.nodes[nid].type if graph is not None and nid in graph.nodes else "ReLU"
+            text = (f"{kind} '{title(nid)}': {share:.0%} of its units are dead "
+                    f"(output 0 for every sample)")
+            lines.append(f"⚠ {text}")
+            if ("dead", nid) not in self.warned:
+                self.warned.add(("dead", nid))
+                news.append(text)
+        if lines:
+            self.warning.setText("\n".join(lines))
             self.warning.show()
-            new = {n for n, _ in bad} - self.warned
-            if new:
-                self.warned |= new
-                self.message.emit(f"gradient warning: {names}")
+            for text in news:
+                self.message.emit(text)
         else:
             self.warning.hide()
 
-    def _strip(self, nid: str, g: NodeGradients, state: str) -> None:
+    def _strip(self, nid: str, kind: type[GradientStrip], values: list[float], state: str) -> None:
         if self.scene is None or not self.show_on_canvas.isChecked():
             return
         item = self.scene.nodes.get(nid)
         if item is None:
             return
         strip = self.strips.get(nid)
-        if strip is None or strip.parentItem() is not item:
-            strip = GradientStrip(item)
+        if strip is None or strip.parentItem() is not item or type(strip) is not kind:
+            if strip is not None and strip.scene() is not None:
+                strip.scene().removeItem(strip)
+            strip = kind(item)
             self.strips[nid] = strip
-        strip.set_values(list(g.values), state)
+        strip.set_values(list(values), state)
 
     @Slot(bool)
     def _toggle(self, on: bool) -> None:
