@@ -537,15 +537,12 @@ class Trainer:
                 names.append(nid)
                 norms.append(torch.linalg.vector_norm(torch.stack(
                     [torch.linalg.vector_norm(g.detach().float()) for g in grads])))
-        ids, acts = self.probe.take()
+        layout, acts = self.probe.take()
         if not norms and acts is None:
             return {}, {}
-        parts = ([torch.stack(norms)] if norms else []) + ([acts.flatten()] if acts is not None else [])
+        parts = ([torch.stack(norms)] if norms else []) + ([acts] if acts is not None else [])
         values = torch.cat([p.to(parts[0].device) for p in parts]).tolist()
-        rows = values[len(norms):]
-        width = len(insight.STATS)
-        return (dict(zip(names, values[:len(norms)])),
-                insight.decode(ids, [rows[k:k + width] for k in range(0, len(rows), width)]))
+        return dict(zip(names, values[:len(norms)])), insight.decode(layout, values[len(norms):])
 
     def _lr(self) -> float | None:
         return float(self.optimizer.param_groups[0]["lr"]) if self.optimizer else None
