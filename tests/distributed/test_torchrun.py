@@ -40,6 +40,10 @@ def test_two_ranks_train_alike_and_write_one_run_folder(iris_project, tmp_path):
               if e["kind"] == "epoch"]
     assert len(epochs) == 25
     assert epochs[-1]["train_loss"] < 0.5 * epochs[0]["train_loss"]
+    # activation statistics come through the DDP wrapper (hooks on the module inside it)
+    sampled = [e["act_stats"] for e in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+               if e.get("act_stats")]
+    assert sampled and any("dead_frac" in s for s in sampled[0].values())
     assert summary["test"]["accuracy"] >= 0.85
     # the reduced metrics are those of one process over the whole splits
     from workbench.core.project import load
