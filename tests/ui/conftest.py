@@ -87,3 +87,14 @@ def dclick(widget, pos: QPoint) -> None:
                  QEvent.MouseButtonRelease):
         held = Qt.NoButton if kind == QEvent.MouseButtonRelease else Qt.LeftButton
         QApplication.sendEvent(widget, QMouseEvent(kind, p, g, Qt.LeftButton, held, Qt.NoModifier))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clear_clipboard_at_exit():
+    """Qt frees the clipboard's data when the application goes; with PySide6 6.12 that can
+    crash the interpreter at exit after a copy. Clear it while everything is still alive."""
+    yield
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()
+        app.processEvents()

@@ -21,6 +21,11 @@ def make_app(argv: list[str] | None = None, dark: bool | None = None) -> QApplic
         QCoreApplication.setApplicationName("Workbench")
         app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setDesktopFileName(APP_ID)  # must match the .desktop file for the icon on Wayland
+        if app.platformName() in ("offscreen", "minimal"):
+            # PySide6 6.12 crashes at exit on these platforms when the clipboard holds
+            # QMimeData (after a copy); a real desktop clipboard is left alone.
+            import atexit
+            atexit.register(lambda: QApplication.instance() and QApplication.clipboard().clear())
         icon = resource("icons", "workbench.svg")
         if icon.exists():
             from PySide6.QtGui import QIcon
