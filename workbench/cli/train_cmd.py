@@ -98,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
         with dist.session(args.device or str(project.training.get("device", "auto"))) as ctx:
             code = _train(args, project, data, ctx, say)
             ctx.ok = code in (0, 130)  # every rank ended the same way: tear down together
-            return code
     except dist.DistributedError as exc:
         return say(exc, 2)
     except dist.Interrupted as exc:
@@ -106,6 +105,21 @@ def run(args: argparse.Namespace) -> int:
         return say(f"{exc} (another rank failed or the launcher stopped the run){kept}", exc.exit_code)
     except KeyboardInterrupt:
         return say("interrupted", 130)
+    return _leave(code)
+
+
+def _leave(code: int) -> int:
+    """End a torchrun worker now that its process group is gone and its files are closed.
+
+    Gloo's background threads can still be joinable when C++ static destructors run, which
+    aborts the process ("terminate called without an active exception") after a run that
+    succeeded; torchrun then reports the rank as failed. Leaving with os._exit skips those
+    destructors. Outside torchrun (tests calling main() in-process) it just returns."""
+    if "TORCHELASTIC_RUN_ID" not in os.environ:
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _cross_validate(args, project, settings) -> int:

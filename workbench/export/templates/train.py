@@ -238,4 +238,9 @@ def train(args, rank, world, device):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # under torchrun: skip C++ teardown, where gloo's
+        sys.stdout.flush()                    # threads can abort a finished rank ("terminate
+        sys.stderr.flush()                    # called without an active exception")
+        os._exit(code)
+    sys.exit(code)
