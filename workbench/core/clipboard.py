@@ -13,7 +13,7 @@ import json
 from typing import Iterable
 
 from workbench.core import catalog
-from workbench.core.graph import Edge, Graph, Node
+from workbench.core.graph import Edge, Graph, Node, unique_name
 
 MIME_TYPE = "application/x-workbench-nodes+json"
 KIND = "workbench.nodes"
@@ -92,7 +92,7 @@ def prepare_paste(graph: Graph, selection: dict,
         new_id = f"n{next_n}"
         next_n += 1
         ids[old_id] = new_id
-        new_title = _unique(title, titles)
+        new_title = unique_name(title, titles)
         titles.add(new_title)
         nodes.append(Node(new_id, type_name, new_title, values,
                           (x + float(offset[0]), y + float(offset[1]))))
@@ -110,13 +110,3 @@ def prepare_paste(graph: Graph, selection: dict,
             continue
         edges.append(Edge(ids[src], sp, ids[dst], dp))
     return nodes, edges
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    if base not in taken:
-        return base
-    stem = base.rstrip("0123456789") or base
-    i = 1
-    while f"{stem}{i}" in taken:
-        i += 1
-    return f"{stem}{i}"

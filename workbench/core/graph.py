@@ -13,6 +13,17 @@ from workbench.core import catalog
 from workbench.core.spec import NodeSpec
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """`base`, or `base` with its trailing number replaced by the first free one (fc, fc1, fc2)."""
+    if base not in taken:
+        return base
+    stem = base.rstrip("0123456789") or base
+    i = 1
+    while f"{stem}{i}" in taken:
+        i += 1
+    return f"{stem}{i}"
+
+
 class GraphError(Exception):
     """A change that would make the graph invalid; the message says why, for the user."""
 
@@ -114,14 +125,7 @@ class Graph:
         return f"n{n}"
 
     def unique_title(self, base: str) -> str:
-        titles = {n.title for n in self.nodes.values()}
-        if base not in titles:
-            return base
-        stem = base.rstrip("0123456789") or base
-        i = 1
-        while f"{stem}{i}" in titles:
-            i += 1
-        return f"{stem}{i}"
+        return unique_name(base, {n.title for n in self.nodes.values()})
 
     def reaches(self, start: str, goal: str) -> bool:
         """True if a directed path leads from `start` to `goal`."""
