@@ -135,5 +135,7 @@ def test_charts_follow_the_theme(make_window):
     try:
         plot = win.workflow.training.loss_plot
         assert plot.backgroundBrush().color().name() == charts.colours()[0] == "#1f2226"
+        title = plot.getPlotItem().titleLabel
+        assert title.text == "Loss" and title.opts["color"] == charts.colours()[1]  # recoloured, kept
     finally:
         win.actions["dark"].trigger()

@@ -28,15 +28,19 @@ def colours() -> tuple[str, str, str]:
 
 
 def style_plot(widget: pg.PlotWidget, title: str = "", left: str = "", bottom: str = "") -> pg.PlotItem:
+    """Colour a plot for the current theme; called again on a theme switch, it keeps the
+    plot's title and axis labels and only recolours them."""
     bg, fg, _ = colours()
     widget.setBackground(bg)
     item = widget.getPlotItem()
+    title = title or (item.titleLabel.text if item.titleLabel.isVisible() else "")
     if title:
         item.setTitle(title, color=fg, size="9pt")
     font = QFont()
     font.setPointSizeF(8)
     for name, text in (("left", left), ("bottom", bottom)):
         axis = item.getAxis(name)
+        text = text or (axis.labelText if axis.label.isVisible() else "")
         axis.setPen(pg.mkPen(fg))
         axis.setTextPen(pg.mkPen(fg))
         axis.setStyle(tickFont=font)
