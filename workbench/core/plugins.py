@@ -26,6 +26,15 @@ from workbench.core.types import BATCH, TensorType
 REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
+def bundled_folders() -> list[Path]:
+    """The `plugins/` shipped with Workbench: beside a source checkout or inside a PyInstaller
+    build — never a `plugins` folder that merely happens to sit in site-packages."""
+    root = REPO_PLUGINS.parent
+    if (root / "pyproject.toml").is_file() or hasattr(sys, "_MEIPASS"):
+        return [REPO_PLUGINS]
+    return []
+
+
 def user_folders() -> list[Path]:
     env = os.environ.get("WORKBENCH_PLUGIN_PATH")
     if env is not None:
@@ -170,7 +179,7 @@ def load_plugins(folders: list[Path] | None = None, reload: bool = False) -> lis
             value = ep.load()
             return value.register if hasattr(value, "register") else value
         found.append((Plugin(ep.name, f"entry point {ep.value}"), target))
-    for path in _candidates(folders if folders is not None else [REPO_PLUGINS, *user_folders()]):
+    for path in _candidates(folders if folders is not None else [*bundled_folders(), *user_folders()]):
         found.append((Plugin(path.stem if path.is_file() else path.name, str(path)),
                       lambda path=path: _from_file(path)))
     plugins = []
