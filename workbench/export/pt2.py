@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ def export_pt2(model: CompiledModel, path: str | Path, *, metadata: dict[str, st
 
     axes = with_fallback(attempt, axes, report.warnings, "torch.export")
     program = programs[-1]
-    extra = {"workbench.json": __import__("json").dumps(metadata or {})}
+    extra = {"workbench.json": json.dumps(metadata or {})}
     with quiet():
         torch.export.save(program, str(path), extra_files=extra)
     report.add_path(path)

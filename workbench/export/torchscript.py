@@ -7,6 +7,7 @@ torch.export (`.pt2`) is the first-class PyTorch format.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import torch
@@ -45,7 +46,7 @@ def export_torchscript(model: CompiledModel, path: str | Path, *, method: str = 
         with quiet(), torch.no_grad():
             scripted = torch.jit.trace(module, V.make_inputs(model, axes), check_trace=False)
         used = "torch.jit.trace"
-    extra = {"workbench.json": __import__("json").dumps(metadata or {})}
+    extra = {"workbench.json": json.dumps(metadata or {})}
     with quiet():
         torch.jit.save(scripted, str(path), _extra_files=extra)
     report.add_path(path)
