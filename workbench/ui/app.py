@@ -9,7 +9,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from workbench.resources import APP_ID, resource
-from workbench.ui import theme
+from workbench.ui import gc_guard, theme
 
 SCREENSHOT_SIZE = (1400, 860)
 
@@ -30,6 +30,7 @@ def make_app(argv: list[str] | None = None, dark: bool | None = None) -> QApplic
         if icon.exists():
             from PySide6.QtGui import QIcon
             app.setWindowIcon(QIcon(str(icon)))
+    gc_guard.install(app)  # workers must never destroy Qt objects through a collection
     if dark is None:
         dark = theme.is_dark()
         if os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes"):
