@@ -53,6 +53,12 @@ def test_row_with_too_many_fields(tmp_path):
     assert message(read_table, p) == f"{p}: line 3: 4 fields where the header has 3: '3,4,z,9'"
 
 
+def test_quote_never_closed_names_the_line_it_opens(tmp_path):
+    p = write(tmp_path, "open.csv", 'a,b,c\n1,2,x\n3,4,"y\n5,6,z\n7,8,x\n')
+    assert message(read_table, p) == \
+        f"{p}: line 3: a quoted field opens here and is never closed (the file ends inside the quotes)"
+
+
 def test_row_with_too_few_fields(tmp_path):
     p = write(tmp_path, "short.csv", "a,b,y\n1,2,x\n3,4,z\n\n5,6\n7,8,x\n")
     assert message(read_table, p) == f"{p}: line 5: 2 fields where the header has 3: '5,6'"

@@ -37,3 +37,12 @@ def test_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert err == f"error: {bad}: line 3: 4 fields where the header has 3: '3,4,z,9'\n"
     assert main(["data", "inspect", str(tmp_path / "none.csv")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'none.csv'}: no such file\n"
+
+
+def test_inspect_lists_the_first_classes_of_a_target_with_many(tmp_path, capsys):
+    rows = "".join(f"{i},c{i}\n" for i in range(60))
+    p = write(tmp_path, "many.csv", "x,kind\n" + rows)
+    assert main(["data", "inspect", str(p), "--target", "kind"]) == 0
+    line = [s for s in capsys.readouterr().out.splitlines() if s.startswith("target")][0]
+    assert line.startswith("target 'kind': classification, 60 classes: c0 1, c1 1, c10 1,")
+    assert line.endswith(", … (40 more)") and line.count(" 1,") == 20

@@ -29,6 +29,24 @@ def test_target_named_label_wins_over_the_last_column(tmp_path):
     assert inspect(p, target="b").targets == ["b"]
 
 
+def test_a_text_or_identifier_last_column_is_not_guessed_as_the_target(tmp_path):
+    """The Debian descriptions as `section,description` (label first, quoted text last): the
+    description is free text, so the guess is the last column that can be a label."""
+    import pandas as pd
+    d = pd.read_csv(DATA / "debian_sections" / "train.txt", sep="\t", header=None, quoting=3,
+                    names=["description", "section"])
+    p = tmp_path / "deb.csv"
+    d[["section", "description"]].to_csv(p, index=False)
+    schema = inspect(p)
+    assert schema.targets == ["section"] and len(schema.classes) == 10
+    assert schema.column("description").type == "text"
+    assert schema.column("description").role == "feature"
+    q = write(tmp_path, "ids.csv", "x,y,name\n" + "".join(f"{i},{i % 2},n{i}\n" for i in range(30)))
+    assert inspect(q).targets == ["y"]  # the last column names every row differently
+    only = write(tmp_path, "only.csv", "a,b\n" + "".join(f"the text {i},word{i % 3} more words\n" for i in range(30)))
+    assert inspect(only).targets == ["b"]  # nothing label-like: still the last column
+
+
 def test_digits_target_is_classification_with_counts():
     schema = inspect(DATA / "digits.csv")
     assert schema.target == "digit" and schema.task == "classification"

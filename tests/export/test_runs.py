@@ -94,6 +94,30 @@ def test_replay_matches_preprocessor_on_real_files(iris, debian):
         np.testing.assert_array_equal(got_y, want_y)
 
 
+def test_replay_reads_decimal_commas_like_training(tmp_path):
+    """A European file (`;` between fields, `,` as decimal mark): predict.py reads its text
+    cells, so the numbers must be converted there exactly as training read them, for the
+    features and for a regression target."""
+    from workbench.data import DataSettings, Preprocessor, prepare, read_table
+    from workbench.export.bundle import predict_source
+    scope = {"__file__": "predict.py", "__name__": "replay"}
+    exec(compile(predict_source(), "predict.py", "exec"), scope)
+    iris = pd.read_csv(DATA / "iris.csv")
+    iris.loc[[3, 40], "sepal_length"] = np.nan
+    path = tmp_path / "iris-eu.csv"
+    iris.to_csv(path, sep=";", decimal=",", index=False)
+    assert "5,1;3,5" in path.read_text().splitlines()[1]
+    for target in ("species", "petal_width"):
+        pre = prepare(DataSettings(path=str(path), target=target), tmp_path).preprocessor
+        spec = pre.to_dict()
+        assert spec["read"]["decimal"] == ","
+        want_x, want_y = pre.transform(read_table(path)[0])
+        got_x, got_y = scope["transform"](scope["read_raw"](str(path), spec), spec)
+        np.testing.assert_allclose(got_x, want_x, rtol=1e-6, atol=1e-6, err_msg=target)
+        np.testing.assert_allclose(got_y, want_y, err_msg=target)
+        assert np.abs(want_x).max() < 5  # scaled numbers, not the fill value of unparsed text
+
+
 def _digits_preprocessing():
     from workbench.data import DataSettings, prepare
     return prepare(DataSettings(path=str(DATA / "digits.csv"), image_shape="1,8,8", numeric="minmax"),
@@ -119,6 +143,18 @@ def test_bundle_with_preprocessing_quantize_prune(iris, tmp_path):
                                                "03_petal_width"]
     pred = _predict(tmp_path / "b", DATA / "iris.csv", tmp_path / "p.csv")
     assert set(pred["prediction"]) <= {"setosa", "versicolor", "virginica"} and len(pred) == 150
+
+    def fails(data):
+        proc = subprocess.run([sys.executable, str(tmp_path / "b" / "predict.py"), "--data", str(data),
+                               "-o", str(tmp_path / "x.csv")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr and not (tmp_path / "x.csv").exists()
+        return proc.stderr.strip()
+
+    assert fails(tmp_path / "none.csv") == f"error: {tmp_path / 'none.csv'}: no such file"
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6,3,4,1,2\n")
+    assert fails(wrong) == (f"error: {wrong}: Expected 4 fields in line 3, saw 5 "
+                            "(read like the training file: fields separated by commas, a header row)")
 
 
 def test_python_export_train_py_runs(iris, tmp_path):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+CLASSES_SHOWN = 20  # a target with thousands of classes is listed by its first few
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("data", help="look at a data file the way training will read it",
@@ -62,7 +64,10 @@ def _describe(schema) -> str:
                      f"{c.distinct:>8}  {c.note}".rstrip())
     targets = ", ".join(f"'{t}'" for t in schema.targets)
     if schema.classes is not None:
-        counts = ", ".join(f"{name} {n}" for name, n in schema.classes)
+        shown = schema.classes[:CLASSES_SHOWN]
+        counts = ", ".join(f"{name} {n}" for name, n in shown)
+        if len(schema.classes) > len(shown):
+            counts += f", … ({len(schema.classes) - len(shown)} more)"
         lines.append(f"target {targets}: classification, {len(schema.classes)} classes: {counts}")
     else:
         lines.append(f"target {targets}: regression")

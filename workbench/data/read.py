@@ -256,9 +256,15 @@ def _check_short_rows(path, info: ReadInfo, df) -> None:
 
 def _parser_error(path, info: ReadInfo, exc) -> DataError:
     width = len(info.columns)
+    last = None
     for number, fields in _data_records(path, info):
         if len(fields) != width:
             return _ragged(info, number, fields, width)
+        last = number
+    if "EOF inside string" in str(exc) and last is not None:
+        # the last record runs from an opening quote to the end of the file
+        return DataError('a quoted field opens here and is never closed (the file ends inside '
+                         'the quotes)', path=info.path, line=last)
     return DataError(_first_line(exc), path=info.path)
 
 

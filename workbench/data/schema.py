@@ -78,7 +78,7 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
     image = settings.image_dims() is not None
     warnings = list(info.warnings)
     columns = [_column(df, name, settings.types.get(name), info, path) for name in df.columns]
-    targets = _targets(df, info, settings, target)
+    targets = _targets(df, info, settings, target, columns)
     for c in columns:
         role = settings.roles.get(c.name)
         if c.name in targets:
@@ -187,7 +187,8 @@ def _is_phrases(s, distinct: int, present: int) -> bool:
     return bool(words >= 3 or (words >= 2 and distinct > 0.5 * present))
 
 
-def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None) -> list[str]:
+def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None,
+             columns: list[ColumnInfo]) -> list[str]:
     names = [str(c) for c in df.columns]
     chosen = target or settings.target
     marked = [c for c, r in settings.roles.items() if r == "target" and c in names]
@@ -209,7 +210,20 @@ def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None) -> 
     usable = [n for n in names if settings.roles.get(n) not in ("ignore", "feature")]
     if not usable:
         raise DataError("no column left to use as the target", path=info.path)
-    return [usable[-1]]
+    # The last column, unless it cannot be a label: free text, or a different word in every
+    # row (a description or an id). Then the last column that can (e.g. `section,description`).
+    by_name = {c.name: c for c in columns}
+    present = len(df)
+
+    def label_like(name: str) -> bool:
+        c = by_name[name]
+        if c.type in ("empty", "constant", "text"):
+            return False
+        return not (c.type == "categorical" and c.distinct > 20
+                    and c.distinct >= 0.9 * (present - c.missing))
+
+    likely = [n for n in usable if label_like(n)]
+    return [(likely or usable)[-1]]
 
 
 def _task(df, info: ReadInfo, settings: DataSettings, targets: list[str],

@@ -37,8 +37,28 @@ def _dialect(path, pre):
     return best, has_header, not text_form, "utf-8-sig", "."
 
 
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes", " ": "spaces"}
+
+
 def read_raw(path, pre):
-    """A raw file like the training file -> DataFrame named with the training columns."""
+    """A raw file like the training file -> DataFrame named with the training columns; a file
+    that cannot be read that way stops with one line naming it (never a traceback)."""
+    try:
+        return _read_raw(path, pre)
+    except FileNotFoundError:
+        raise SystemExit(f"error: {path}: no such file") from None
+    except OSError as exc:
+        raise SystemExit(f"error: {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+        delimiter, has_header = _dialect(path, pre)[:2]
+        how = f"fields separated by {SEPARATORS.get(delimiter, repr(delimiter))}, " + \
+            ("a header row" if has_header else "no header row")
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.replace("Error tokenizing data. C error: ", "")
+        raise SystemExit(f"error: {path}: {reason} (read like the training file: {how})") from None
+
+
+def _read_raw(path, pre):
     delimiter, has_header, quoting, encoding, decimal = _dialect(path, pre)
     kwargs = dict(sep=r"\s+" if delimiter == " " else delimiter, encoding=encoding, dtype=str,
                   keep_default_na=False, na_values=pre.get("missing_tokens", []), decimal=decimal)
@@ -51,6 +71,13 @@ def read_raw(path, pre):
         df = pd.read_csv(path, header=None, **kwargs)
         names = list(pre["columns"])
         df.columns = (names + [f"column_{i + 1}" for i in range(len(names), df.shape[1])])[: df.shape[1]]
+    if decimal != ".":  # read as text, so "1,5" must become "1.5" where training read numbers
+        numeric = [f["column"] for f in pre.get("features", []) if f["type"] == "numeric"]
+        if pre["target"]["task"] != "classification":
+            numeric += pre["target"]["columns"]
+        for c in numeric:
+            if c in df.columns:
+                df[c] = df[c].str.replace(decimal, ".", regex=False)
     return df
 
 
