@@ -99,6 +99,7 @@ def test_whole_journey(make_window, qtbot, tmp_path, monkeypatch, artifacts):
     result = tp.last_result
     assert result is not None and result.status == "completed", tp.error
     assert result.summary["epochs_run"] == 2
+    assert tp.progress.text() == "completed · epoch 2/2" and tp.progress.value() == tp.progress.maximum()
     assert tp.series["train_step"].n > steps
     assert len(tp.curves["val"].getData()[0]) == 2                # one point per epoch
     assert tp.results.matrix is not None and tp.results.matrix.shape == (10, 10)

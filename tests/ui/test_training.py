@@ -58,6 +58,9 @@ def test_stop_keeps_the_last_checkpoint(iris_window, qtbot):
     assert (result.folder / "last.pt").exists() and (result.folder / "best.pt").exists()
     assert win.workflow.runs.selected_run() == result.folder
     assert "stopped" in win.workflow.runs.tree.topLevelItem(0).text(1)
+    epochs = result.summary["epochs_run"]
+    assert tp.progress.text() == f"stopped · epoch {epochs}/5000"
+    assert tp.progress.value() < tp.progress.maximum()
 
 
 def test_nan_error_is_shown_clearly(make_window, qtbot, tmp_path, monkeypatch):

@@ -87,6 +87,7 @@ class TrainingPanel(QWidget):
         self.data_source = None          # callable -> PreparedData | None (the data panel's)
         self.runs_root = None            # callable -> Path
         self.last_result = None
+        self.run_epochs = 0  # the epoch total of the run going on (the spin box may differ)
         self.error = ""
         self.series = {k: Series() for k in ("train_step", "train", "val", "metric", "lr")}
         self.points_received = 0
@@ -415,6 +416,7 @@ class TrainingPanel(QWidget):
         self._dirty = True
 
     def _progress(self, e) -> None:
+        self.run_epochs = e.epochs
         if e.steps:
             self.progress.setValue(int(1000 * e.step / e.steps))
             self.progress.setFormat(f"epoch {e.epoch}/{e.epochs} · {e.step / e.steps:.0%} of the run")
@@ -446,6 +448,9 @@ class TrainingPanel(QWidget):
                    f"{s.get('time_s', 0):.1f} s")
         if result.status == "failed" and s.get("epochs_run"):
             caption += " · the last good checkpoint is kept"
+        if result.status in ("completed", "early_stopped"):  # the run is over: a full bar
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(f"{text} · epoch {s.get('epochs_run', 0)}/{self.run_epochs or self.epochs.value()}")
         self.results.show_summary(s, caption)
         self.status.setText(f"{text} · {_headline(s)}" + (f"\n{result.message}" if result.message
                                                            and result.status != "completed" else ""))
