@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import pytest
+
 from tests.data.helpers import DATA, write
-from workbench.data import preview, read_table
+from workbench.data import DataError, preview, read_table
 
 
 def test_iris_reads_numbers_as_float32():
@@ -24,6 +26,25 @@ def test_debian_text_form_keeps_quotes_in_text():
     assert quoted, "the data set has descriptions with quotes"
     for i in quoted:
         assert df["text"].iloc[i] + "\t" + df["label"].iloc[i] == raw[i]
+
+
+def test_label_first_text_form_names_its_columns_by_content(tmp_path):
+    """label<TAB>text (the label first) is the same form turned round: the column with more
+    words is the text, so the label is still the target and the text the feature."""
+    from workbench.data import inspect
+    raw = (DATA / "debian_sections" / "test.txt").read_text(encoding="utf-8").splitlines()
+    p = write(tmp_path, "flipped.txt", "".join("\t".join(reversed(r.split("\t"))) + "\n" for r in raw))
+    df, info = read_table(p)
+    assert info.text_format and list(df.columns) == ["label", "text"] and len(df) == 2008
+    schema = inspect(p)
+    assert schema.targets == ["label"] and len(schema.classes) == 10
+    assert schema.column("text").type == "text" and schema.column("text").role == "feature"
+    lines = ["\t".join(reversed(r.split("\t"))) for r in raw[:40]]
+    lines[5] = "fonts\t"
+    bad = write(tmp_path, "bad.txt", "\n".join(lines) + "\n")
+    with pytest.raises(DataError) as e:
+        read_table(bad)
+    assert str(e.value) == f"{bad}: line 6: no text (expected label<TAB>text): 'fonts'"
 
 
 def test_delimiters(tmp_path):

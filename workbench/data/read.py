@@ -152,7 +152,7 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
         if has_header:
             names = _unique([c.strip() or f"column_{i + 1}" for i, c in enumerate(rows[0])])
         elif width == 2 and delimiter == "\t":
-            names, text_format = list(TEXT_COLUMNS), True
+            names, text_format = _text_form_names(rows), True
         else:
             names = [f"column_{i + 1}" for i in range(width)]
     body = rows[1:] if has_header else rows
@@ -160,6 +160,16 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
     info = ReadInfo(display, delimiter, encoding, has_header, 0, warnings, quoting, decimal,
                     text_format, list(names), numeric)
     return Sample(info, text, rows, complete, size, covered)
+
+
+def _text_form_names(rows: list[list[str]]) -> list[str]:
+    """text<TAB>label, or label<TAB>text when the first field is the shorter one: the column
+    with more words per row is the text."""
+    def words(j: int) -> float:
+        counts = [len(r[j].split()) for r in rows if len(r) > j]
+        return sum(counts) / max(len(counts), 1)
+
+    return list(TEXT_COLUMNS) if words(0) >= words(1) else list(reversed(TEXT_COLUMNS))
 
 
 def records(path, info: ReadInfo) -> Iterator[tuple[int, list[str]]]:
@@ -248,7 +258,8 @@ def _check_short_rows(path, info: ReadInfo, df) -> None:
     labelled = info.text_format or (info.delimiter == "\t" and width == 2)
     for number, fields in _data_records(path, info):
         if labelled and (len(fields) < 2 or not fields[1].strip()):
-            raise DataError(f"no label (expected text<TAB>label): {show(fields[0])}",
+            first, second = info.columns if info.text_format else TEXT_COLUMNS
+            raise DataError(f"no {second} (expected {first}<TAB>{second}): {show(fields[0])}",
                             path=info.path, line=number)
         if len(fields) < width:
             raise _ragged(info, number, fields, width)
