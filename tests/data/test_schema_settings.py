@@ -103,3 +103,23 @@ def test_bad_settings(bad, text):
     with pytest.raises(DataError) as info:
         DataSettings.from_dict(bad)
     assert str(info.value) == f"data settings: {text}"
+
+
+def test_an_index_written_with_the_file_is_ignored(tmp_path):
+    """pandas' `to_csv` writes the row index as an unnamed first column unless told not to."""
+    import pandas as pd
+    iris = pd.read_csv(DATA / "iris.csv").sample(frac=1, random_state=0).reset_index(drop=True)
+    p = tmp_path / "iris-with-index.csv"
+    iris.to_csv(p)
+    schema = inspect(p)
+    assert schema.column("column_1").role == "ignore"
+    assert schema.column("column_1").note == "row numbers (an index?)"
+    assert schema.features == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert "column 'column_1' counts the rows (0, 1, 2, … — an index written with the file?): " \
+        "ignored" in schema.warnings
+    iris.index += 1
+    iris.rename_axis("id").to_csv(p)
+    assert inspect(p).column("id").role == "ignore"
+    assert inspect(p, settings=DataSettings(roles={"id": "feature"})).column("id").role == "feature"
+    line = write(tmp_path, "line.csv", "x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(50)))
+    assert inspect(line).column("x").role == "feature"  # named x: a real feature that counts up

@@ -99,6 +99,11 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
             c.role, c.note = "ignore", "every value differs (an identifier?)"
             warnings.append(f"column '{c.name}' has a different value in every row "
                             "(an identifier?): ignored")
+        elif c.type == "numeric" and c.missing == 0 and _index_name(c.name, info) \
+                and _row_numbers(df[c.name]):
+            c.role, c.note = "ignore", "row numbers (an index?)"
+            warnings.append(f"column '{c.name}' counts the rows (0, 1, 2, … — an index written "
+                            "with the file?): ignored")
         else:
             c.role = "feature"
     task, classes = _task(df, info, settings, targets, columns, path)
@@ -266,6 +271,28 @@ def _task(df, info: ReadInfo, settings: DataSettings, targets: list[str],
         raise DataError(f"the target column '{targets[0]}' has one class only ({show(only)}); "
                         "classification needs at least 2", path=info.path, column=None)
     return "classification", [(k, int(count[k])) for k in ordered]
+
+
+INDEX_NAMES = ("", "index", "id", "row", "unnamed: 0")
+
+
+def _index_name(name: str, info: ReadInfo) -> bool:
+    """A header cell left empty (named column_N here) or one that names an index: a column
+    of row numbers called `x` may be a real feature (y = 2x + 1), one called `id` is not."""
+    import re
+
+    return info.has_header and (name.strip().lower() in INDEX_NAMES
+                                or re.fullmatch(r"column_\d+", name) is not None)
+
+
+def _row_numbers(s) -> bool:
+    """0, 1, 2, … or 1, 2, 3, … in file order: the index pandas writes unless told not to."""
+    import numpy as np
+
+    v = s.to_numpy()
+    if len(v) < 3 or v[0] not in (0, 1):
+        return False
+    return bool(np.array_equal(v, np.arange(v[0], v[0] + len(v), dtype=v.dtype)))
 
 
 def _class_like(s) -> bool:
