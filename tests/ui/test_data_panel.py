@@ -123,3 +123,20 @@ def test_preview_of_a_million_rows_is_lazy(app, qtbot):
     assert model.data(model.index(rows - 1, 1)) == str(df["b"].iloc[-1])
     assert len(set(asked)) < 400                                   # only visible rows were read
     assert first < 2.0 and scroll < 0.25, (first, scroll)
+
+
+def test_class_balance_shows_the_most_frequent_of_many_classes(make_window, qtbot, tmp_path):
+    win = make_window("mlp-classifier")
+    rng = np.random.default_rng(0)
+    kinds = [f"k{i:03d}" for i in range(120)]
+    weights = np.linspace(1, 3, len(kinds))
+    rows = rng.choice(kinds, size=3000, p=weights / weights.sum())
+    p = tmp_path / "many.csv"
+    pd.DataFrame({"x": rng.normal(size=3000), "kind": rows}).to_csv(p, index=False)
+    panel = load(qtbot, win, p)
+    plot = panel.balance.getPlotItem()
+    assert plot.titleLabel.text.startswith("Class balance · the 50 most frequent of 120 classes")
+    counts = pd.Series(rows).value_counts()
+    widths = panel.bars.opts["width"]
+    assert len(widths) == 50 and sorted(widths, reverse=True) == list(widths)
+    assert list(widths) == counts.iloc[:50].tolist()

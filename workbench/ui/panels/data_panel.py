@@ -30,6 +30,7 @@ from workbench.ui.project_commands import SetData
 from workbench.ui.workers import Task
 
 DATA_FILTER = "Data files (*.csv *.tsv *.txt *.tab *.data);;All files (*)"
+BARS_SHOWN = 50  # the class-balance chart shows at most this many classes
 
 
 @dataclass
@@ -441,6 +442,9 @@ class DataPanel(QWidget):
         if self.bars is not None:
             plot.removeItem(self.bars)
             self.bars = None
+        total = len(classes)
+        if total > BARS_SHOWN:  # thousands of bars help nobody: the most frequent classes
+            classes = sorted(classes, key=lambda c: -int(c[1]))[:BARS_SHOWN]
         names = [str(n) for n, _ in classes]
         counts = [int(k) for _, k in classes]
         ticks = [(i, n if len(n) <= 18 else n[:17] + "…") for i, n in enumerate(names)]
@@ -449,7 +453,9 @@ class DataPanel(QWidget):
             plot.setTitle("Class balance (no classes: regression or no data)", size="9pt",
                           color=charts.colours()[1])
             return
-        plot.setTitle(f"Class balance · {len(names)} classes", size="9pt", color=charts.colours()[1])
+        title = f"{total:,} classes" if total == len(names) else \
+            f"the {len(names)} most frequent of {total:,} classes"
+        plot.setTitle(f"Class balance · {title}", size="9pt", color=charts.colours()[1])
         self.bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.7, width=counts,
                                     brush=charts.SERIES["train"], pen=None)
         plot.addItem(self.bars)
