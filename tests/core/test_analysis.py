@@ -17,6 +17,11 @@ def test_valid_classifier_counts_parameters():
     assert a.summary() == "valid · 131 parameters"
     assert a.output_type(n["linear"].id).shape == ("batch", 16)
     assert analyse(g).inputs[n["linear1"].id]["in"].shape == ("batch", 16)
+    spare = g.add_node("ReLU")                              # its output goes nowhere: a warning
+    g.connect(n["linear"].id, "out", spare.id, "in")
+    assert analyse(g).summary() == "valid · 131 parameters · 1 warning"
+    g.add_node("Linear")                                    # input not connected: an error
+    assert analyse(g).summary() == "1 problem · 2 warnings"
 
 
 def test_in_features_follow_upstream_changes():

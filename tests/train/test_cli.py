@@ -170,3 +170,12 @@ def test_kfold_cross_validation(iris_project, capsys):
     assert not (iris_project.parent / "runs").exists()  # cross-validation writes no run
     assert main(["train", str(iris_project), "--kfold", "1"]) == 2
     assert "at least 2" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, iris_project, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["train", str(iris_project), "--epochs", "1", "--out", str(blocker / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(blocker / "run") in err
+    assert "Traceback" not in err and err.count("\n") == 1

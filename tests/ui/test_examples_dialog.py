@@ -58,3 +58,21 @@ def test_export_for_cluster_is_in_the_file_menu(make_window, tmp_path):
     assert win.workflow.show_cluster_dialog()
     assert win.workflow.cluster_dialog.isVisible()
     win.workflow.cluster_dialog.close()
+
+
+def test_opening_a_bundled_example_directly_opens_a_copy(make_window, tmp_path, monkeypatch):
+    """`make run` and `workbench gui <example>` open the shipped file: Save must not write into
+    the installation, and runs must not land in it."""
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    path = ROOT / "resources" / "examples" / "iris-classifier" / "project.wbproj"
+    before = path.read_bytes()
+    win = make_window()
+    assert win.open_file(path)
+    assert win.document.path is None and win.document.project.name == "iris classifier"
+    assert Path(win.document.project.data["path"]).is_absolute()
+    assert "as a new project" in win.statusBar().currentMessage()
+    from workbench.ui.panels.runs_panel import runs_root
+    assert runs_root(win.document.project) == tmp_path / "runs" / "iris_classifier"
+    win.ask_save_path = lambda: str(tmp_path / "mine.wbproj")
+    assert win.save()
+    assert win.document.path == tmp_path / "mine.wbproj" and path.read_bytes() == before

@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `workbench validate p.wbproj | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a folder that cannot be written, a full disk: one line, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

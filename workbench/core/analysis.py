@@ -55,10 +55,11 @@ class Analysis:
         return self.outputs.get(node_id, {}).get(port)
 
     def summary(self) -> str:
+        """The status-bar line; warnings are counted too, so it agrees with the Problems list."""
         n = len(self.errors)
-        if n:
-            return f"{n} problem{'s' if n != 1 else ''}"
-        return f"valid · {self.total_params:,} parameters"
+        w = len(self.problems) - n
+        head = f"{n} problem{'s' if n != 1 else ''}" if n else f"valid · {self.total_params:,} parameters"
+        return head + (f" · {w} warning{'s' if w != 1 else ''}" if w else "")
 
 
 _count_cache: dict[str, int] = {}

@@ -50,6 +50,16 @@ def settings_enabled() -> bool:
     return os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes")
 
 
+def is_bundled_example(path) -> bool:
+    """A project shipped in Workbench's examples folder (perhaps read-only, part of the install)."""
+    from workbench.resources import examples_dir
+    try:
+        Path(path).resolve().relative_to(examples_dir().resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
 def template_project(name: str) -> Project:
     data = TEMPLATE_DATA.get(name, templates.DataShape((4,), num_classes=3))
     return templates.build(name, data)
@@ -415,6 +425,17 @@ class MainWindow(QMainWindow):
                 return False
         if not self.maybe_save():
             return False
+        if is_bundled_example(path):  # `make run`, `workbench gui <example>`: never written to
+            from workbench.ui.dialogs.examples_dialog import as_new_copy
+            try:
+                project = as_new_copy(Path(path))
+            except ProjectError as exc:
+                self.show_error("Cannot open example", str(exc))
+                return False
+            self.set_document(Document(project))
+            self.show_message(f"opened the example '{project.name}' as a new project: Save asks "
+                              "where to keep it, the bundled example stays as it is")
+            return True
         try:
             project = project_io.load(path)
         except ProjectError as exc:
