@@ -28,3 +28,12 @@ def resource(*parts: str) -> Path:
 
 def examples_dir() -> Path:
     return resource("examples")
+
+
+def is_bundled_example(path) -> bool:
+    """A project shipped in the examples folder (perhaps read-only, part of the install)."""
+    try:
+        Path(path).resolve().relative_to(examples_dir().resolve())
+    except (ValueError, OSError):
+        return False
+    return True

@@ -203,3 +203,15 @@ def test_autosave_only_while_dirty(window):
     window.ask_unsaved = lambda: "discard"
     window.close()
     assert not path.exists()
+
+
+def test_a_recovered_bundled_example_comes_back_untitled():
+    from workbench.ui.document import restore
+    example = ROOT / "resources" / "examples" / "iris-classifier" / "project.wbproj"
+    record = {"path": str(example), "name": "project",
+              "project": project_io.load(example).to_dict()}
+    project = restore(record)
+    assert project.path is None                             # Save asks: the example is never written
+    assert Path(project.data["path"]) == (example.parent / "../data/iris.csv").resolve()
+    mine = Path("/somewhere/mine.wbproj")
+    assert restore(dict(record, path=str(mine))).path == mine

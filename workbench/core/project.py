@@ -78,6 +78,18 @@ def save(project: Project, path: str | os.PathLike) -> Path:
     return path
 
 
+def untitled(project: Project) -> Project:
+    """The project detached from its file (Save will ask where): relative data paths are made
+    absolute first, so its data still loads. Used for bundled examples, which are never written."""
+    if project.path is not None:
+        for key in ("path", "test_path"):
+            value = project.data.get(key)
+            if value and not Path(value).is_absolute():
+                project.data[key] = str((project.path.parent / value).resolve())
+    project.path = None
+    return project
+
+
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from workbench.core import Analysis, Project, analyse, project as project_io
 from workbench.core.project import write_atomic
+from workbench.resources import is_bundled_example
 
 AUTOSAVE_MS = 30_000
 VALIDATE_MS = 150
@@ -67,10 +68,13 @@ def find_recoveries() -> list[dict]:
 
 
 def restore(found: dict) -> Project:
-    """The project of a recovery record, with its original path and name."""
+    """The project of a recovery record, with its original path and name (a bundled example's
+    comes back untitled: it is never written)."""
     project = project_io.from_dict(found["project"], found.get("recovery_file", "<recovery>"))
     if found.get("path"):
         project.path = Path(found["path"])
+        if is_bundled_example(project.path):
+            project_io.untitled(project)
     return project
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
 from workbench.core import clipboard, layout, project as project_io, templates
 from workbench.core.graph import GraphError
 from workbench.core.project import Project, ProjectError
+from workbench.resources import is_bundled_example
 from workbench.ui import theme
 from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
@@ -48,16 +49,6 @@ TEMPLATE_DATA = {
 
 def settings_enabled() -> bool:
     return os.environ.get("WORKBENCH_NO_SETTINGS", "") not in ("1", "true", "yes")
-
-
-def is_bundled_example(path) -> bool:
-    """A project shipped in Workbench's examples folder (perhaps read-only, part of the install)."""
-    from workbench.resources import examples_dir
-    try:
-        Path(path).resolve().relative_to(examples_dir().resolve())
-    except (ValueError, OSError):
-        return False
-    return True
 
 
 def template_project(name: str) -> Project:
@@ -352,7 +343,8 @@ class MainWindow(QMainWindow):
         return path or None
 
     def ask_restore(self, records: list[dict]) -> bool:
-        names = ", ".join(f"'{r.get('name', 'untitled')}'" for r in records)
+        names = ", ".join(f"'{r.get('name') or 'untitled'}'" + (f" ({r['path']})" if r.get("path") else "")
+                          for r in records)
         answer = QMessageBox.question(
             self, "Restore unsaved work?",
             f"Workbench did not close properly last time. Restore the unsaved changes to "

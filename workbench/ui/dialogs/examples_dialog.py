@@ -32,13 +32,7 @@ def example_projects(folder: Path | None = None) -> list[tuple[Path, project_io.
 
 def as_new_copy(path: Path) -> project_io.Project:
     """The example as an untitled project whose data paths still point at the example data."""
-    project = project_io.load(path)
-    for key in ("path", "test_path"):
-        value = project.data.get(key)
-        if value and not Path(value).is_absolute():
-            project.data[key] = str((path.parent / value).resolve())
-    project.path = None
-    return project
+    return project_io.untitled(project_io.load(path))
 
 
 class ExamplesDialog(QDialog):
