@@ -87,3 +87,23 @@ def test_a_hanging_rank_makes_the_other_time_out_with_a_clear_error(iris_project
             in proc.stderr), proc.stderr[-3000:]
     assert "WORKBENCH_DIST_TIMEOUT=4 s" in proc.stderr
     assert took < 45
+
+
+def test_a_distributed_run_resumes_where_it_stopped(iris_project, tmp_path):
+    """--resume under torchrun: the same run folder goes on from its last epoch, both ranks
+    continue from the same state, and the curves continue rather than restart."""
+    run, dump = tmp_path / "run", tmp_path / "dump"
+    first = _train(iris_project, run, "--epochs", "6")
+    assert first.returncode == 0, first.stderr[-3000:]
+    proc = torchrun(["-m", "workbench", "train", str(iris_project), "--distributed", "--resume", str(run),
+                     "--epochs", "10"], cwd=iris_project.parent, timeout=90, WORKBENCH_DIST_DUMP=dump)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    epochs = [e["epoch"] for e in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+              if e["kind"] == "epoch"]
+    assert epochs == list(range(1, 11))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 10
+    assert summary["distributed"]["weights_identical"] is True
+    w0, w1 = (torch.load(dump / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump", "run"]
