@@ -180,6 +180,16 @@ def test_cli_export_onnx_and_errors(iris, tmp_path, capsys):
     assert "max abs diff" in out and "int8 dynamic quantisation" in out and "verification passed" in out
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
     assert (tmp_path / "m.int8.onnx").exists()
+    # the preprocessing the model needs, beside it: a client replays it and gets the accuracy
+    pre = json.loads((tmp_path / "m.preprocessing.json").read_text())
+    assert pre == iris[2].preprocessor.to_dict()
+    from workbench.export.bundle import predict_source
+    import onnxruntime as ort
+    scope = {"__file__": "predict.py", "__name__": "replay"}
+    exec(compile(predict_source(), "predict.py", "exec"), scope)
+    x, y = scope["transform"](scope["read_raw"](str(DATA / "iris.csv"), pre), pre)
+    scores = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
+    assert (scores.argmax(1) == y).mean() >= 0.9
     code = main(["export", "p.wbproj", "--run", str(tmp_path / "nope"), "--format", "pt2", "-o", "x.pt2"])
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("error: ") and err.count("\n") == 1

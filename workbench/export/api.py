@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from workbench.core.compile import CompiledModel
+from workbench.core.project import write_atomic
 from workbench.export import compress
 from workbench.export.metadata import model_metadata
 from workbench.export.onnx_export import ExportError, export_onnx, ort_runner
@@ -150,9 +151,20 @@ def export_run(run_folder: str | Path, format: str, out_path: str | Path, *,  # 
         q = out_path.with_name(out_path.stem + ".int8.onnx")
         report.compression.append(quantize_and_score(run, out_path, q, data))
         report.add_path(q)
+    if format in ("onnx", "torchscript", "pt2") and report.passed and run.preprocessing:
+        report.add_path(write_preprocessing(run, out_path))
     report.compression = compressions + report.compression
     report.warnings += notes
     return report
+
+
+def write_preprocessing(run: RunInfo, model_path: Path) -> Path:
+    """`<model>.preprocessing.json` beside a single-file model: the fitted transforms a client
+    must replay on raw rows (format: docs/preprocessing-format.md; the bundle's predict.py
+    reads the same file)."""
+    path = model_path.with_name(model_path.stem + ".preprocessing.json")
+    write_atomic(path, json.dumps(run.preprocessing, indent=1, ensure_ascii=False) + "\n")
+    return path
 
 
 def _onnx(run: RunInfo, out_path: Path, with_preprocessing: bool) -> ExportReport:
