@@ -56,6 +56,18 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, project, monkeypatch)
     assert [f.name for f in tmp_path.iterdir()] == ["p.wbproj"]
 
 
+def test_save_gives_the_permissions_a_plain_write_would(tmp_path, project):
+    old = os.umask(0o022)
+    try:
+        path = save(project, tmp_path / "p.wbproj")
+        assert path.stat().st_mode & 0o777 == 0o644        # not mkstemp's private 0600
+        path.chmod(0o640)
+        save(project, path)
+        assert path.stat().st_mode & 0o777 == 0o640        # an existing file keeps its own
+    finally:
+        os.umask(old)
+
+
 def test_save_as_elsewhere_rebases_relative_data_paths(tmp_path, project):
     save(project, tmp_path / "one" / "p.wbproj")
     moved = load(tmp_path / "one" / "p.wbproj")
