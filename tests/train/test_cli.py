@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +180,23 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, iris_project, ca
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(blocker / "run") in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_moved_runs_keep_their_data_paths_and_names(iris_project, tmp_path, capsys):
+    from workbench.train.runs import move_runs
+    old = tmp_path / "elsewhere" / "runs"
+    for name in ("a", "b"):
+        assert main(["train", str(iris_project), "--epochs", "1", "--out", str(old / name)]) == 0
+    capsys.readouterr()
+    relative = project_file.load(old / "a" / "project.wbproj").data["path"]
+    assert not Path(relative).is_absolute()                 # relative to the run folder
+    new = tmp_path / "deep" / "er" / "runs"
+    (new / "a").mkdir(parents=True)                         # a name already taken
+    moved = move_runs(old, new)
+    assert [p.name for p in moved] == ["a-2", "b"] and not old.exists()
+    want = (iris_project.parent / project_file.load(iris_project).data["path"]).resolve()
+    for run in moved:
+        data = project_file.load(run / "project.wbproj").data["path"]
+        assert not Path(data).is_absolute() and (run / data).resolve() == want
+        assert main(["export", str(run / "project.wbproj"), "--run", str(run), "--format", "onnx",
+                     "-o", str(run / "m.onnx")]) == 0

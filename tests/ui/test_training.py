@@ -142,3 +142,25 @@ def test_charts_follow_the_theme(make_window):
         assert title.text == "Loss" and title.opts["color"] == charts.colours()[1]  # recoloured, kept
     finally:
         win.actions["dark"].trigger()
+
+
+def test_first_save_takes_the_untitled_projects_runs_along(iris_window, qtbot, tmp_path):
+    """Runs made while untitled live in the app's data folder; saving the project moves them
+    beside it, where the Runs panel then looks, and they still export."""
+    win = iris_window
+    tp = train(qtbot, win, 2)
+    made = tp.last_result.folder
+    assert made.parent == tmp_path / "runs" / "mlp-classifier"
+    win.ask_save_path = lambda: str(tmp_path / "mine" / "iris.wbproj")
+    assert win.save()
+    moved = tmp_path / "mine" / "runs" / made.name
+    assert win.workflow.runs.root == tmp_path / "mine" / "runs"
+    from workbench.ui.panels.runs_panel import list_runs
+    assert [r.folder for r in list_runs(win.workflow.runs.root)] == [moved]
+    assert not made.exists() and "; 1 run moved beside it" in win.statusBar().currentMessage()
+    from workbench.core import project as project_io
+    from workbench.data import DataSettings, prepare
+    copy = project_io.load(moved / "project.wbproj")
+    assert prepare(DataSettings.from_dict(copy.data), moved).classes == ["setosa", "versicolor", "virginica"]
+    from workbench.export.api import export_run
+    assert export_run(moved, "onnx", tmp_path / "m.onnx").passed

@@ -13,6 +13,7 @@ Layout (what `checkpoint.load_run` reads, plus what resuming needs):
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -37,6 +38,33 @@ def new_run_folder(project: project_file.Project, root: str | Path | None = None
         except FileExistsError:
             i += 1
             folder = base / f"{stamp}-{i}"
+
+
+def move_runs(src: Path, dst: Path) -> list[Path]:
+    """Move every run folder in `src` into `dst`: a project saved for the first time takes along
+    the runs it made while untitled. Each run's project copy is re-saved in its new place, so
+    relative data paths in it still point at the data. A name already taken gets a suffix."""
+    moved: list[Path] = []
+    if not src.is_dir() or src.resolve() == dst.resolve():
+        return moved
+    for run in sorted(p for p in src.iterdir() if (p / "project.wbproj").is_file()):
+        target, i = dst / run.name, 2
+        while target.exists():
+            target, i = dst / f"{run.name}-{i}", i + 1
+        try:
+            project = project_file.load(run / "project.wbproj")
+        except project_file.ProjectError:
+            project = None  # moved as it is; the run was unreadable before too
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(run), str(target))
+        if project is not None:
+            project_file.save(project, target / "project.wbproj")
+        moved.append(target)
+    try:
+        src.rmdir()
+    except OSError:
+        pass  # something else is in there: leave it
+    return moved
 
 
 class EventLog:

@@ -457,7 +457,8 @@ class MainWindow(QMainWindow):
             return False
         self._add_recent(str(target.resolve()))
         self._update_title()
-        self.show_message(f"saved {target}")
+        note, self.workflow.save_note = self.workflow.save_note, ""
+        self.show_message(f"saved {target}{note}")
         return True
 
     def offer_recovery(self) -> bool:

@@ -43,6 +43,8 @@ class Workflow(QObject):
         self.insight = InsightPanel()
         self.exporter = Exporter(self.threads, self)
         self.onnx_path: Path | None = None       # where one-click export writes (unsaved projects)
+        self.untitled_root: Path | None = None    # the runs folder of an untitled project
+        self.save_note = ""                        # what the last save also did (runs moved)
         self.dialog = None
         self.cluster_dialog = None
 
@@ -125,10 +127,30 @@ class Workflow(QObject):
         self.onnx_path = None
         document.pathChanged.connect(self._path_changed)
         self.runs.set_root(self.current_runs_root())
+        self.untitled_root = None if document.path else self.runs.root
 
     @Slot(object)
     def _path_changed(self, _path) -> None:
-        self.runs.set_root(self.current_runs_root())
+        old, new = self.runs.root, self.current_runs_root()
+        if old is not None and old != new and self.untitled_root == old:
+            self._take_runs_along(old, new)
+        self.untitled_root = None if self.w.document.path else new
+        self.runs.set_root(new)
+
+    def _take_runs_along(self, old: Path, new: Path) -> None:
+        """First save of an untitled project: its runs move beside it, where the Runs panel
+        now looks, instead of staying behind in the app's data folder."""
+        from workbench.train.runs import move_runs
+        if self.training_busy():
+            self.w.show_message(f"training is running: its runs stay in {old}")
+            return
+        try:
+            moved = move_runs(old, new)
+        except OSError as exc:
+            self.w.show_message(f"the runs stay in {old}: {exc}")
+            return
+        if moved:
+            self.save_note = f"; {len(moved)} run{'s' if len(moved) != 1 else ''} moved beside it ({new})"
 
     def current_runs_root(self) -> Path:
         return runs_root(self.w.document.project)
