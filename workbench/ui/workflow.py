@@ -142,12 +142,12 @@ class Workflow(QObject):
         now looks, instead of staying behind in the app's data folder."""
         from workbench.train.runs import move_runs
         if self.training_busy():
-            self.w.show_message(f"training is running: its runs stay in {old}")
+            self.save_note = f"; training is running, so its runs stay in {old}"
             return
         try:
             moved = move_runs(old, new)
         except OSError as exc:
-            self.w.show_message(f"the runs stay in {old}: {exc}")
+            self.save_note = f"; the runs stay in {old}: {exc}"
             return
         if moved:
             self.save_note = f"; {len(moved)} run{'s' if len(moved) != 1 else ''} moved beside it ({new})"
