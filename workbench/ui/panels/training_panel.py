@@ -368,6 +368,7 @@ class TrainingPanel(QWidget):
         for s in self.series.values():
             s.clear()
         self.points_received = 0
+        self.run_epochs = 0
         self.results.clear()
         self._dirty = True
         self.redraw()
