@@ -70,7 +70,7 @@ def test_opening_a_bundled_example_directly_opens_a_copy(make_window, tmp_path, 
     assert win.open_file(path)
     assert win.document.path is None and win.document.project.name == "iris classifier"
     assert Path(win.document.project.data["path"]).is_absolute()
-    assert "as a new project" in win.statusBar().currentMessage()
+    assert win.statusBar().currentMessage().startswith("new project from the example 'iris classifier'")
     from workbench.ui.panels.runs_panel import runs_root
     assert runs_root(win.document.project) == tmp_path / "runs" / "iris_classifier"
     win.ask_save_path = lambda: str(tmp_path / "mine.wbproj")

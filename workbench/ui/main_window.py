@@ -415,19 +415,10 @@ class MainWindow(QMainWindow):
             path = self.ask_open_path()
             if not path:
                 return False
+        if is_bundled_example(path):  # `make run`, `workbench gui <example>`: never written to
+            return self.new_from_example(path)
         if not self.maybe_save():
             return False
-        if is_bundled_example(path):  # `make run`, `workbench gui <example>`: never written to
-            from workbench.ui.dialogs.examples_dialog import as_new_copy
-            try:
-                project = as_new_copy(Path(path))
-            except ProjectError as exc:
-                self.show_error("Cannot open example", str(exc))
-                return False
-            self.set_document(Document(project))
-            self.show_message(f"opened the example '{project.name}' as a new project: Save asks "
-                              "where to keep it, the bundled example stays as it is")
-            return True
         try:
             project = project_io.load(path)
         except ProjectError as exc:
