@@ -236,7 +236,8 @@ class Workflow(QObject):
         if self.cluster_dialog is not None:
             self.cluster_dialog.close()
             self.cluster_dialog.deleteLater()
-        self.cluster_dialog = ClusterDialog(source, project.folder, self.w.document.name, self.w)
+        self.cluster_dialog = ClusterDialog(source, project.folder, self.w.document.name, self.w,
+                                            threads=self.threads)
         self.cluster_dialog.show()
         return True
 

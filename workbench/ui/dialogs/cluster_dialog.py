@@ -2,35 +2,33 @@
 (workbench.export.cluster) off the UI thread and shows the torchrun commands, with Copy."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout)
 
-
-class _Bridge(QObject):
-    """Carries the worker thread's result to the dialog's slots (queued, GUI thread)."""
-    done = Signal(object)
-    failed = Signal(str)
+from workbench.ui.workers import Task, Threads
 
 
 class ClusterDialog(QDialog):
     """`source`: a run folder (trained weights) or a .wbproj file; `out_dir`: where the bundle
-    folder goes by default (`<out_dir>/<name>-cluster`)."""
+    folder goes by default (`<out_dir>/<name>-cluster`); `threads`: the window's worker threads
+    (stopped and waited for when it closes), else the dialog's own."""
 
     written = Signal(object)   # the ClusterBundle, once written
 
-    def __init__(self, source: Path, out_dir: Path, name: str = "project", parent=None):
+    def __init__(self, source: Path, out_dir: Path, name: str = "project", parent=None,
+                 threads: Threads | None = None):
         super().__init__(parent)
         from workbench.export.cluster import data_argument
         self.setWindowTitle("Export for cluster")
         self.source = Path(source)
         self.data_arg = data_argument(self.source)
         self.bundle = None
-        self.thread: threading.Thread | None = None
+        self.threads = threads or Threads(self)
+        self.task: Task | None = None
         self.gpus = QSpinBox()
         self.gpus.setRange(1, 256)
         self.gpus.setValue(_gpu_count())
@@ -72,9 +70,6 @@ class ClusterDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(self.commands, 1)
         lay.addLayout(buttons)
-        self.bridge = _Bridge(self)
-        self.bridge.done.connect(self._done)
-        self.bridge.failed.connect(self._failed)
         self.gpus.valueChanged.connect(self._preview)
         self.nodes.valueChanged.connect(self._preview)
         self.resize(760, 420)
@@ -107,26 +102,21 @@ class ClusterDialog(QDialog):
     @Slot()
     def start(self) -> bool:
         """Write the bundle in a worker thread; False when a write is still running."""
-        if self.thread is not None and self.thread.is_alive():
+        if self.task is not None:
             return False
         from workbench.export.cluster import write_cluster_bundle
         args = (self.source, Path(self.path.text()).expanduser(), self.gpus.value(), self.nodes.value())
-        bridge = self.bridge
-
-        def work():
-            try:
-                bridge.done.emit(write_cluster_bundle(*args))
-            except Exception as exc:  # noqa: BLE001 - shown in the dialog
-                bridge.failed.emit(" ".join(str(exc).split()) or type(exc).__name__)
-
+        self.task = Task(lambda report, cancelled: write_cluster_bundle(*args), expected=(Exception,))
+        self.task.done.connect(self._done)
+        self.task.failed.connect(self._failed)
         self.write_button.setEnabled(False)
         self.status.setText("writing…")
-        self.thread = threading.Thread(target=work, name="workbench-cluster-export", daemon=True)
-        self.thread.start()
+        self.threads.start(self.task)
         return True
 
-    @Slot(object)
-    def _done(self, bundle) -> None:
+    @Slot(int, object)
+    def _done(self, _token: int, bundle) -> None:
+        self.task = None
         self.bundle = bundle
         self.write_button.setEnabled(True)
         self.commands.setPlainText(self.command_text() + "\n" + bundle.summary())
@@ -134,8 +124,9 @@ class ClusterDialog(QDialog):
                                                             " (model.py verification FAILED)"))
         self.written.emit(bundle)
 
-    @Slot(str)
-    def _failed(self, message: str) -> None:
+    @Slot(int, str)
+    def _failed(self, _token: int, message: str) -> None:
+        self.task = None
         self.write_button.setEnabled(True)
         self.status.setText(f"error: {message}")
 
