@@ -135,7 +135,7 @@ def test_class_balance_shows_the_most_frequent_of_many_classes(make_window, qtbo
     pd.DataFrame({"x": rng.normal(size=3000), "kind": rows}).to_csv(p, index=False)
     panel = load(qtbot, win, p)
     plot = panel.balance.getPlotItem()
-    assert plot.titleLabel.text.startswith("Class balance · the 50 most frequent of 120 classes")
+    assert plot.titleLabel.text.startswith("Class balance · top 50 of 120 classes")
     counts = pd.Series(rows).value_counts()
     widths = panel.bars.opts["width"]
     assert len(widths) == 50 and sorted(widths, reverse=True) == list(widths)

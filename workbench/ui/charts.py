@@ -78,3 +78,12 @@ def add_legend(plot: pg.PlotItem) -> pg.LegendItem:
     legend = plot.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt")
     legend.setBrush(pg.mkBrush(colours()[0] + "c0"))
     return legend
+
+
+def class_ticks(names: list[str], width: int, labelled: int = 10) -> list[list[tuple[int, str]]]:
+    """Ticks for one axis position per class, names cut to `width` characters. At most
+    `labelled` of them go in the first level; the others form a second level that pyqtgraph
+    draws only where there is room, so 50 classes do not print over each other."""
+    short = [(i, n if len(n) <= width else n[:width - 1] + "…") for i, n in enumerate(names)]
+    step = max(1, -(-len(short) // labelled))
+    return [short[::step], [t for i, t in enumerate(short) if i % step]]

@@ -447,14 +447,13 @@ class DataPanel(QWidget):
             classes = sorted(classes, key=lambda c: -int(c[1]))[:BARS_SHOWN]
         names = [str(n) for n, _ in classes]
         counts = [int(k) for _, k in classes]
-        ticks = [(i, n if len(n) <= 18 else n[:17] + "…") for i, n in enumerate(names)]
-        plot.getAxis("left").setTicks([ticks])
+        plot.getAxis("left").setTicks(charts.class_ticks(names, 18))
         if not classes:
             plot.setTitle("Class balance (no classes: regression or no data)", size="9pt",
                           color=charts.colours()[1])
             return
         title = f"{total:,} classes" if total == len(names) else \
-            f"the {len(names)} most frequent of {total:,} classes"
+            f"top {len(names)} of {total:,} classes"
         plot.setTitle(f"Class balance · {title}", size="9pt", color=charts.colours()[1])
         self.bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.7, width=counts,
                                     brush=charts.SERIES["train"], pen=None)

@@ -114,9 +114,9 @@ class ResultsView(QWidget):
                            size="9pt", color=charts.colours()[1])
         self.item.setLabel("left", "true class")
         self.item.setLabel("bottom", "predicted class")
-        short = [(i, n if len(n) <= 10 else n[:9] + "…") for i, n in enumerate(classes)]
-        self.item.getAxis("left").setTicks([short])
-        self.item.getAxis("bottom").setTicks([short])
+        ticks = charts.class_ticks(classes, 10)
+        self.item.getAxis("left").setTicks(ticks)
+        self.item.getAxis("bottom").setTicks(ticks)
         if k <= MAX_LABELLED:
             font = QFont()
             font.setPointSizeF(7.5 if k > 10 else 8.5)
