@@ -47,6 +47,12 @@ class RunInfo:
         return self.meta.get("task") or target.get("task") or (
             "classification" if self.classes else "regression")
 
+    def write_preprocessing(self, path: Path) -> Path:
+        """The fitted preprocessing as JSON (docs/preprocessing-format.md), what a client replays
+        on raw rows: the same file beside a single-file model, in a bundle and with the code."""
+        write_atomic(path, json.dumps(self.preprocessing, indent=1, ensure_ascii=False) + "\n")
+        return path
+
     def metadata(self, **extra) -> dict[str, str]:
         return model_metadata(self.model, project_name=self.project.name, classes=self.classes,
                               preprocessing=self.preprocessing,
@@ -152,19 +158,10 @@ def export_run(run_folder: str | Path, format: str, out_path: str | Path, *,  # 
         report.compression.append(quantize_and_score(run, out_path, q, data))
         report.add_path(q)
     if format in ("onnx", "torchscript", "pt2") and report.passed and run.preprocessing:
-        report.add_path(write_preprocessing(run, out_path))
+        report.add_path(run.write_preprocessing(out_path.with_name(out_path.stem + ".preprocessing.json")))
     report.compression = compressions + report.compression
     report.warnings += notes
     return report
-
-
-def write_preprocessing(run: RunInfo, model_path: Path) -> Path:
-    """`<model>.preprocessing.json` beside a single-file model: the fitted transforms a client
-    must replay on raw rows (format: docs/preprocessing-format.md; the bundle's predict.py
-    reads the same file)."""
-    path = model_path.with_name(model_path.stem + ".preprocessing.json")
-    write_atomic(path, json.dumps(run.preprocessing, indent=1, ensure_ascii=False) + "\n")
-    return path
 
 
 def _onnx(run: RunInfo, out_path: Path, with_preprocessing: bool) -> ExportReport:

@@ -10,7 +10,6 @@ numpy, pandas and onnxruntime installed.
 """
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -60,9 +59,7 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
             q.unlink(missing_ok=True)
     elif quantize is not None:
         q.replace(onnx_path)
-    pre = dict(run.preprocessing)
-    (folder / "preprocessing.json").write_text(json.dumps(pre, indent=1, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
+    run.write_preprocessing(folder / "preprocessing.json")
     (folder / "predict.py").write_text(predict_source(with_preprocessing), encoding="utf-8")
     (folder / "README.md").write_text(_readme(run, with_preprocessing, quantize is not None), encoding="utf-8")
     for name in ("model.onnx", "preprocessing.json", "predict.py", "README.md"):

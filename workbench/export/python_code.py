@@ -305,8 +305,7 @@ def write_python(run, folder: str | Path, data_path: str | None = None) -> Expor
         report.add_path(folder / "train.py")
     except ExportError as exc:
         report.warnings.append(f"train.py not written: {exc}")
-    (folder / "preprocessing.json").write_text(json.dumps(run.preprocessing, indent=1) + "\n", encoding="utf-8")
-    report.add_path(folder / "preprocessing.json")
+    report.add_path(run.write_preprocessing(folder / "preprocessing.json"))
     (folder / "README.md").write_text(_readme(run), encoding="utf-8")
     report.add_path(folder / "README.md")
     return report
