@@ -9,12 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.core import catalog
+from workbench.core import atomic, catalog
 from workbench.core.graph import Edge, Graph, GraphError, Node
 
 FORMAT_VERSION = 1
@@ -73,7 +72,7 @@ def save(project: Project, path: str | os.PathLike) -> Path:
     path = Path(path)
     if project.path is not None and project.path.parent.resolve() != path.parent.resolve():
         _rebase(project.data, project.path.parent, path.parent)
-    write_atomic(path, project.to_json())
+    atomic.write_text(path, project.to_json())
     project.path = path
     return path
 
@@ -88,31 +87,6 @@ def untitled(project: Project) -> Project:
                 project.data[key] = str((project.path.parent / value).resolve())
     project.path = None
     return project
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; keep what a plain write would give
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The existing file's permissions, else those of a new file under the current umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def _rebase(data: dict, old: Path, new: Path) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from workbench.core.compile import CompiledModel
-from workbench.core.project import write_atomic
+from workbench.core.atomic import write_text as write_atomic
 from workbench.export import compress
 from workbench.export.metadata import model_metadata
 from workbench.export.onnx_export import ExportError, export_onnx, ort_runner

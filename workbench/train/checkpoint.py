@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from workbench import __version__
+from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model
 
@@ -50,7 +51,7 @@ def save_checkpoint(folder: Path, name: str, model: torch.nn.Module | dict, meta
     torch.save(state, tmp)
     tmp.replace(weights)
     meta = {"workbench_version": __version__, **meta}
-    project_file.write_atomic(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
+    atomic.write_text(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
     return weights
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.train.checkpoint import CheckpointError
 from workbench.train.events import Event, _clean
@@ -90,7 +91,7 @@ def read_events(folder: str | Path) -> list[dict]:
 
 
 def write_summary(folder: Path, summary: dict) -> None:
-    project_file.write_atomic(folder / "summary.json", json.dumps(_clean(summary), indent=2) + "\n")
+    atomic.write_text(folder / "summary.json", json.dumps(_clean(summary), indent=2) + "\n")
 
 
 def read_summary(folder: str | Path) -> dict:

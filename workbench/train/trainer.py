@@ -26,6 +26,7 @@ from typing import Iterable
 
 import torch
 
+from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model, training_plan
 from workbench.core.spec import OPTIMIZER_ROLE
@@ -315,7 +316,7 @@ class Trainer:
         lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() \
             if (folder / "metrics.jsonl").exists() else []
         kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
-        project_file.write_atomic(folder / "metrics.jsonl", "".join(ln + "\n" for ln in kept))
+        atomic.write_text(folder / "metrics.jsonl", "".join(ln + "\n" for ln in kept))
 
     def _run(self) -> RunResult:
         self._setup()

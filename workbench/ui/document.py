@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from workbench.core import Analysis, Project, analyse, project as project_io
-from workbench.core.project import write_atomic
+from workbench.core.atomic import write_text as write_atomic
 from workbench.resources import is_bundled_example
 
 AUTOSAVE_MS = 30_000
