@@ -112,7 +112,9 @@ def analyse(graph: Graph) -> Analysis:
         named = [m for m in missing if m]
         if named:
             what = " and ".join(f"'{m}'" for m in named)
-            add(Problem(nid, f"{node.label()}: input {what} is not connected"))
+            inputs = "inputs" if len(named) > 1 else "input"
+            verb = "are" if len(named) > 1 else "is"
+            add(Problem(nid, f"{node.label()}: {inputs} {what} {verb} not connected"))
         if missing or spec.infer is None:
             continue
         try:
@@ -141,6 +143,9 @@ def _check_training_part(graph: Graph, result: Analysis) -> None:
     loss can still be exported); the others do.
     """
     def add(node_id, message, severity=ERROR, training=True):
+        # an optimizer's unconnected 'loss' is also a missing input: list it once, as training's
+        result.problems[:] = [p for p in result.problems
+                              if (p.node_id, p.message) != (node_id, message)]
         result.problems.append(Problem(node_id, message, severity, training))
 
     role = {nid: (n.spec.role if n.spec else None) for nid, n in graph.nodes.items()}

@@ -29,7 +29,8 @@ class GraphError(Exception):
 
 
 class PortOccupied(GraphError):
-    pass
+    """The input already has its one source, and every other rule allows the connection:
+    replacing that source (the editor's drop onto an occupied input) makes it valid."""
 
 
 class CycleError(GraphError):
@@ -177,17 +178,26 @@ class Graph:
     # -- changes ----------------------------------------------------------------------------
     def add_node(self, type: str, title: str | None = None, params: dict | None = None,
                  pos: tuple[float, float] = (0.0, 0.0), id: str | None = None) -> Node:
-        spec = catalog.get(type)
+        node = self.make_node(type, title, params, pos, id)
+        self.insert_node(node)
+        return node
+
+    def make_node(self, type: str, title: str | None = None, params: dict | None = None,
+                  pos: tuple[float, float] = (0.0, 0.0), id: str | None = None) -> Node:
+        """The node `add_node` would add, checked but not added (an undo command builds it
+        first, so that its redo cannot fail). Raises GraphError for an unknown type."""
+        spec = catalog.find(type)
+        if spec is None:
+            raise GraphError(f"unknown node type '{type}' (is the plugin that provides it "
+                             "installed?)")
         node_id = id or self.new_id()
         if node_id in self.nodes:
             raise GraphError(f"a node with id '{node_id}' already exists")
         values = spec.defaults()
         for name, value in (params or {}).items():
             values[name] = self._checked(spec, name, value)
-        node = Node(node_id, type, title or self.unique_title(spec.default_title), values,
+        return Node(node_id, type, title or self.unique_title(spec.default_title), values,
                     (float(pos[0]), float(pos[1])))
-        self.insert_node(node)
-        return node
 
     def insert_node(self, node: Node, edges: list[Edge] = ()) -> None:
         """Put back a whole node (undo of a removal, paste) with its edges."""
@@ -218,8 +228,8 @@ class Graph:
         if inp is None:
             raise PortMismatch(f"{b.label()} has no input '{dst_port}'")
         if out.kind != inp.kind:
-            raise PortMismatch(f"cannot connect {a.label()}'s {out.kind} output to "
-                               f"{b.label()}'s {inp.kind} input '{dst_port}'")
+            raise PortMismatch(f"{a.label()} cannot feed {b.label()}: its output '{src_port}' "
+                               f"gives a {out.kind}, input '{dst_port}' takes a {inp.kind}")
         if src == dst or self.reaches(dst, src):
             raise CycleError(f"connecting {a.label()} to {b.label()} would make a cycle")
         if any(e.src == src and e.src_port == src_port for e in self.edges_into(dst)

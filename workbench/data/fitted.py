@@ -1,6 +1,7 @@
 """A project fitted to a data set: a template sized from the prepared data and bound to it.
 
-Used by `workbench new` and by the app's New-from-template, so both build the same project.
+Used by `workbench new` and by the app's New-from-template, so both build the same project;
+and by the app to keep a graph fitted to its loaded data as nodes are added or rewired.
 """
 from __future__ import annotations
 
@@ -39,3 +40,57 @@ def fitted_project(template: str, settings: DataSettings, folder: str | Path, na
         raise DataError(f"the {template} template does not fit this data: {analysis.errors[0].message}")
     project.data = settings.to_dict()
     return project, data
+
+
+# -- a graph kept fitted to the loaded data ------------------------------------------------
+
+Change = tuple  # (node id, parameter, old value, new value)
+
+
+def fit_changes(graph, data, node_ids=None) -> list[Change]:
+    """What fitting `graph` to `data` changes, without changing it: the one rule is
+    `PreparedData.bind` (first Input, first Target, the layer feeding the Output), run on a
+    copy. node_ids: keep only the changes of these nodes (those an edit added or rewired)."""
+    from workbench.core.graph import GraphError
+
+    trial = graph.copy()
+    try:
+        changes = data.bind(trial)
+    except GraphError:  # a value the node refuses: data_problems says so instead
+        return []
+    return [c for c in changes if node_ids is None or c[0] in node_ids]
+
+
+def data_problems(graph, data) -> list:
+    """Where the graph disagrees with the loaded data (a fitted value edited afterwards), as
+    problems on those nodes: Validate and training refuse instead of silently training a
+    model other than the one on screen."""
+    from workbench.core.analysis import Problem
+
+    problems = []
+    for nid, name, old, new in fit_changes(graph, data):
+        node = graph.nodes[nid]
+        problems.append(Problem(nid, f"{node.label()}: {name} is {_shown(old)} but the loaded "
+                                     f"data needs {_shown(new)}: set it to {_shown(new)} "
+                                     "(or load other data)", training=True))
+    return problems
+
+
+def _shown(value) -> str:
+    return "(none)" if value in (None, "") else str(value)
+
+
+class DataFit:
+    """The loaded data's rules for an open project's graph. `data_source()` gives the
+    PreparedData bound to the project now, or None (no data, or still loading)."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def changes(self, graph, node_ids) -> list[Change]:
+        data = self.data_source()
+        return fit_changes(graph, data, node_ids) if data is not None and node_ids else []
+
+    def problems(self, graph) -> list:
+        data = self.data_source()
+        return data_problems(graph, data) if data is not None else []

@@ -93,6 +93,7 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.analysis: Analysis = Analysis()
         self._forced_dirty = dirty
+        self.data_fit = None  # the loaded data's rules (data.fitted.DataFit), set by the Data panel
         self._validate_timer = QTimer(self, singleShot=True, interval=VALIDATE_MS)
         self._validate_timer.timeout.connect(self.validate_now)
         self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
@@ -126,6 +127,8 @@ class Document(QObject):
         self.dirtyChanged.emit(self.dirty)
 
     def push(self, command: QUndoCommand) -> None:
+        if self.data_fit is not None and hasattr(command, "fitter"):
+            command.fitter = self.data_fit.changes  # nodes it adds or rewires fit the data
         self.undo_stack.push(command)
 
     def macro(self, text: str):
@@ -147,6 +150,8 @@ class Document(QObject):
     def validate_now(self) -> Analysis:
         self._validate_timer.stop()
         self.analysis = analyse(self.graph)
+        if self.data_fit is not None:  # where the graph and the loaded data disagree
+            self.analysis.problems += self.data_fit.problems(self.graph)
         self.analysed.emit(self.analysis)
         return self.analysis
 

@@ -25,7 +25,7 @@ from workbench.resources import is_bundled_example
 from workbench.ui import theme
 from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
-from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
+from workbench.ui.editor.items import GRID, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
 from workbench.ui.editor.view import EditorView, data_paths, project_paths
 from workbench.ui.panels.inspector import Inspector
@@ -489,28 +489,16 @@ class MainWindow(QMainWindow):
 
     # -- editing ----------------------------------------------------------------------------
     def add_node_at(self, type_name: str, pos: QPointF) -> str | None:
-        x, y = pos.x() - WIDTH / 2, pos.y() - 20
-        if self.scene.snap_to_grid:
-            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
-        try:
-            cmd = commands.AddNode(self.graph, type_name, (x, y))
-            self.document.push(cmd)
-        except (KeyError, GraphError) as exc:
-            self.show_message(str(exc))
-            return None
-        self.scene.select_nodes([cmd.node.id])
-        self.view.setFocus()
-        self.show_message(f"added {type_name} '{cmd.node.title}'")
-        return cmd.node.id
+        node_id = self.scene.add_node(type_name, pos)  # onto a connection: inserted into it
+        if node_id is not None:
+            self.view.setFocus()
+        return node_id
 
     def add_node_at_centre(self, type_name: str) -> str | None:
-        centre = self.view.centre_scene_pos()
-        # step new nodes so repeated adds do not pile up exactly on each other
-        taken = {(round(n.pos[0]), round(n.pos[1])) for n in self.graph.nodes.values()}
-        pos = QPointF(centre)
-        while (round(pos.x() - WIDTH / 2), round(pos.y() - 20)) in taken:
-            pos += QPointF(GRID, GRID)
-        return self.add_node_at(type_name, pos)
+        node_id = self.scene.add_node(type_name, self.view.centre_scene_pos(), free=True)
+        if node_id is not None:
+            self.view.setFocus()
+        return node_id
 
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()

@@ -10,17 +10,18 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
-from workbench.core.graph import CycleError, Edge, GraphError, GraphEvent
+from workbench.core.graph import Edge, GraphError, GraphEvent, PortOccupied
 from workbench.core.types import format_shape
 from workbench.ui import theme
 from workbench.ui.editor import commands
-from workbench.ui.editor.items import GRID, DragLine, EdgeItem, NodeItem, PortItem
+from workbench.ui.editor.items import GRID, WIDTH, DragLine, EdgeItem, NodeItem, PortItem
 
 
 class _PortDrag:
     def __init__(self, origin: PortItem, detached: Edge | None, line: DragLine):
         self.origin, self.detached, self.line = origin, detached, line
-        self.reasons: dict[PortItem, str | None] = {}
+        self.reasons: dict[PortItem, str | None] = {}   # why not (None: allowed)
+        self.replaces: dict[PortItem, Edge] = {}       # an occupied input's edge a drop replaces
         self.hover: PortItem | None = None
 
 
@@ -196,47 +197,27 @@ class EditorScene(QGraphicsScene):
         line.set_end(pos, None)
 
     def _rate_ports(self) -> None:
-        """Highlight every port the dragged end could go to; dim the others."""
+        """Highlight every port the dragged end could go to; dim the others. The verdicts are
+        the core's (Graph.check_connect on the graph without the picked-up edge): an occupied
+        single input is allowed and offers to replace its edge."""
         drag = self._drag
         origin = drag.origin
-        graph = self.graph
-        onode = origin.node_id
-        # nodes that the new edge would close a loop with
-        adjacency_out: dict[str, list[str]] = {}
-        adjacency_in: dict[str, list[str]] = {}
-        for e in graph.edges:
-            if e == drag.detached:
-                continue
-            adjacency_out.setdefault(e.src, []).append(e.dst)
-            adjacency_in.setdefault(e.dst, []).append(e.src)
-        loop = _reach(onode, adjacency_in if origin.is_output else adjacency_out)
-        taken = {(e.dst, e.dst_port): e for e in graph.edges if e != drag.detached}
-        olabel = graph.nodes[onode].label()
-        for nid, item in self.nodes.items():
+        trial = self.graph.copy()
+        if drag.detached is not None:
+            trial.disconnect(drag.detached)
+        for item in self.nodes.values():
             ports = item.inputs if origin.is_output else item.outputs
             for port in ports.values():
-                if origin.is_output:
-                    src, dst = origin, port
-                else:
-                    src, dst = port, origin
+                src, dst = (origin, port) if origin.is_output else (port, origin)
                 reason = None
-                kind_in = graph.nodes[dst.node_id].spec.input(dst.name)
-                a, b = graph.nodes[src.node_id].label(), graph.nodes[dst.node_id].label()
-                if src.kind != dst.kind:
-                    reason = (f"cannot connect {a}'s {src.kind} output to {b}'s {dst.kind} "
-                              f"input '{dst.name}'")
-                elif nid == onode or nid in loop:
-                    reason = f"connecting {a} to {b} would make a cycle"
-                else:
-                    old = taken.get((dst.node_id, dst.name))
-                    if old is not None and (old.src, old.src_port) == (src.node_id, src.name):
-                        reason = f"{a} is already connected to that input"
-                    elif old is not None and not kind_in.multiple:
-                        reason = (f"input '{dst.name}' of {b} is already connected to "
-                                  f"'{graph.nodes[old.src].title}'")
+                try:
+                    trial.check_connect(src.node_id, src.name, dst.node_id, dst.name)
+                except PortOccupied:  # the only refusal a replacement resolves
+                    drag.replaces[port] = trial.source_of(dst.node_id, dst.name)
+                except GraphError as exc:
+                    reason = str(exc)
                 drag.reasons[port] = reason
                 port.set_state("bad" if reason else "ok")
-        del olabel
 
     def _port_at(self, pos: QPointF) -> PortItem | None:
         hits = [i for i in self.items(QRectF(pos.x() - 9, pos.y() - 9, 18, 18))
@@ -256,9 +237,7 @@ class EditorScene(QGraphicsScene):
             state = "bad" if reason else "ok"
             end = port.scenePos()
             if port is not drag.hover:
-                self.message.emit(f"cannot connect: {reason}" if reason else
-                                  f"release to connect to '{port.name}' of "
-                                  f"'{self.graph.nodes[port.node_id].title}'")
+                self.message.emit(reason or self._offer(drag, port))
         else:
             end = pos
             if drag.hover is not None:
@@ -266,11 +245,18 @@ class EditorScene(QGraphicsScene):
         drag.hover = port
         drag.line.set_end(end, state)
 
+    def _offer(self, drag: _PortDrag, port: PortItem) -> str:
+        title = self.graph.nodes[port.node_id].title
+        old = drag.replaces.get(port)
+        if old is not None:
+            return (f"release to replace '{self.graph.nodes[old.src].title}' → '{port.name}' of "
+                    f"'{title}'")
+        return f"release to connect to '{port.name}' of '{title}'"
+
     def finish_port_drag(self, pos: QPointF) -> None:
         drag, self._drag = self._drag, None
         if drag is None:
             return
-        target = None
         try:
             target_port = self._port_at_for(drag, pos)
             self.removeItem(drag.line)
@@ -289,14 +275,20 @@ class EditorScene(QGraphicsScene):
             if target == drag.detached:
                 return
             reason = drag.reasons.get(target_port)
-            if reason is None:
-                reason = self._check(target, drag.detached)
             if reason:
-                self.message.emit(f"cannot connect: {reason}")
+                self.message.emit(f"not connected: {reason}")
                 return
-            self.document.push(commands.Connect(self.graph, target, drag.detached))
+            replaced = [e for e in (drag.detached, drag.replaces.get(target_port)) if e]
+            try:  # the command checks once more against the graph as it is now
+                command = commands.Connect(self.graph, target, replaced)
+            except GraphError as exc:
+                self.message.emit(f"not connected: {exc}")
+                return
+            self.document.push(command)
+            old = drag.replaces.get(target_port)
+            what = f", replacing '{self.graph.nodes[old.src].title}'" if old else ""
             self.message.emit(f"connected '{self.graph.nodes[target.src].title}' → "
-                              f"'{self.graph.nodes[target.dst].title}'")
+                              f"'{self.graph.nodes[target.dst].title}'{what}")
         finally:
             self._press_positions = None
 
@@ -307,18 +299,6 @@ class EditorScene(QGraphicsScene):
         finally:
             self._drag = None
 
-    def _check(self, edge: Edge, detached: Edge | None) -> str | None:
-        """The core's authoritative verdict on a connection (after removing `detached`)."""
-        graph = self.graph
-        if detached is not None:
-            graph = graph.copy()
-            graph.disconnect(detached)
-        try:
-            graph.check_connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
-        except (GraphError, CycleError) as exc:
-            return str(exc)
-        return None
-
     def cancel_port_drag(self) -> None:
         if self._drag is not None:
             drag, self._drag = self._drag, None
@@ -327,6 +307,59 @@ class EditorScene(QGraphicsScene):
                 port.set_state(None)
             if drag.detached is not None and drag.detached in self.edges:
                 self.edges[drag.detached].setVisible(True)
+
+    # -- adding nodes -----------------------------------------------------------------------
+    def add_node(self, type_name: str, at: QPointF, free: bool = False) -> str | None:
+        """Add a node with its header centred at `at` (a palette drop, a menu entry) as one
+        undo step; dropped onto a connection, it is inserted into it. free: first move away
+        from the nodes already there (a double-clicked palette entry). Returns its id, or None
+        with the reason in `message`."""
+        if free:
+            at = self.free_spot(at)
+        x, y = at.x() - WIDTH / 2, at.y() - 20
+        if self.snap_to_grid:
+            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
+        edge = None if free else self.edge_at(at)
+        try:
+            command = commands.AddNode(self.graph, type_name, (x, y))
+            if edge is not None:
+                try:
+                    command = commands.SpliceNode(self.graph, type_name, (x, y), edge)
+                except GraphError:
+                    edge = None  # it does not fit into that connection: just add it
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            return None
+        self.document.push(command)
+        node = command.node
+        self.select_nodes([node.id])
+        if edge is not None:
+            self.message.emit(f"inserted {type_name} '{node.title}' between "
+                              f"'{self.graph.nodes[edge.src].title}' and "
+                              f"'{self.graph.nodes[edge.dst].title}'")
+        else:
+            self.message.emit(f"added {type_name} '{node.title}'")
+        return node.id
+
+    def edge_at(self, pos: QPointF) -> Edge | None:
+        """The connection under a scene point (within a few pixels), if no node is there."""
+        hits = self.items(QRectF(pos.x() - 6, pos.y() - 6, 12, 12))
+        if any(isinstance(i, (NodeItem, PortItem)) for i in hits):
+            return None
+        edges = [i for i in hits if isinstance(i, EdgeItem) and i.isVisible()]
+        return edges[0].edge if edges else None
+
+    def free_spot(self, at: QPointF) -> QPointF:
+        """`at`, or the nearest free place below it (then in the columns to its right) where a
+        new node would cover no other."""
+        for column in range(8):
+            for row in range(8):
+                pos = at + QPointF(column * (WIDTH + 2 * GRID), row * 6 * GRID)
+                rect = QRectF(pos.x() - WIDTH / 2 - GRID / 2, pos.y() - 20 - GRID / 2,
+                              WIDTH + GRID, 5 * GRID)
+                if not any(isinstance(i, NodeItem) for i in self.items(rect)):
+                    return pos
+        return at
 
     # -- background -------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
@@ -354,13 +387,3 @@ class EditorScene(QGraphicsScene):
             if segments:
                 painter.drawLines(segments)  # one call: many drawLine calls are slow in Python
 
-
-def _reach(start: str, adjacency: dict[str, list[str]]) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        cur = todo.pop()
-        for nxt in adjacency.get(cur, ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen

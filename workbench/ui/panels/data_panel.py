@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 import pyqtgraph as pg
 
 from workbench.data import DataError, DataSettings
+from workbench.data.fitted import DataFit
 from workbench.data.settings import CATEGORICAL, MISSING, NUMERIC, ROLES, TASKS, TYPES
 from workbench.ui import charts
+from workbench.ui.panels.focus_wheel import wheel_when_focused
 from workbench.ui.panels.frame_model import FrameModel
 from workbench.ui.project_commands import SetData
 from workbench.ui.workers import Task
@@ -189,6 +191,7 @@ class DataPanel(QWidget):
             w.addItems(list(choices))
             w.setToolTip(tip)
             w.currentTextChanged.connect(self._schedule)
+            wheel_when_focused(w)
             self.opt[key] = w
             form.addRow(label, w)
 
@@ -216,6 +219,7 @@ class DataPanel(QWidget):
         seed.valueChanged.connect(self._schedule)
         self.opt["split.seed"] = seed
         form.addRow("Split seed", seed)
+        wheel_when_focused(maxlen, seed, self.opt["split.val"], self.opt["split.test"])
         strat = QCheckBox("stratified by class")
         strat.toggled.connect(self._schedule)
         self.opt["split.stratify"] = strat
@@ -229,6 +233,7 @@ class DataPanel(QWidget):
         self.cancel()
         self.document = document
         document.dataChanged.connect(self._data_changed)
+        document.data_fit = DataFit(self.prepared_for_project)  # new nodes fit the data
         self.loaded = None
         self._show_loaded(None)
         if document.project.data.get("path"):
@@ -368,6 +373,7 @@ class DataPanel(QWidget):
             self.document.push(SetData(self.document, loaded.settings, loaded.prepared,
                                        f"Use data {name}"))
         self._show_loaded(loaded)
+        self.document.validate_now()  # the graph's disagreements with this data, as problems
         p = loaded.prepared
         self.message.emit(f"data: {loaded.schema.rows:,} rows read in {loaded.seconds:.1f} s; "
                           f"Input {p.input_shape} {p.input_dtype}"
@@ -430,6 +436,7 @@ class DataPanel(QWidget):
                 box.setProperty("column", c.name)
                 box.setProperty("key", key)
                 box.currentTextChanged.connect(self._column_edited)
+                wheel_when_focused(box)  # a wheel over the table scrolls it, never edits
                 self.columns.setCellWidget(row, col, box)
             for col, value in ((3, c.missing), (4, c.distinct)):
                 item = QTableWidgetItem(f"{value:,}")

@@ -36,11 +36,6 @@ class FrameModel(QAbstractTableModel):
         self.headers = list(headers) if headers else list(self.columns)
         self.endResetModel()
 
-    def set_headers(self, headers: list[str]) -> None:
-        self.headers = list(headers)
-        if self.columns:
-            self.headerDataChanged.emit(Qt.Horizontal, 0, len(self.columns) - 1)
-
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else self.rows
 

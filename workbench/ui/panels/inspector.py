@@ -13,9 +13,11 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
                                QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from workbench.core.graph import GraphError
 from workbench.core.types import format_shape
 from workbench.ui import theme
 from workbench.ui.editor import commands
+from workbench.ui.panels.focus_wheel import wheel_when_focused
 
 INT_LIMIT = 2**31 - 1
 
@@ -188,6 +190,8 @@ class Inspector(QWidget):
             if param.kind == "dims":
                 w.setPlaceholderText("e.g. 4  or  1,8,8  or  steps,64")
             w.editingFinished.connect(lambda n=name, f=w: self._commit(n, f.text()))
+        if isinstance(w, (QSpinBox, QDoubleSpinBox, QComboBox)):
+            wheel_when_focused(w)  # scrolling the inspector never edits a value
         w.setObjectName(name)
         return w
 
@@ -276,14 +280,12 @@ class Inspector(QWidget):
         if not changed:
             return
         try:
-            for n in nodes:
-                n.spec.param(name).check(value)
-        except (KeyError, ValueError) as exc:
-            self._refuse(f"{nodes[0].type}: {exc}" if not isinstance(exc, KeyError)
-                         else f"no parameter '{name}'")
+            command = commands.SetParams(graph, changed, name, value)  # checks the value
+        except GraphError as exc:
+            self._refuse(str(exc))
             return
         self.error.hide()
-        self.document.push(commands.SetParams(graph, changed, name, value))
+        self.document.push(command)
 
     def _commit_title(self, field: QLineEdit) -> None:
         if self._loading or len(self.node_ids) != 1 or self.document is None:
@@ -292,12 +294,13 @@ class Inspector(QWidget):
         title = field.text().strip()
         if nid not in graph.nodes or title == graph.nodes[nid].title:
             return
-        reason = commands.check_title(graph, nid, title)
-        if reason:
-            self._refuse(reason)
+        try:
+            command = commands.SetTitle(graph, nid, title)  # checks the title
+        except GraphError as exc:
+            self._refuse(str(exc))
             return
         self.error.hide()
-        self.document.push(commands.SetTitle(graph, nid, title))
+        self.document.push(command)
 
 
 def _fmt(t) -> str:
