@@ -140,3 +140,43 @@ def test_class_balance_shows_the_most_frequent_of_many_classes(make_window, qtbo
     widths = panel.bars.opts["width"]
     assert len(widths) == 50 and sorted(widths, reverse=True) == list(widths)
     assert list(widths) == counts.iloc[:50].tolist()
+
+
+def test_wheel_over_an_unfocused_role_combo_scrolls_the_table_and_changes_nothing(
+        make_window, qtbot, tmp_path):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    wide = tmp_path / "wide.csv"
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(30, 40)), columns=[f"m{i}" for i in range(40)])
+    frame["label"] = ["x", "y", "z"] * 10
+    frame.to_csv(wide, index=False)
+    win = make_window("mlp-classifier")
+    panel = load(qtbot, win, wide)
+    win.workflow.show_panel("data")
+    qtbot.waitUntil(lambda: panel.columns.isVisible())
+    stack = win.document.undo_stack
+    count, roles = stack.count(), dict(win.document.project.data["roles"])
+    bar = panel.columns.verticalScrollBar()
+    assert bar.maximum() > 0                                    # the table has room to scroll
+    box = panel.columns.cellWidget(2, 2)                        # m2 · role, on screen
+    assert box.isVisible() and not box.hasFocus() and box.currentText() == "feature"
+    assert box.focusPolicy() == Qt.StrongFocus
+    for _ in range(5):                                          # five notches down, as filed
+        centre = QPointF(box.rect().center())
+        wheel = QWheelEvent(centre, QPointF(box.mapToGlobal(box.rect().center())), QPoint(),
+                            QPoint(0, -120), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+        QApplication.sendEvent(box, wheel)
+    assert bar.value() > 0                                       # the table scrolled
+    assert box.currentText() == "feature"                        # the role did not change
+    assert not panel.busy() and stack.count() == count           # no reload, no undo step
+    assert win.document.project.data["roles"] == roles
+    # focused (clicked), the wheel is the combo's again
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    QApplication.sendEvent(box, QWheelEvent(
+        QPointF(box.rect().center()), QPointF(box.mapToGlobal(box.rect().center())), QPoint(),
+        QPoint(0, -120), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False))
+    assert box.currentText() != "feature"

@@ -162,3 +162,96 @@ def test_rubber_band_selects_and_wheel_zooms_around_cursor(window, qtbot):
     drag(vp, QPoint(300, 300), QPoint(200, 250), button=Qt.MiddleButton)
     moved = window.view.centre_scene_pos() - centre
     assert moved.x() > 40 and moved.y() > 20
+
+
+# -- nodes added after data is loaded fit it (issue 13, defect 3) ---------------------------
+
+def ten_feature_table(path):
+    """60 rows, 10 numeric features, 3 classes in a 'species' column."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    rows = ["," .join([f"f{i}" for i in range(10)] + ["species"])]
+    for r in range(60):
+        rows.append(",".join([f"{v:.3f}" for v in rng.normal(size=10)] + [("a", "b", "c")[r % 3]]))
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def load_data(win, qtbot, path):
+    win.workflow.open_data(str(path))
+    qtbot.waitUntil(lambda: not win.workflow.data.busy(), timeout=30_000)
+    assert win.workflow.data.prepared_for_project() is not None
+
+
+def connect(win, src, src_port, dst, dst_port):
+    win.document.push(commands.Connect(win.graph, Edge(src, src_port, dst, dst_port)))
+
+
+def test_nodes_added_after_data_is_loaded_show_and_train_its_shapes(window, qtbot, tmp_path):
+    from workbench.core import analyse
+    from workbench.train.trainer import Trainer
+
+    load_data(window, qtbot, ten_feature_table(tmp_path / "ten.csv"))
+    stack = window.document.undo_stack
+    assert stack.count() == 1 and not window.graph.nodes           # File › New, then the data
+    add_at = window.add_node_at                                      # what a palette drop calls
+    inp = add_at("Input", QPointF(0, 0))
+    assert window.graph.nodes[inp].params["shape"] == "10"          # fitted as it lands
+    lin = add_at("Linear", QPointF(300, 0))
+    out = add_at("Output", QPointF(600, 0))
+    connect(window, inp, "out", lin, "in")
+    before_head = window.graph.to_dict()
+    connect(window, lin, "out", out, "in")
+    assert window.graph.nodes[lin].params["out_features"] == 3      # the head: one per class
+    window.document.validate_now()
+    assert window.scene.nodes[inp].out_text == "(batch, 10)"
+    assert window.scene.nodes[lin].out_text == "(batch, 3)"
+    # one undo takes the edge and its fitting; redo brings both back
+    stack.undo()
+    assert window.graph.to_dict() == before_head
+    stack.redo()
+    assert window.graph.nodes[lin].params["out_features"] == 3
+    before_target = window.graph.to_dict()
+    tgt = add_at("Target", QPointF(600, 250))
+    assert window.graph.nodes[tgt].params["num_classes"] == 3
+    stack.undo()
+    assert window.graph.to_dict() == before_target                  # node and fitting, exactly
+    stack.redo()
+    loss = add_at("CrossEntropy", QPointF(900, 100))
+    opt = add_at("Adam", QPointF(1200, 100))
+    connect(window, out, "out", loss, "input")
+    connect(window, tgt, "out", loss, "target")
+    connect(window, loss, "loss", opt, "loss")
+    analysis = window.document.validate_now()
+    assert analysis.valid, [p.message for p in analysis.problems]
+    assert analysis.total_params == 10 * 3 + 3 == analyse(window.graph).total_params
+    # what trains is what is shown: the trainer builds the same model, and fits nothing more
+    data = window.workflow.data.prepared_for_project()
+    trainer = Trainer(window.document.project, data, epochs=1, save=False)
+    result = trainer.run()
+    assert result.status == "completed", result.message
+    assert sum(p.numel() for p in result.model.module.parameters()) == analysis.total_params
+    assert trainer.project.graph.to_dict() == window.graph.to_dict()
+
+
+def test_a_fitted_value_edited_afterwards_is_a_problem_and_training_refuses(window, qtbot, tmp_path):
+    load_data(window, qtbot, ten_feature_table(tmp_path / "ten.csv"))
+    add_at = window.add_node_at
+    inp, lin, out = (add_at(t, QPointF(300 * i, 0)) for i, t in enumerate(("Input", "Linear", "Output")))
+    tgt, loss, opt = (add_at(t, QPointF(300 * i, 300)) for i, t in
+                      enumerate(("Target", "CrossEntropy", "Adam")))
+    for edge in ((inp, "out", lin, "in"), (lin, "out", out, "in"), (out, "out", loss, "input"),
+                 (tgt, "out", loss, "target"), (loss, "loss", opt, "loss")):
+        connect(window, *edge)
+    assert window.document.validate_now().valid
+    window.document.push(commands.SetParams(window.graph, [inp], "shape", "4"))  # the user's edit
+    assert window.graph.nodes[inp].params["shape"] == "4"                   # kept, not undone
+    analysis = window.document.validate_now()
+    assert [p.message for p in analysis.errors] == [
+        "Input 'input': shape is 4 but the loaded data needs 10: set it to 10 (or load other data)"]
+    assert analysis.errors[0].node_id == inp
+    badge = window.scene.nodes[inp].badge                                    # on the node itself
+    assert badge.isVisible() and "shape is 4 but the loaded data needs 10" in badge.toolTip()
+    window.workflow.training.train()
+    assert window.workflow.training.state == "idle"                          # refused
+    assert "see the Problems panel" in window.workflow.training.error_label.text()
