@@ -255,3 +255,87 @@ def test_a_fitted_value_edited_afterwards_is_a_problem_and_training_refuses(wind
     window.workflow.training.train()
     assert window.workflow.training.state == "idle"                          # refused
     assert "see the Problems panel" in window.workflow.training.error_label.text()
+
+
+# -- gestures: replace an occupied input, insert onto an edge; commands that cannot fail -----
+
+def test_dropping_onto_an_occupied_input_replaces_its_edge_in_one_step(window, qtbot):
+    from PySide6.QtTest import QTest
+    a = add(window, "Input", 0, 0, shape="8")
+    b = add(window, "Input", 0, 250, shape="8", name="x2")
+    lin = add(window, "Linear", 400, 100)
+    vp = window.view.viewport()
+    drag(vp, port_point(window, a, "out", True), port_point(window, lin, "in", False))
+    stack = window.document.undo_stack
+    count, before = stack.count(), window.graph.to_dict()
+    start, end = port_point(window, b, "out", True), port_point(window, lin, "in", False)
+    QTest.mousePress(vp, Qt.LeftButton, Qt.NoModifier, start)
+    QTest.mouseMove(vp, (start + end) / 2)
+    QTest.mouseMove(vp, end)
+    assert window.scene.nodes[lin].inputs["in"].state == "ok"       # offered, not refused
+    assert window.statusBar().currentMessage() == "release to replace 'input' → 'in' of 'linear'"
+    QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, end)
+    assert window.graph.edges == [Edge(b, "out", lin, "in")]
+    assert stack.count() == count + 1 and stack.text(count) == "Reconnect"
+    assert window.statusBar().currentMessage() == (
+        "connected 'input1' → 'linear', replacing 'input'")
+    stack.undo()
+    assert window.graph.to_dict() == before
+
+
+def test_a_palette_node_dropped_on_an_edge_is_spliced_in_one_step(window, qtbot):
+    a = add(window, "Input", 0, 0, shape="8")
+    lin = add(window, "Linear", 700, 0)
+    vp = window.view.viewport()
+    drag(vp, port_point(window, a, "out", True), port_point(window, lin, "in", False))
+    stack = window.document.undo_stack
+    count, before = stack.count(), window.graph.to_dict()
+    mid = window.scene.edges[Edge(a, "out", lin, "in")]._path.pointAtPercent(0.5)
+    mime = window.palette.tree.mimeData([window.palette.items()["ReLU"]])
+    drop_mime(vp, mime, window.view.mapFromScene(mid))
+    (relu,) = [n.id for n in window.graph.nodes.values() if n.type == "ReLU"]
+    assert sorted(window.graph.edges, key=str) == sorted(
+        [Edge(a, "out", relu, "in"), Edge(relu, "out", lin, "in")], key=str)
+    assert stack.count() == count + 1 and stack.text(count) == "Insert ReLU"
+    assert window.statusBar().currentMessage() == "inserted ReLU 'relu' between 'input' and 'linear'"
+    stack.undo()
+    assert window.graph.to_dict() == before
+    # away from any edge, a drop just adds
+    drop_mime(vp, mime, window.view.mapFromScene(QPointF(350, 400)))
+    assert len(window.graph.edges) == 1 and stack.count() == count + 1
+
+
+def test_an_unknown_node_type_is_refused_before_anything_is_pushed(window, qtbot):
+    import pytest
+    from workbench.core.graph import GraphError
+    stack = window.document.undo_stack
+    with pytest.raises(GraphError, match="unknown node type 'NoSuchLayer'"):
+        commands.AddNode(window.graph, "NoSuchLayer", (0, 0))
+    assert window.add_node_at("NoSuchLayer", QPointF(0, 0)) is None  # a drop of that type
+    assert stack.count() == 0 and not window.graph.nodes
+    assert window.statusBar().currentMessage() == (
+        "unknown node type 'NoSuchLayer' (is the plugin that provides it installed?)")
+    stack.undo()                                                       # nothing to undo, no error
+    # every command checks when made: a bad value, a missing edge, a taken title
+    lin = add(window, "Linear", 0, 0)
+    relu = add(window, "ReLU", 300, 0)
+    with pytest.raises(GraphError, match="must be"):
+        commands.SetParams(window.graph, [lin], "out_features", "ten")
+    with pytest.raises(GraphError, match="does not exist"):
+        commands.Disconnect(window.graph, Edge(lin, "out", relu, "in"))
+    with pytest.raises(GraphError, match="already titled 'linear'"):
+        commands.SetTitle(window.graph, relu, "linear")
+    assert stack.count() == 2
+
+
+def test_each_problem_is_listed_once_in_plain_words(window, qtbot):
+    add(window, "CrossEntropy", 0, 0)
+    add(window, "Adam", 300, 0)
+    window.validate()
+    panel = window.problems
+    rows = [(panel.topLevelItem(i).text(0), panel.topLevelItem(i).text(1))
+            for i in range(panel.topLevelItemCount())]
+    assert len(rows) == len(set(rows)), rows
+    assert ("loss", "CrossEntropy 'loss': inputs 'input' and 'target' are not connected") in rows
+    assert [r for r in rows if r[0] == "optimizer"] == [
+        ("optimizer", "Adam 'optimizer': input 'loss' is not connected")]

@@ -78,3 +78,28 @@ def test_multi_selection_edits_common_parameters_in_one_step(make_window, qtbot)
     assert win.document.undo_stack.count() == 1
     win.document.undo_stack.undo()
     assert all(win.graph.nodes[i].params["bias"] is True for i in ids)
+
+
+def test_wheel_over_an_unfocused_field_leaves_the_value_alone(make_window, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    win = make_window("mlp-classifier")
+    nid = select(win, qtbot, "fc1")
+    spin = win.inspector.fields["out_features"]
+    assert not spin.hasFocus() and spin.focusPolicy() == Qt.StrongFocus
+
+    def notch(widget):
+        QApplication.sendEvent(widget, QWheelEvent(
+            QPointF(widget.rect().center()), QPointF(widget.mapToGlobal(widget.rect().center())),
+            QPoint(), QPoint(0, 120), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False))
+
+    notch(spin)
+    assert spin.value() == 64 and win.graph.nodes[nid].params["out_features"] == 64
+    assert win.document.undo_stack.count() == 0
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    notch(spin)                                           # focused: the wheel edits, one step
+    assert win.graph.nodes[nid].params["out_features"] == 65
+    assert win.document.undo_stack.count() == 1
