@@ -37,7 +37,12 @@ class GraphCommand(QUndoCommand):
                 self.apply()
             finally:
                 self.graph.unsubscribe(listener)
-            self.fitted = self.fitter(self.graph, touched) if self.fitter and touched else []
+            self.fitted = []
+            if self.fitter is not None and touched:
+                try:
+                    self.fitted = self.fitter(self.graph, touched)
+                except (GraphError, ValueError, KeyError, TypeError):
+                    pass  # fitting is a courtesy: the data's problems list what still differs
         else:
             self.apply()
         for nid, name, _old, new in self.fitted:
