@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from workbench.core.graph import Edge
@@ -292,7 +292,13 @@ def test_a_palette_node_dropped_on_an_edge_is_spliced_in_one_step(window, qtbot)
     count, before = stack.count(), window.graph.to_dict()
     mid = window.scene.edges[Edge(a, "out", lin, "in")]._path.pointAtPercent(0.5)
     mime = window.palette.tree.mimeData([window.palette.items()["ReLU"]])
-    drop_mime(vp, mime, window.view.mapFromScene(mid))
+    at = window.view.mapFromScene(mid)
+    QApplication.sendEvent(vp, QDragEnterEvent(at, Qt.CopyAction, mime, Qt.LeftButton,
+                                               Qt.NoModifier))
+    QApplication.sendEvent(vp, QDragMoveEvent(at, Qt.CopyAction, mime, Qt.LeftButton,
+                                              Qt.NoModifier))          # hovering: what a drop does
+    assert window.statusBar().currentMessage() == "drop to insert it between 'input' and 'linear'"
+    drop_mime(vp, mime, at)
     (relu,) = [n.id for n in window.graph.nodes.values() if n.type == "ReLU"]
     assert sorted(window.graph.edges, key=str) == sorted(
         [Edge(a, "out", relu, "in"), Edge(relu, "out", lin, "in")], key=str)

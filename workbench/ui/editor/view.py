@@ -49,6 +49,7 @@ class EditorView(QGraphicsView):
         self.setContextMenuPolicy(Qt.DefaultContextMenu)
         self._pan_from: QPointF | None = None
         self._space = False
+        self._hinted = None  # the edge a palette drag last hovered
 
     # -- zoom -------------------------------------------------------------------------------
     @property
@@ -183,8 +184,21 @@ class EditorView(QGraphicsView):
     def dragMoveEvent(self, event) -> None:
         if self._accepts(event.mimeData()):
             event.acceptProposedAction()
+            if event.mimeData().hasFormat(NODE_MIME):
+                self._hint_edge(self.mapToScene(event.position().toPoint()))
         else:
             event.ignore()
+
+    def _hint_edge(self, pos: QPointF) -> None:
+        """Say, while a palette node is dragged over a connection, that a drop inserts it."""
+        scene = self.scene()
+        edge = scene.edge_at(pos) if hasattr(scene, "edge_at") else None
+        if edge != self._hinted:
+            self._hinted = edge
+            if edge is not None:
+                g = scene.graph
+                scene.message.emit(f"drop to insert it between '{g.nodes[edge.src].title}' and "
+                                   f"'{g.nodes[edge.dst].title}'")
 
     def dropEvent(self, event) -> None:
         mime = event.mimeData()
