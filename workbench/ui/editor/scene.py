@@ -14,7 +14,7 @@ from workbench.core.graph import Edge, GraphError, GraphEvent, PortOccupied
 from workbench.core.types import format_shape
 from workbench.ui import theme
 from workbench.ui.editor import commands
-from workbench.ui.editor.items import GRID, WIDTH, DragLine, EdgeItem, NodeItem, PortItem
+from workbench.ui.editor.items import GRID, HEADER, PORT_GAP, WIDTH, DragLine, EdgeItem, NodeItem, PortItem
 
 
 class _PortDrag:
@@ -327,6 +327,10 @@ class EditorScene(QGraphicsScene):
                     command = commands.SpliceNode(self.graph, type_name, (x, y), edge)
                 except GraphError:
                     edge = None  # it does not fit into that connection: just add it
+                else:  # its input port on the connection, so that it stays a straight line
+                    port = command.edges[0].dst_port
+                    row = [p.name for p in command.node.spec.inputs].index(port)
+                    command.node.pos = (x, at.y() - (HEADER + PORT_GAP * (row + 0.5) + 4))
         except GraphError as exc:
             self.message.emit(str(exc))
             return None
