@@ -235,3 +235,21 @@ def test_train_json_stays_clean_with_a_printing_plugin(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
     assert "hello from a plugin" in result.stderr
+
+
+def test_entry_point_plugins_are_probed_by_module_name(tmp_path):
+    """An installed distribution's entry points, found on the path like any other."""
+    site = tmp_path / "site"
+    info = site / "wb_fake_plugins-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wb-fake-plugins\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[workbench.plugins]\nfine = wb_fake_fine\n"
+                                           "dies = wb_fake_dies:register\n")
+    (site / "wb_fake_fine.py").write_text(textwrap.dedent(GOOD.format(name="PlugGood")))
+    (site / "wb_fake_dies.py").write_text("import os\nos._exit(9)\n")
+    env = {**_env(tmp_path / "none"), "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "workbench", "plugins"], capture_output=True, text=True, env=env)
+    assert "ok      fine                 PlugGood   [entry point wb_fake_fine]" in result.stdout, result.stdout
+    assert ("FAILED  dies                 exited with code 9 at import   [entry point wb_fake_dies:register]"
+            in result.stdout)
+    assert result.returncode == 1
