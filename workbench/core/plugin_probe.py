@@ -182,10 +182,16 @@ def _command(kind: str, target: str, name: str) -> list[str]:
 
 def _child_env() -> dict[str, str]:
     """This process's environment, with the folder this `workbench` came from first on the
-    path, so the child imports the same Workbench whoever started this one."""
+    path (unless it is a site-packages folder, which the child finds anyway and which must not
+    go ahead of the standard library), so the child imports the same Workbench."""
+    import site
+
     env = dict(os.environ)
-    here = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    here = Path(__file__).resolve().parents[2]
+    system = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if here not in system and str(here) not in path:
+        env["PYTHONPATH"] = os.pathsep.join([str(here), *path])
     return env
 
 
