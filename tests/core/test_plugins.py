@@ -121,7 +121,8 @@ HOSTILE = {
     "g_hangs_in_register": ("import time\ndef register(api):\n    time.sleep(10 ** 6)\n",
                             f"timed out after {LIMIT} s in register(api)"),
 }
-PRINTS = GOOD.replace("from torch import nn", "from torch import nn\nprint('hello from a plugin')")
+PRINTS = GOOD.replace("from torch import nn", "from torch import nn\nimport os\nprint('hello from a plugin')\n"
+                                               "os.write(1, b'raw bytes from a plugin\\n')")
 
 
 def _hostile_folder(folder: Path) -> None:
@@ -138,7 +139,8 @@ def test_plugins_that_hang_exit_crash_or_interrupt_are_reported_and_skipped(fold
     assert found["h_good"].ok and catalog.find("PlugGood") is not None
     assert found["i_prints"].ok and found["i_prints"].nodes == ["PlugPrint"]
     out, err = capfd.readouterr()
-    assert out == "" and "hello from a plugin" in err   # imported here: its print went to stderr
+    assert out == ""   # imported here: its print and its raw write to fd 1 went to stderr
+    assert "hello from a plugin" in err and "raw bytes from a plugin" in err
 
 
 def test_verdicts_are_cached_by_content_and_an_edit_probes_again(folder, monkeypatch):
@@ -234,7 +236,7 @@ def test_train_json_stays_clean_with_a_printing_plugin(tmp_path):
                             capture_output=True, text=True, env=_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
-    assert "hello from a plugin" in result.stderr
+    assert "hello from a plugin" in result.stderr and "raw bytes from a plugin" in result.stderr
 
 
 def test_entry_point_plugins_are_probed_by_module_name(tmp_path):
