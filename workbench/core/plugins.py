@@ -15,7 +15,6 @@ Only a plugin whose probe passed is imported here, its prints sent to stderr (st
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
 import os
 import sys
