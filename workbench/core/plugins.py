@@ -6,20 +6,27 @@ plugin folder (`~/.local/share/workbench/plugins`, or `$WORKBENCH_PLUGIN_PATH`, 
 folders separated by `os.pathsep`). Plugins are the one place where Workbench runs code that
 is not its own, and only from those places. A plugin that fails to import, raises in
 `register`, or adds a broken spec is reported and skipped as a whole: the rest still loads.
+
+Each plugin is first tried in a child process with a time limit (`plugin_probe`), so one that
+hangs, exits or crashes is only reported; the verdict is cached by the plugin's content hash.
+Only a plugin whose probe passed is imported here, its prints sent to stderr (stdout may be
+`train --json`'s) and any exception, KeyboardInterrupt and SystemExit included, contained.
 """
 from __future__ import annotations
 
-import importlib
+import contextlib
 import importlib.util
 import os
 import sys
+import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Callable
 
-from workbench.core import catalog
+from workbench.core import catalog, plugin_probe
 from workbench.core.spec import MODEL, NodeSpec, ShapeError
 from workbench.core.types import BATCH, TensorType
 
@@ -108,7 +115,7 @@ EXAMPLE_INPUTS = [((16,), "float32", None), ((64,), "float32", None), ((6, 16), 
                   ((4, 10), "float32", None), ((4, 8, 8), "float32", None), ((10,), "int64", 50)]
 
 
-def _install(plugin: Plugin, register: Callable) -> None:
+def install(plugin: Plugin, register: Callable) -> None:
     api = PluginAPI(plugin)
     register(api)
     for spec in api._specs:
@@ -134,6 +141,17 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}{where}" if not isinstance(exc, catalog.CatalogError) else text
 
 
+def describe_failure(exc: BaseException, phase: str) -> str:
+    """One line for the listing; `phase` is "at import" or "in register(api)". An ordinary
+    exception keeps its type, message and place; exits and interrupts say what happened."""
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return f"exited with code {code} {phase}"
+    if not isinstance(exc, Exception):
+        return f"raised {type(exc).__name__} {phase}"
+    return _one_line(exc)
+
+
 def _from_file(path: Path) -> Callable:
     name = f"workbench_plugin_{path.stem if path.is_file() else path.name}"
     target = path / "__init__.py" if path.is_dir() else path
@@ -151,6 +169,15 @@ def _from_file(path: Path) -> Callable:
     return module.register
 
 
+def import_target(kind: str, target: str) -> Callable:
+    """Import a plugin, "file" (a path) or "entry" (an entry point's `module:attr`), and
+    return its register function."""
+    if kind == "file":
+        return _from_file(Path(target))
+    value = EntryPoint("plugin", target, "workbench.plugins").load()
+    return value.register if hasattr(value, "register") else value
+
+
 def _candidates(folders: list[Path]) -> list[Path]:
     found = []
     for folder in folders:
@@ -164,43 +191,123 @@ def _candidates(folders: list[Path]) -> list[Path]:
     return found
 
 
-def load_plugins(folders: list[Path] | None = None, reload: bool = False) -> list[Plugin]:
+@dataclass
+class _Found:
+    plugin: Plugin
+    kind: str            # "file" or "entry"
+    target: str          # the path, or the entry point's `module:attr`
+    key: str | None = None
+
+
+def _discover(folders: list[Path] | None) -> list[_Found]:
+    found = []
+    for ep in entry_points(group="workbench.plugins"):
+        dist = getattr(ep, "dist", None)
+        item = _Found(Plugin(ep.name, f"entry point {ep.value}"), "entry", ep.value)
+        item.key = plugin_probe.entry_point_key(ep.value, f"{dist.name} {dist.version}" if dist else "")
+        found.append(item)
+    for path in _candidates(folders if folders is not None else [*bundled_folders(), *user_folders()]):
+        item = _Found(Plugin(path.stem if path.is_file() else path.name, str(path)), "file", str(path))
+        try:
+            item.key = plugin_probe.file_key(path)
+        except OSError as exc:
+            item.plugin.error = f"cannot be read: {exc.strerror or exc}"
+        found.append(item)
+    return found
+
+
+def _verdicts(items: list[_Found], recheck: bool) -> dict[str, dict]:
+    """The probe verdict of each plugin, by key: from the cache, else probed now (several at
+    once) and cached."""
+    limit = plugin_probe.timeout()
+    cache = {} if recheck else plugin_probe.load_cache()
+    verdicts, wanted = {}, {}
+    for item in items:
+        entry = cache.get(item.key)
+        if entry is not None and not (entry["verdict"].get("error", "").startswith("timed out")
+                                      and entry.get("limit", 0) < limit):
+            verdicts[item.key] = entry["verdict"]
+        else:
+            wanted.setdefault(item.key, item)
+    if not wanted:
+        return verdicts
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        probed = dict(zip(wanted, pool.map(
+            lambda it: plugin_probe.probe(it.kind, it.target, it.plugin.name, limit), wanted.values())))
+    fresh = {key: {"verdict": v, "source": wanted[key].plugin.source, "limit": limit, "when": time.time()}
+             for key, v in probed.items() if v.pop("cache", True)}
+    if fresh:
+        plugin_probe.save_cache({**plugin_probe.load_cache(), **fresh})
+    return {**verdicts, **probed}
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """While a plugin runs here, what it prints (from Python or C) goes to stderr: stdout may
+    be a machine-read answer such as `train --json`."""
+    saved = None
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _load_here(plugin: Plugin, kind: str, target: str) -> None:
+    with _stdout_to_stderr():
+        try:
+            register = import_target(kind, target)
+        except BaseException as exc:  # noqa: BLE001 - a plugin must never take the app down
+            plugin.error = describe_failure(exc, "at import")
+            return
+        try:
+            install(plugin, register)
+        except BaseException as exc:  # noqa: BLE001
+            plugin.error = describe_failure(exc, "in register(api)")
+
+
+def load_plugins(folders: list[Path] | None = None, reload: bool = False,
+                 recheck: bool = False) -> list[Plugin]:
     """Discover and register every plugin once; returns what was found, failures included.
 
     A plugin already installed from the same source is not run again, unless `reload`, which
-    first removes the node types it added.
+    first removes the node types it added. `recheck` probes every plugin again instead of
+    trusting the cached verdicts.
     """
     global _loaded
-    if _loaded is not None and not reload and folders is None:
+    if _loaded is not None and not reload and not recheck and folders is None:
         return _loaded
-    found: list[tuple[Plugin, Callable[[], Callable]]] = []
-    for ep in entry_points(group="workbench.plugins"):
-        def target(ep=ep):
-            value = ep.load()
-            return value.register if hasattr(value, "register") else value
-        found.append((Plugin(ep.name, f"entry point {ep.value}"), target))
-    for path in _candidates(folders if folders is not None else [*bundled_folders(), *user_folders()]):
-        found.append((Plugin(path.stem if path.is_file() else path.name, str(path)),
-                      lambda path=path: _from_file(path)))
-    plugins = []
-    for plugin, target in found:
-        previous = _installed.get(plugin.source)
-        if previous is not None and not reload:
+    found = _discover(folders)
+    plugins, pending = [], []
+    for item in found:
+        previous = _installed.get(item.plugin.source)
+        if previous is not None and not reload and not recheck:
             plugins.append(previous)
             continue
         if previous is not None:
             for type_name in previous.nodes:
                 catalog.unregister(type_name)
-            del _installed[plugin.source]
-        try:
-            _install(plugin, target())
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a plugin must never take the app down
-            plugin.error = _one_line(exc)
-        if plugin.ok:
-            _installed[plugin.source] = plugin
-        plugins.append(plugin)
+            del _installed[item.plugin.source]
+        plugins.append(item.plugin)
+        if item.plugin.ok:
+            pending.append(item)
+    verdicts = _verdicts(pending, recheck)
+    for item in pending:
+        verdict = verdicts[item.key]
+        if verdict.get("error"):
+            item.plugin.error = verdict["error"]
+            continue
+        _load_here(item.plugin, item.kind, item.target)
+        if item.plugin.ok:
+            _installed[item.plugin.source] = item.plugin
     if folders is None:
         _loaded = plugins
     return plugins
