@@ -8,13 +8,16 @@ __all__ = ["export_run", "ExportReport", "Verification", "Check", "Compression",
            "export_onnx", "export_torchscript", "export_pt2", "write_model_code", "write_python",
            "write_bundle", "FORMATS"]
 
-_WHERE = {"export_run": "api", "FORMATS": "api", "ExportReport": "report", "Verification": "report",
-          "Check": "report", "Compression": "report", "ExportError": "onnx_export",
+_WHERE = {"export_run": "api", "ExportReport": "report", "Verification": "report",
+          "Check": "report", "Compression": "report", "ExportError": "report",
           "export_onnx": "onnx_export", "export_torchscript": "torchscript", "export_pt2": "pt2",
           "write_model_code": "python_code", "write_python": "python_code", "write_bundle": "bundle"}
 
 
 def __getattr__(name):
+    if name == "FORMATS":  # the names in the registry (workbench.export.formats), in menu order
+        from workbench.export import formats
+        return tuple(formats.names())
     if name in _WHERE:
         import importlib
         return getattr(importlib.import_module(f"workbench.export.{_WHERE[name]}"), name)
