@@ -76,6 +76,7 @@ def _write_folder(fmt, run: RunInfo, out: Path, options: Options) -> ExportRepor
     folder = out.with_suffix("") if zipped and out.suffix == ".zip" else out
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"{folder}: exists and is not a folder; the {fmt.name} export writes a folder")
+    tmp = None
     try:
         with atomic_dir(folder) as tmp:
             report = fmt.write(run, tmp, options)
@@ -88,6 +89,8 @@ def _write_folder(fmt, run: RunInfo, out: Path, options: Options) -> ExportRepor
                         if p.is_file():
                             z.write(p, f"{folder.name}/{p.relative_to(tmp).as_posix()}")
                 report.add_path(zpath)
+    except ExportError as exc:  # say the folder asked for, not the temp folder it was written in
+        raise ExportError(str(exc).replace(str(tmp), str(folder)) if tmp else str(exc)) from None
     except (OSError, RuntimeError) as exc:  # torch.save's C++ writer fails with RuntimeError
         raise ExportError(f"cannot write {folder}: {_reason(exc)}") from None
     return report
