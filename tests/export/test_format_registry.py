@@ -63,7 +63,7 @@ def test_a_registered_format_is_in_the_cli_and_export_run_dispatches_to_it(dummy
     export = _export_parser()
     option = next(a for a in export._actions if a.dest == "format")
     assert option.choices == ["onnx", "pt2", "torchscript", "python", "bundle", "cluster", "dummy"]
-    assert "dummy (a text file, for the tests)" in option.help
+    assert "dummy (a text file, for the tests), checked by read back" in option.help
     from workbench.cli import main
     target = tmp_path / "m.dummy"
     code = main(["export", str(iris / "project.wbproj"), "--run", str(iris), "--format", "dummy",
@@ -90,6 +90,9 @@ def test_a_registered_format_is_in_the_export_dialog(dummy, qapp, qtbot, tmp_pat
     items = [(dialog.format.itemData(i), dialog.format.itemText(i)) for i in range(dialog.format.count())]
     assert items[-1] == ("dummy", "Dummy text (.dummy)")
     assert [k for k, _ in items] == formats.names()
+    from PySide6.QtCore import Qt
+    assert dialog.format.itemData(len(items) - 1, Qt.ToolTipRole) == (
+        "dummy (a text file, for the tests); checked by read back before it is written")
     dialog.format.setCurrentIndex(len(items) - 1)
     assert dialog.path.text() == str(tmp_path / "iris.dummy")
     assert not dialog.quantize.isEnabled() and not dialog.zip.isEnabled() and dialog.prune.isEnabled()

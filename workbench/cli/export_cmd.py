@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                                    "run folder's project.wbproj, which is what was trained)")
     p.add_argument("--run", required=True, metavar="RUNDIR", help="the run folder to export")
     p.add_argument("--format", required=True, choices=formats.names(),
-                   help=", ".join(f.help for f in known))
+                   help="; ".join(f"{f.help}, checked by {f.verify}" for f in known))
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help=f"file ({', '.join(files)}) or folder ({', '.join(folders)}"
                         + (f"; a .zip path zips the {' or '.join(zips)}" if zips else "") + ")")

@@ -37,7 +37,7 @@ class ExportFormat:
     suffix: str                     # a file's default suffix ("" for a folder)
     folder: bool                    # writes a folder (put in place whole) rather than one file
     write: Callable[..., ExportReport]   # (run: RunInfo, target: Path, options: Options)
-    verify: str                     # how what it wrote is checked before it is put in place
+    verify: str                     # how what it wrote is checked before it is put in place (help, tooltip)
     help: str                       # one phrase for `workbench export --help`
     options: frozenset[str] = frozenset({PRUNE})
 
@@ -141,7 +141,7 @@ def _cluster(run, folder: Path, o: Options) -> ExportReport:
 
 
 register(ExportFormat("onnx", "ONNX (.onnx)", ".onnx", False, _onnx, "onnx.checker + onnxruntime vs PyTorch",
-                      "onnx (verified in onnxruntime)", frozenset({PRUNE, QUANTIZE, PREPROCESSING})))
+                      "onnx", frozenset({PRUNE, QUANTIZE, PREPROCESSING})))
 register(ExportFormat("pt2", "torch.export (.pt2)", ".pt2", False, _pt2, "torch.export.load vs PyTorch",
                       "pt2 (torch.export)"))
 register(ExportFormat("torchscript", "TorchScript (.pt, deprecated)", ".pt", False, _torchscript,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPlainTextEdit, QProgressBar,
@@ -27,8 +27,9 @@ class ExportDialog(QDialog):
         self.checkpoint = QComboBox()
         self.checkpoint.addItems(["best", "last"])
         self.format = QComboBox()
-        for f in formats.all_formats():
+        for i, f in enumerate(formats.all_formats()):
             self.format.addItem(f.label, f.name)
+            self.format.setItemData(i, f"{f.help}; checked by {f.verify} before it is written", Qt.ToolTipRole)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
