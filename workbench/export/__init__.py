@@ -1,7 +1,8 @@
 """Export trained models (Qt-free): ONNX, TorchScript, torch.export, Python code and a
 deployment bundle, each verified by reloading it and comparing with PyTorch at other batch
-sizes and sequence lengths. `export_run` is the one entry the CLI and the app use; the
-lower-level functions take a CompiledModel. Heavy imports happen on first use."""
+sizes and sequence lengths. `export_run` is the one entry the CLI and the app use, and
+`formats` the one list of formats they all read; the lower-level functions take a
+CompiledModel. Heavy imports happen on first use."""
 from __future__ import annotations
 
 __all__ = ["export_run", "ExportReport", "Verification", "Check", "Compression", "ExportError",
