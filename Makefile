@@ -25,7 +25,9 @@ run: $(VENV)/.installed
 	@sh packaging/system-libs.sh $(BIN)/python
 	$(BIN)/workbench gui $(EXAMPLE)
 
+# The import contracts of pyproject.toml (Qt-free library, layers, no cycles) first, then the tests.
 test: $(VENV)/.installed
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The README's screenshots: the UI tests save them in tests/_artifacts; look, then copy.

@@ -1,28 +1,31 @@
-"""`workbench export`: export a trained run (ONNX, TorchScript, torch.export, Python code, or a
-deployment bundle), verify it by reloading it, and print what was written and the figures."""
+"""`workbench export`: export a trained run in one of the registered formats
+(workbench.export.formats), verify it by reloading it, and print what was written and the figures."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-FORMATS = ("onnx", "torchscript", "pt2", "python", "bundle", "cluster")
-
 
 def register(subparsers) -> None:
+    from workbench.export import formats
+    known = formats.all_formats()
+    files = [f.name for f in known if not f.folder]
+    folders = [f.name for f in known if f.folder]
+    zips = formats.accepting(formats.ZIP)
     p = subparsers.add_parser(
-        "export", help="export a trained run (onnx, torchscript, pt2, python, bundle, cluster)",
+        "export", help=f"export a trained run ({', '.join(formats.names())})",
         description="Export a trained run and verify the result against PyTorch at other batch "
                     "sizes and sequence lengths than it was exported with. TorchScript is "
                     "deprecated in PyTorch (kept for runtimes that still load it); torch.export "
                     "(pt2) is the first-class PyTorch format.")
-    p.add_argument("project", help="the project file (the run folder's project.wbproj is what was trained)")
+    p.add_argument("project", help="the project file the run was trained from (checked against the "
+                                   "run folder's project.wbproj, which is what was trained)")
     p.add_argument("--run", required=True, metavar="RUNDIR", help="the run folder to export")
-    p.add_argument("--format", required=True, choices=FORMATS,
-                   help="onnx (verified in onnxruntime), torchscript, pt2 (torch.export), python "
-                        "(model.py + train.py), bundle (model.onnx + preprocessing.json + predict.py)")
+    p.add_argument("--format", required=True, choices=formats.names(),
+                   help="; ".join(f"{f.help}, checked by {f.verify}" for f in known))
     p.add_argument("-o", "--output", required=True, metavar="PATH",
-                   help="file (onnx, torchscript, pt2) or folder (python, bundle, cluster; a .zip path "
-                        "zips the bundle)")
+                   help=f"file ({', '.join(files)}) or folder ({', '.join(folders)}"
+                        + (f"; a .zip path zips the {' or '.join(zips)}" if zips else "") + ")")
     p.add_argument("--quantize", choices=("int8",), help="also write an int8 dynamically quantised ONNX model")
     p.add_argument("--prune", type=float, metavar="AMOUNT",
                    help="magnitude-prune this share of the weights (0-1) before exporting")
@@ -38,6 +41,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def check_project(project: Path, run_dir: Path) -> None:
+    """PROJECT must be the project the run was trained from: same layers, same parameters,
+    same connections (positions and titles may have moved since)."""
+    from workbench.core import project as project_file
+    trained = project_file.load(run_dir / "project.wbproj")
+    given = project_file.load(project)
+    if _model(given.graph) != _model(trained.graph):
+        raise ValueError(f"{project}: not the project run {run_dir.name} was trained from (its model "
+                         f"differs from {run_dir / 'project.wbproj'}); pass that project or the run's own")
+
+
+def _model(graph) -> tuple:
+    doc = graph.to_dict()
+    nodes = sorted((n["id"], n["type"], sorted(n["params"].items(), key=str)) for n in doc["nodes"])
+    edges = sorted((tuple(e["from"]), tuple(e["to"])) for e in doc["edges"])
+    return repr(nodes), edges
+
+
 def run(args) -> int:
     try:
         from workbench.export.api import export_run, save_report
@@ -47,18 +68,16 @@ def run(args) -> int:
         if not run_dir.is_dir():
             raise ValueError(f"{run_dir}: no such run folder")
         project = Path(args.project)
-        project_dir = project.parent if project.suffix else project
-        if args.format == "cluster":
-            from workbench.export.cluster import write_cluster_bundle
-            bundle = write_cluster_bundle(run_dir, args.output, args.nproc_per_node, args.nnodes,
-                                          checkpoint=args.checkpoint)
-            if args.json:
-                save_report(bundle.report, args.json)
-            print(bundle.summary())
-            return 0 if bundle.passed else 1
+        if project.is_dir():
+            project = project / "project.wbproj"
+        if not project.is_file():
+            raise ValueError(f"{project}: no such project file")
+        if (run_dir / "project.wbproj").is_file():
+            check_project(project, run_dir)
         report = export_run(run_dir, args.format, args.output, quantize=args.quantize, prune=args.prune,
                             with_preprocessing=args.with_preprocessing, checkpoint=args.checkpoint,
-                            project_dir=project_dir)
+                            project_dir=project.parent, nproc_per_node=args.nproc_per_node,
+                            nnodes=args.nnodes)
         if args.json:
             save_report(report, args.json)
     except KeyboardInterrupt:

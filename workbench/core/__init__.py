@@ -1,6 +1,9 @@
-"""The Qt-free core: graph model, node catalog, shape inference, compiler, project files."""
+"""The Qt-free core: graph model, node catalog, shape inference, compiler, project files.
+
+Importing it imports torch (the catalog's layers are torch.nn modules), compiler included."""
 from workbench.core import catalog
 from workbench.core.analysis import Analysis, Problem, analyse
+from workbench.core.compile import CompiledModel, CompileError, TrainingPlan, compile_model, training_plan
 from workbench.core.graph import (CycleError, Edge, Graph, GraphError, GraphEvent, Node, ParamError,
                                   PortMismatch, PortOccupied)
 from workbench.core.project import Project, ProjectError, load, save
@@ -14,9 +17,3 @@ __all__ = [
     "compile_model", "training_plan", "CompiledModel", "TrainingPlan", "CompileError",
 ]
 
-
-def __getattr__(name):  # the compiler pulls in torch.fx; import it when first asked for
-    if name in ("compile_model", "training_plan", "CompiledModel", "TrainingPlan", "CompileError"):
-        from workbench.core import compile as _compile
-        return getattr(_compile, name)
-    raise AttributeError(name)

@@ -1,125 +1,45 @@
 """One entry for the CLI and the app: `export_run(run_folder, format, out_path, ...)`.
 
-It loads a trained run (project + checkpoint), optionally prunes it, exports it in the asked
-format, verifies the result (every format is reloaded and compared with PyTorch at other sizes)
-and returns an `ExportReport`. The lower-level functions (export_onnx, export_torchscript,
-export_pt2, write_model_code, write_bundle) take a CompiledModel, for the app's own use.
+It loads a trained run (project + checkpoint), optionally prunes it, asks the format's record
+(`workbench.export.formats`) to write and verify the export, and returns an `ExportReport`.
+Every format writes through the atomic writer: a file format itself, a folder format into a
+temp folder that is put in place whole here, so a failure (a full disk, a kill) never leaves
+a half-written export at the requested path. The lower-level functions (export_onnx,
+export_torchscript, export_pt2, write_model_code, write_bundle) take a CompiledModel or a run.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
+import zipfile
 from pathlib import Path
 
-import numpy as np
-import torch
+from workbench.core.atomic import atomic_dir, atomic_path, write_text
+from workbench.export import formats
+from workbench.export.compress import prune_run, quantize_and_score  # noqa: F401 (api.quantize_and_score)
+from workbench.export.formats import Options
+from workbench.export.report import ExportError, ExportReport
+from workbench.export.run import RunInfo, load, test_data  # noqa: F401 (the names callers use)
 
-from workbench.core.compile import CompiledModel
-from workbench.core.atomic import write_text as write_atomic
-from workbench.export import compress
-from workbench.export.metadata import model_metadata
-from workbench.export.onnx_export import ExportError, export_onnx, ort_runner
-from workbench.export.report import Compression, ExportReport
-
-FORMATS = ("onnx", "torchscript", "pt2", "python", "bundle")
-
-
-@dataclasses.dataclass
-class RunInfo:
-    """What an export needs from a run folder."""
-    folder: Path
-    project: object                    # workbench.core.project.Project (as trained)
-    model: CompiledModel               # weights loaded, eval mode
-    meta: dict
-    checkpoint: str
-
-    @property
-    def classes(self) -> list[str] | None:
-        return self.meta.get("classes")
-
-    @property
-    def preprocessing(self) -> dict:
-        return self.meta.get("preprocessing") or {}
-
-    @property
-    def task(self) -> str:
-        target = self.preprocessing.get("target") or {}
-        return self.meta.get("task") or target.get("task") or (
-            "classification" if self.classes else "regression")
-
-    def write_preprocessing(self, path: Path) -> Path:
-        """The fitted preprocessing as JSON (docs/preprocessing-format.md), what a client replays
-        on raw rows: the same file beside a single-file model, in a bundle and with the code."""
-        write_atomic(path, json.dumps(self.preprocessing, indent=1, ensure_ascii=False) + "\n")
-        return path
-
-    def metadata(self, **extra) -> dict[str, str]:
-        return model_metadata(self.model, project_name=self.project.name, classes=self.classes,
-                              preprocessing=self.preprocessing,
-                              extra={"checkpoint": self.checkpoint, **extra})
-
-
-def load(run_folder: str | Path, checkpoint: str = "best") -> RunInfo:
-    from workbench.train.checkpoint import load_run
-    run = load_run(run_folder, checkpoint)
-    return RunInfo(Path(run_folder), run.project, run.model, run.meta, checkpoint)
-
-
-def test_data(run: RunInfo, project_dir: str | Path | None = None):
-    """The run's test split as (x tensor, y tensor), prepared by the data layer exactly as the
-    trainer did; None when the data layer or the data file is not available."""
-    try:
-        from workbench.data import DataSettings, prepare
-    except ImportError:
-        return None
-    settings = run.project.data
-    if not settings or not settings.get("path"):
-        return None
-    for base in [run.folder, project_dir, getattr(run.project, "folder", None)]:
-        if base is None:
-            continue
-        path = Path(settings["path"])
-        if not path.is_absolute() and not (Path(base) / path).exists():
-            continue
-        try:
-            data = prepare(DataSettings.from_dict(settings), Path(base))
-        except Exception:  # noqa: BLE001 - the metric is then estimated without data
-            continue
-        split = getattr(data, "test", None)
-        if split is None or len(split.y) == 0:
-            split = getattr(data, "val", None)
-        if split is not None and len(split.y):
-            return split.x, split.y
-    return None
-
-
-def _outputs(module: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
-    with torch.no_grad():
-        out = module(x)
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    return out.detach().numpy()
-
-
-def _fresh(model: CompiledModel, n: int = 256):
-    from workbench.export import verify as V
-    x = V.make_inputs(model, V.plan_axes(model), {"batch": n}, seed=123)
-    return x[0]
+_REFUSALS = {
+    formats.QUANTIZE: "--quantize int8 quantises the ONNX model",
+    formats.PREPROCESSING: "--with-preprocessing puts the preprocessing into the ONNX model",
+    formats.PRUNE: "--prune prunes the weights of a model exported from a run",
+}
 
 
 def export_run(run_folder: str | Path, format: str, out_path: str | Path, *,  # noqa: A002
                quantize: str | None = None, prune: float | None = None,
                with_preprocessing: bool = False, checkpoint: str = "best",
-               project_dir: str | Path | None = None, zip_bundle: bool | None = None) -> ExportReport:
-    if format not in FORMATS:
-        raise ExportError(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}")
+               project_dir: str | Path | None = None, zip_bundle: bool | None = None,
+               nproc_per_node: int = 1, nnodes: int = 1) -> ExportReport:
+    fmt = formats.get(format)
     if quantize not in (None, "int8"):
         raise ExportError(f"unknown quantisation '{quantize}'; only int8 is available")
-    if quantize and format not in ("onnx", "bundle"):
-        raise ExportError("--quantize int8 quantises the ONNX model: use it with --format onnx or bundle")
-    if with_preprocessing and format not in ("onnx", "bundle"):
-        raise ExportError("--with-preprocessing puts the preprocessing into the ONNX model: use it "
-                          "with --format onnx or bundle")
+    for option, asked in ((formats.QUANTIZE, quantize), (formats.PREPROCESSING, with_preprocessing),
+                          (formats.PRUNE, prune)):
+        if asked and option not in fmt.options:
+            raise ExportError(f"{_REFUSALS[option]}: use it with --format "
+                              + " or ".join(formats.accepting(option)))
     run = load(run_folder, checkpoint)
     out_path = Path(out_path)
     data = test_data(run, project_dir) if (quantize or prune) else None
@@ -127,72 +47,70 @@ def export_run(run_folder: str | Path, format: str, out_path: str | Path, *,  # 
     if (quantize or prune) and data is None:
         notes.append("no test data available: the metric change is the share of fresh random inputs "
                      "on which the compressed model picks the same class as the original")
-    compressions: list[Compression] = []
-    model = run.model
+    compressions = []
     if prune:
-        pruned, sparsity = compress.prune_module(model.module, float(prune))
-        c = Compression("prune", float(prune), compress.deflated_size(model.module.state_dict()),
-                        compress.deflated_size(pruned.state_dict()), sparsity=sparsity)
-        _score(c, run, lambda x: _outputs(model.module, x), lambda x: _outputs(pruned, x), data, model)
-        compressions.append(c)
-        model = dataclasses.replace(model, module=pruned)
-        run = dataclasses.replace(run, model=model)
-    if format == "onnx":
-        report = _onnx(run, out_path, with_preprocessing)
-    elif format == "torchscript":
-        from workbench.export.torchscript import export_torchscript
-        report = export_torchscript(model, out_path, metadata=run.metadata())
-    elif format == "pt2":
-        from workbench.export.pt2 import export_pt2
-        report = export_pt2(model, out_path, metadata=run.metadata())
-    elif format == "python":
-        from workbench.export.python_code import write_python
-        report = write_python(run, out_path)
-    else:
-        from workbench.export.bundle import write_bundle
-        report = write_bundle(run, out_path, with_preprocessing=with_preprocessing,
-                              quantize=(lambda fp32, q: quantize_and_score(run, fp32, q, data))
-                              if quantize else None, zip_bundle=zip_bundle)
-    if quantize and format == "onnx" and report.passed:
-        q = out_path.with_name(out_path.stem + ".int8.onnx")
-        report.compression.append(quantize_and_score(run, out_path, q, data))
-        report.add_path(q)
-    if format in ("onnx", "torchscript", "pt2") and report.passed and run.preprocessing:
-        report.add_path(run.write_preprocessing(out_path.with_name(out_path.stem + ".preprocessing.json")))
+        run, pruned = prune_run(run, prune, data)
+        compressions.append(pruned)
+    options = Options(quantize=quantize, with_preprocessing=with_preprocessing, zip_bundle=zip_bundle,
+                      nproc_per_node=nproc_per_node, nnodes=nnodes, data=data)
+    report = _write_folder(fmt, run, out_path, options) if fmt.folder else _write_file(fmt, run, out_path, options)
     report.compression = compressions + report.compression
     report.warnings += notes
     return report
 
 
-def _onnx(run: RunInfo, out_path: Path, with_preprocessing: bool) -> ExportReport:
-    report = export_onnx(run.model, out_path, metadata=run.metadata())
-    if with_preprocessing and report.passed:
-        from workbench.export.preprocess_onnx import add_preprocessing
-        report.merge(add_preprocessing(run, out_path, out_path.with_name(out_path.stem + ".raw.onnx")),
-                     "preprocessing")
+def _write_file(fmt, run: RunInfo, path: Path, options: Options) -> ExportReport:
+    try:
+        return fmt.write(run, path, options)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
+
+
+def _write_folder(fmt, run: RunInfo, out: Path, options: Options) -> ExportReport:
+    """Write into a temp folder beside the target, verify there, then put it in place whole
+    (and zip it, for a format that zips). An existing folder is only replaced when everything
+    in it is something this export writes again: pointing -o at a folder of your own files
+    must not delete them."""
+    zipped = formats.ZIP in fmt.options and (out.suffix == ".zip" if options.zip_bundle is None
+                                             else options.zip_bundle)
+    folder = out.with_suffix("") if zipped and out.suffix == ".zip" else out
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder}: exists and is not a folder; the {fmt.name} export writes a folder")
+    tmp = None
+    try:
+        with atomic_dir(folder) as tmp:
+            report = fmt.write(run, tmp, options)
+            _refuse_foreign(folder, tmp, fmt)
+            report.paths = [folder / p.relative_to(tmp) if p.is_relative_to(tmp) else p for p in report.paths]
+            if zipped:
+                zpath = folder.with_suffix(".zip")
+                with atomic_path(zpath) as ztmp, zipfile.ZipFile(ztmp, "w", zipfile.ZIP_DEFLATED) as z:
+                    for p in sorted(tmp.rglob("*")):
+                        if p.is_file():
+                            z.write(p, f"{folder.name}/{p.relative_to(tmp).as_posix()}")
+                report.add_path(zpath)
+    except ExportError as exc:  # say the folder asked for, not the temp folder it was written in
+        raise ExportError(str(exc).replace(str(tmp), str(folder)) if tmp else str(exc)) from None
+    except (OSError, RuntimeError) as exc:  # torch.save's C++ writer fails with RuntimeError
+        raise ExportError(f"cannot write {folder}: {_reason(exc)}") from None
     return report
 
 
-def _score(c: Compression, run: RunInfo, original, compressed, data, model: CompiledModel) -> None:
-    if data is not None:
-        x, y = data
-        c.metric, c.original_metric = compress.score(original(x), y.numpy(), run.task)
-        _, c.compressed_metric = compress.score(compressed(x), y.numpy(), run.task)
-    else:
-        x = _fresh(model)
-        c.metric, c.original_metric = "agreement_with_original", 1.0
-        c.compressed_metric = compress.agreement(original(x), compressed(x))
+def _refuse_foreign(folder: Path, tmp: Path, fmt) -> None:
+    if not folder.is_dir():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if not (tmp / p.name).exists())
+    if foreign:
+        raise ExportError(f"{folder}: holds files the {fmt.name} export does not write ({', '.join(foreign[:3])}"
+                          f"{', …' if len(foreign) > 3 else ''}); choose a new or empty folder")
 
 
-def quantize_and_score(run: RunInfo, fp32: Path, q: Path, data) -> Compression:
-    """Quantise `fp32` to `q` (int8 dynamic) and score both on the test split."""
-    compress.quantize_onnx(fp32, q)
-    c = Compression("int8", None, fp32.stat().st_size, q.stat().st_size)
-    names = run.model.input_names
-    f_run, q_run = ort_runner(fp32, names), ort_runner(q, names)
-    _score(c, run, lambda x: f_run((x,))[0], lambda x: q_run((x,))[0], data, run.model)
-    return c
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) if isinstance(exc, OSError) else None
+    text = text or " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
 
 
 def save_report(report: ExportReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+

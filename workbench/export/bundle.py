@@ -14,14 +14,10 @@ import zipfile
 from pathlib import Path
 
 from workbench import __version__
+from workbench.core.atomic import atomic_path
 from workbench.export.onnx_export import export_onnx
-from workbench.export.python_code import template
+from workbench.export.predict_script import predict_source  # noqa: F401 (bundle.predict_source)
 from workbench.export.report import ExportReport
-
-
-def predict_source(raw_inputs: bool = False) -> str:
-    return (template("predict.py").replace("__PREPROCESS__", template("preprocess.py").strip())
-            .replace('"__MODEL__"', '"model.onnx"').replace("__RAW_INPUTS__", str(bool(raw_inputs))))
 
 
 def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quantize=None,
@@ -66,7 +62,7 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
         report.add_path(folder / name)
     if zip_it:
         zpath = folder.with_suffix(".zip")
-        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        with atomic_path(zpath) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for name in ("model.onnx", "preprocessing.json", "predict.py", "README.md"):
                 z.write(folder / name, f"{folder.name}/{name}")
         report.add_path(zpath)
@@ -97,10 +93,4 @@ column, if present, is ignored). `predictions.csv` gets one `prediction` per row
 - `predict.py`: needs only numpy, pandas and onnxruntime.
 {"- classes: " + ", ".join(map(str, classes)) if classes else ""}
 """
-
-
-def unzip(zpath: Path, dest: Path) -> Path:
-    with zipfile.ZipFile(zpath) as z:
-        z.extractall(dest)
-    return dest / zpath.stem
 

@@ -92,7 +92,7 @@ def data_argument(run_or_project: str | Path) -> str:
 
 def load_source(run_or_project: str | Path, checkpoint: str = "best"):
     """A RunInfo for a run folder, or for a project file (initial weights, fitted preprocessing)."""
-    from workbench.export.api import RunInfo, load
+    from workbench.export.run import RunInfo, load
     path = Path(run_or_project)
     if path.is_dir():
         if (path / "project.wbproj").exists() and any(path.glob("*.pt")):

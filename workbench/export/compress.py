@@ -12,24 +12,73 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench.core.atomic import atomic_path
 from workbench.export._quiet import quiet
+from workbench.export.report import Compression
 
 
 def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
-    """Dynamic int8 quantisation (weights int8, activations quantised at run time)."""
+    """Dynamic int8 quantisation (weights int8, activations quantised at run time), written
+    through the atomic writer; the shape-inferred intermediate lives in a private temp folder."""
+    import tempfile
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
     src, dst = Path(src), Path(dst)
-    pre = dst.with_name(f".{dst.stem}.pre.onnx")
-    with quiet():
-        try:
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            source = pre
-        except Exception:  # noqa: BLE001 - pre-processing only helps; quantise the original then
-            source = src
-        quantize_dynamic(str(source), str(dst), weight_type=QuantType.QInt8)
-    pre.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="workbench-quantize-") as scratch, atomic_path(dst) as tmp:
+        pre = Path(scratch) / "pre.onnx"
+        with quiet():
+            try:
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+                source = pre
+            except Exception:  # noqa: BLE001 - pre-processing only helps; quantise the original then
+                source = src
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
     return dst
+
+
+def quantize_and_score(run, fp32: Path, q: Path, data) -> Compression:
+    """Quantise `fp32` to `q` (int8 dynamic) and score both on the test split (`data`, or fresh
+    random inputs when it is None)."""
+    from workbench.export.onnx_export import ort_runner
+    quantize_onnx(fp32, q)
+    c = Compression("int8", None, fp32.stat().st_size, q.stat().st_size)
+    names = run.model.input_names
+    f_run, q_run = ort_runner(fp32, names), ort_runner(q, names)
+    score_into(c, run, lambda x: f_run((x,))[0], lambda x: q_run((x,))[0], data)
+    return c
+
+
+def prune_run(run, amount: float, data):
+    """The run with its model pruned, and the Compression that says what it cost."""
+    import dataclasses
+    model = run.model
+    pruned, sparsity = prune_module(model.module, float(amount))
+    c = Compression("prune", float(amount), deflated_size(model.module.state_dict()),
+                    deflated_size(pruned.state_dict()), sparsity=sparsity)
+    score_into(c, run, lambda x: _outputs(model.module, x), lambda x: _outputs(pruned, x), data)
+    return dataclasses.replace(run, model=dataclasses.replace(model, module=pruned)), c
+
+
+def score_into(c: Compression, run, original, compressed, data) -> None:
+    """Fill the metric of `c`: on the test split, or agreement on fresh inputs without one."""
+    if data is not None:
+        x, y = data
+        c.metric, c.original_metric = score(original(x), y.numpy(), run.task)
+        _, c.compressed_metric = score(compressed(x), y.numpy(), run.task)
+    else:
+        from workbench.export import verify as V
+        x = V.make_inputs(run.model, V.plan_axes(run.model), {"batch": 256}, seed=123)[0]
+        c.metric, c.original_metric = "agreement_with_original", 1.0
+        c.compressed_metric = agreement(original(x), compressed(x))
+
+
+def _outputs(module: nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        out = module(x)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    return out.detach().numpy()
 
 
 def prune_module(module: nn.Module, amount: float) -> tuple[nn.Module, float]:

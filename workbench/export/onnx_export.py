@@ -5,29 +5,29 @@ for token/sequence inputs), one file (`external_data=False`), opset >= 18, the g
 output names; write the metadata; `onnx.checker`; then run the file with onnxruntime at other
 batch sizes and sequence lengths than the export saw and compare with PyTorch. A file that does
 not pass is not left at the requested path: it is kept beside it as `NAME.unverified.onnx`.
+The file is written and verified under a unique temp name (workbench.core.atomic) and renamed
+only then, so two exports to one path each put their own verified model in place.
 """
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from workbench.core.atomic import atomic_path
 from workbench.core.compile import CompiledModel
 from workbench.export import verify as V
 from workbench.export._quiet import quiet
-from workbench.export.report import ExportReport, Verification
+from workbench.export.report import ExportError, ExportReport, Verification
 
 OPSET = 18
 # Warnings the exporter always gives that tell the user nothing (kept out of the report).
 _NOISE = ("torchvision", "LeafSpec", "_check_is_size", "were assigned during export",
           "register_buffer", "TreeSpec", "deprecated")
-
-
-class ExportError(Exception):
-    """An export that could not be produced at all; one line."""
 
 
 def _dynamic_shapes(model: CompiledModel, axes: Sequence[V.Axis], capped: bool = False):
@@ -54,6 +54,8 @@ def with_fallback(export, axes: list[V.Axis], warnings: list[str], what: str) ->
     try:
         export(axes, False)
         return axes
+    except OSError:  # the disk, not the model: another export would fail the same way
+        raise
     except Exception as exc:  # noqa: BLE001
         if not seq:
             raise ExportError(f"{what} failed: {V.one_line(exc)}") from None
@@ -63,11 +65,15 @@ def with_fallback(export, axes: list[V.Axis], warnings: list[str], what: str) ->
         warnings.append(f"{what} cannot keep the sequence length fully dynamic ({first}); exported "
                         "for lengths up to " + ", ".join(f"{a.label}={a.export_size}" for a in seq))
         return axes
+    except OSError:
+        raise
     except Exception:  # noqa: BLE001
         pass
     fixed = [a for a in axes if a.name == "batch"]
     try:
         export(fixed, False)
+    except OSError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"{what} failed: {V.one_line(exc)}") from None
     warnings.append(f"{what} cannot keep the sequence length dynamic ({first}); exported with a "
@@ -154,12 +160,34 @@ def export_onnx(model: CompiledModel, path: str | Path, *, metadata: dict[str, s
     if opset < 18:
         raise ExportError(f"opset {opset} is too old: the dynamo exporter needs opset 18 or newer")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport("onnx")
+    bad = path.with_name(path.stem + ".unverified.onnx")
+    try:
+        with atomic_path(path) as tmp:
+            ver = _export_and_verify(model, tmp, report, opset, dynamic, sequence, fallback, metadata)
+            if not ver.passed:  # kept for a look, never at the requested path
+                with atomic_path(bad) as kept:
+                    os.replace(tmp, kept)
+                raise _Unverified
+        report.add_path(path)
+    except _Unverified:
+        report.add_path(bad)
+        report.warnings.append(f"verification failed: the file was kept as {bad.name}, not {path.name}")
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or V.one_line(exc)}") from None
+    return report
+
+
+class _Unverified(Exception):
+    pass
+
+
+def _export_and_verify(model, tmp: Path, report: ExportReport, opset, dynamic, sequence, fallback,
+                       metadata) -> Verification:
+    """Export into `tmp` (a unique temp file of the atomic writer) and verify that very file."""
     module = copy.deepcopy(model.module).eval()
     wanted = V.plan_axes(model, sequence=sequence)
     exported = wanted if dynamic else []
-    tmp = path.with_name(f".{path.stem}.tmp.onnx")
     caught: list[str] = []
 
     def attempt(axes, capped):
@@ -169,11 +197,9 @@ def export_onnx(model: CompiledModel, path: str | Path, *, metadata: dict[str, s
     try:
         exported = with_fallback(attempt, exported, report.warnings, "the ONNX exporter") if (
             fallback and exported) else (attempt(exported, False) or exported)
-    except ExportError:
-        tmp.unlink(missing_ok=True)
+    except (ExportError, OSError):
         raise
     except Exception as exc:  # noqa: BLE001
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"the ONNX exporter failed: {V.one_line(exc)}") from None
     _set_metadata(tmp, metadata)
     # Check what we claim: the axes we asked to be dynamic, or (dynamic=False) the batch anyway.
@@ -196,15 +222,7 @@ def export_onnx(model: CompiledModel, path: str | Path, *, metadata: dict[str, s
             report.warnings.append(f"{a.label} is fixed at {a.export_size} in this file")
     report.warnings += sorted({c for c in caught if not any(n in c for n in _NOISE)})
     report.verification = ver
-    if ver.passed:
-        tmp.replace(path)
-        report.add_path(path)
-    else:
-        bad = path.with_name(path.stem + ".unverified.onnx")
-        tmp.replace(bad)
-        report.add_path(bad)
-        report.warnings.append(f"verification failed: the file was kept as {bad.name}, not {path.name}")
-    return report
+    return ver
 
 
 def _failed_at_other_length(ver: Verification, axis: V.Axis) -> bool:

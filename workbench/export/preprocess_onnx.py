@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.core.atomic import atomic_path
 from workbench.export.report import Check, ExportReport, Verification
 from workbench.export.verify import compare, one_line
 
@@ -102,10 +103,10 @@ def add_preprocessing(run, model_path: str | Path, out_path: str | Path, *,
     merged.metadata_props.extend(model.metadata_props)
     prop = merged.metadata_props.add()
     prop.key, prop.value = "workbench.raw_inputs", ",".join(names)
-    onnx.save(merged, str(out_path))
+    with atomic_path(out_path) as tmp:  # verified under its temp name, then put in place
+        onnx.save(merged, str(tmp))
+        report.verification = verify_raw(run, tmp, pre, reference=Path(model_path) if onnx_reference else None)
     report.add_path(Path(out_path))
-    report.verification = verify_raw(run, Path(out_path), pre,
-                                     reference=Path(model_path) if onnx_reference else None)
     return report
 
 
@@ -114,8 +115,8 @@ def verify_raw(run, path: Path, pre: dict, rows=None, reference: Path | None = N
     import onnx
     import pandas as pd
     import torch
-    from workbench.export import bundle
     from workbench.export.onnx_export import session
+    from workbench.export.predict_script import predict_source
     ver = Verification("onnxruntime on raw rows vs Workbench Preprocessor + PyTorch")
     try:
         onnx.checker.check_model(str(path), full_check=True)
@@ -123,7 +124,7 @@ def verify_raw(run, path: Path, pre: dict, rows=None, reference: Path | None = N
         ver.problems.append("onnx.checker: " + one_line(exc))
     from workbench.data import Preprocessor
     scope: dict = {"__file__": "predict.py", "__name__": "workbench_predict"}
-    exec(compile(bundle.predict_source(True), "predict.py", "exec"), scope)  # noqa: S102
+    exec(compile(predict_source(True), "predict.py", "exec"), scope)  # noqa: S102
     df = rows if rows is not None else _sample_rows(pre, scope)
     x, _ = Preprocessor.from_dict(pre).transform(df)  # the trainer's own preprocessing
     if reference is not None:

@@ -7,6 +7,10 @@ from pathlib import Path
 TOLERANCE = 1e-4  # largest relative difference (max |a - b| / max |reference|) that passes
 
 
+class ExportError(Exception):
+    """An export that could not be produced at all; one line."""
+
+
 @dataclass
 class Check:
     """One comparison of the exported artefact with the PyTorch model on the same fresh inputs."""
@@ -103,6 +107,7 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)   # file name -> bytes
     compression: list[Compression] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)        # e.g. the cluster bundle's launch lines
 
     @property
     def passed(self) -> bool:
@@ -123,6 +128,7 @@ class ExportReport:
         """Take another report's paths, warnings and checks (a bundle is several exports)."""
         for p in other.paths:
             self.add_path(p)
+        self.notes += other.notes
         self.warnings += [w for w in other.warnings if w not in self.warnings]
         self.compression += other.compression
         if other.verification is not None:
@@ -143,6 +149,7 @@ class ExportReport:
         for c in self.compression:
             lines += c.lines()
         lines += [f"warning: {w}" for w in self.warnings]
+        lines += self.notes
         lines.append("verification passed" if self.passed else "verification FAILED")
         return "\n".join(lines)
 

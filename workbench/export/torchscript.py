@@ -2,11 +2,13 @@
 
 torch.jit is deprecated in the PyTorch Workbench installs (it warns to switch to torch.compile
 or torch.export): it is kept for users and C++ runtimes that still load TorchScript, and
-torch.export (`.pt2`) is the first-class PyTorch format.
+torch.export (`.pt2`) is the first-class PyTorch format. Like pt2, the file is serialised in
+memory, verified from those bytes and written through the atomic writer.
 """
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import torch
 from workbench.core.compile import CompiledModel
 from workbench.export import verify as V
 from workbench.export._quiet import quiet
+from workbench.export.pt2 import save_bytes
 from workbench.export.report import ExportReport, Verification
 
 DEPRECATION = ("TorchScript (torch.jit) is deprecated in PyTorch: it is kept for runtimes that still "
@@ -28,7 +31,6 @@ def export_torchscript(model: CompiledModel, path: str | Path, *, method: str = 
                        metadata: dict[str, str] | None = None) -> ExportReport:
     """`method`: "auto" (script, falling back to trace), "script" or "trace"."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport("torchscript", warnings=[DEPRECATION])
     module = copy.deepcopy(model.module).eval()
     axes = V.plan_axes(model)
@@ -47,19 +49,21 @@ def export_torchscript(model: CompiledModel, path: str | Path, *, method: str = 
             scripted = torch.jit.trace(module, V.make_inputs(model, axes), check_trace=False)
         used = "torch.jit.trace"
     extra = {"workbench.json": json.dumps(metadata or {})}
+    buffer = io.BytesIO()  # in memory: torch's own file writer aborts the process on a full disk
     with quiet():
-        torch.jit.save(scripted, str(path), _extra_files=extra)
+        torch.jit.save(scripted, buffer, _extra_files=extra)
+    report.verification = verify_torchscript(io.BytesIO(buffer.getvalue()), module, model, used)
+    save_bytes(path, buffer.getvalue())
     report.add_path(path)
-    report.verification = verify_torchscript(path, module, model, used)
     return report
 
 
-def verify_torchscript(path: Path, module: torch.nn.Module, model: CompiledModel, how: str) -> Verification:
+def verify_torchscript(path: Path | io.BytesIO, module: torch.nn.Module, model: CompiledModel, how: str) -> Verification:
     axes = V.plan_axes(model)
     ver = Verification(f"torch.jit.load ({how}) vs PyTorch", exported_sizes=V.export_sizes(model, axes))
     try:
         with quiet():
-            loaded = torch.jit.load(str(path), map_location="cpu")
+            loaded = torch.jit.load(path if isinstance(path, io.BytesIO) else str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001
         ver.problems.append("torch.jit.load: " + V.one_line(exc))
         return ver

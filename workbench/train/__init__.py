@@ -7,14 +7,15 @@
     runs.py        the run folder: event log, summary, resumable training state
     checkpoint.py  best/last weights + meta (weights_only loading), load_run
 
-torch is imported by the modules that need it; importing this package alone stays cheap.
+Every name below is imported from its module when first asked for, so importing this package
+alone loads neither torch nor the data layer (tests/data/test_imports.py checks it).
 """
-from workbench.train.checkpoint import CheckpointError, LoadedRun, load_checkpoint, load_run, save_checkpoint
 
 __all__ = ["CheckpointError", "LoadedRun", "load_checkpoint", "load_run", "save_checkpoint",
            "Trainer", "RunResult", "TrainingError", "NonFiniteError", "Event"]
 
-_LAZY = {"Trainer": "trainer", "RunResult": "trainer", "TrainingError": "trainer",
+_LAZY = {"CheckpointError": "checkpoint", "LoadedRun": "checkpoint", "load_checkpoint": "checkpoint",
+         "load_run": "checkpoint", "save_checkpoint": "checkpoint", "Trainer": "trainer", "RunResult": "trainer", "TrainingError": "trainer",
          "NonFiniteError": "trainer", "Event": "events"}
 
 

@@ -1,7 +1,8 @@
 """Exporting from the app: the one-click "Export ONNX" and the Export dialog's exports.
 
-Both call `workbench.export.export_run` (what `workbench export` calls) in a worker thread
-and report the verification (max difference, dynamic axes) in the status bar.
+Both call `workbench.export.export_run` (what `workbench export` calls) in a worker thread, for
+any format of the registry (`workbench.export.formats`), and report the verification (max
+difference, dynamic axes) in the status bar.
 """
 from __future__ import annotations
 
@@ -58,8 +59,14 @@ class Exporter(QObject):
         if self.task is not None:
             self.message.emit("an export is already running")
             return False
-        from workbench.export.onnx_export import ExportError
+        from workbench.export import formats
+        from workbench.export.report import ExportError
         from workbench.train.checkpoint import CheckpointError
+        try:
+            label = formats.get(fmt).label
+        except ExportError as exc:
+            self.message.emit(str(exc))
+            return False
         self.last_error = ""
         task = Task(export_job(Path(run), fmt, Path(out), options),
                     expected=(ExportError, CheckpointError, OSError, ValueError))
@@ -67,7 +74,7 @@ class Exporter(QObject):
         task.failed.connect(self._failed)
         self.task = task
         self.busyChanged.emit(True)
-        self.message.emit(f"exporting {fmt} from {Path(run).name} ({options.get('checkpoint', 'best')} "
+        self.message.emit(f"exporting {label} from {Path(run).name} ({options.get('checkpoint', 'best')} "
                           f"checkpoint) to {out}…")
         self.threads.start(task)
         return True

@@ -1,17 +1,16 @@
-"""File › Export…: every format, the deployment bundle, compression, and "Open Folder"."""
+"""File › Export…: every registered format (workbench.export.formats), compression, and
+"Open Folder"."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QVBoxLayout)
 
-FORMATS = [("onnx", "ONNX (.onnx)", ".onnx"), ("pt2", "torch.export (.pt2)", ".pt2"),
-           ("torchscript", "TorchScript (.pt, deprecated)", ".pt"),
-           ("python", "Python code (folder)", ""), ("bundle", "Deployment bundle (folder or .zip)", "")]
+from workbench.export import formats
 
 
 class ExportDialog(QDialog):
@@ -28,8 +27,9 @@ class ExportDialog(QDialog):
         self.checkpoint = QComboBox()
         self.checkpoint.addItems(["best", "last"])
         self.format = QComboBox()
-        for key, label, _ in FORMATS:
-            self.format.addItem(label, key)
+        for i, f in enumerate(formats.all_formats()):
+            self.format.addItem(f.label, f.name)
+            self.format.setItemData(i, f"{f.help}; checked by {f.verify} before it is written", Qt.ToolTipRole)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.path = QLineEdit()
         browse = QPushButton("Browse…")
@@ -87,24 +87,23 @@ class ExportDialog(QDialog):
     def fmt(self) -> str:
         return self.format.currentData()
 
+    def record(self) -> formats.ExportFormat:
+        return formats.get(self.fmt())
+
     def _default_path(self) -> Path:
-        suffix = next(s for k, _, s in FORMATS if k == self.fmt())
-        if self.fmt() == "bundle":
-            return self.out_dir / (f"{self.name}-bundle" + (".zip" if self.zip.isChecked() else ""))
-        if self.fmt() == "python":
-            return self.out_dir / f"{self.name}-python"
-        return self.out_dir / f"{self.name}{suffix}"
+        return self.record().default_path(self.out_dir, self.name, zipped=self.zip.isChecked())
 
     @Slot()
     def _format_changed(self, *_) -> None:
-        onnxish = self.fmt() in ("onnx", "bundle")
-        self.with_pre.setEnabled(onnxish)
-        self.quantize.setEnabled(onnxish)
-        self.zip.setEnabled(self.fmt() == "bundle")
+        takes = self.record().options
+        self.with_pre.setEnabled(formats.PREPROCESSING in takes)
+        self.quantize.setEnabled(formats.QUANTIZE in takes)
+        self.prune.setEnabled(formats.PRUNE in takes)
+        self.zip.setEnabled(formats.ZIP in takes)
         self.path.setText(str(self._default_path()))
 
     def _browse(self) -> None:
-        if self.fmt() in ("python", "bundle") and not self.zip.isChecked():
+        if self.record().folder and not (self.zip.isEnabled() and self.zip.isChecked()):
             path = QFileDialog.getExistingDirectory(self, "Export to folder", str(self.out_dir))
         else:
             path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text())
@@ -117,9 +116,9 @@ class ExportDialog(QDialog):
             opts["with_preprocessing"] = True
         if self.quantize.isEnabled() and self.quantize.isChecked():
             opts["quantize"] = "int8"
-        if self.prune.value() > 0:
+        if self.prune.isEnabled() and self.prune.value() > 0:
             opts["prune"] = round(self.prune.value(), 3)
-        if self.fmt() == "bundle":
+        if self.zip.isEnabled():
             opts["zip_bundle"] = self.zip.isChecked()
         return opts
 
