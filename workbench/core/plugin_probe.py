@@ -176,7 +176,7 @@ def probe(kind: str, target: str, name: str, limit: float) -> dict:
 def _command(kind: str, target: str, name: str) -> list[str]:
     if getattr(sys, "frozen", False):   # a PyInstaller build: the executable is the app
         return [sys.executable, PROBE_FLAG, kind, target, name]
-    code = "import sys; from workbench.core.plugin_probe import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from workbench.core.plugin_child import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", code, kind, target, name]
 
 
@@ -222,36 +222,3 @@ def _end(child: subprocess.Popen, posix: bool) -> None:
         child.wait(timeout=5)
     with contextlib.suppress(OSError):
         child.stdout.close()
-
-
-# --- the child's side ----------------------------------------------------------------------
-
-def main(argv: list[str]) -> int:
-    """In the child: import the plugin and run its `register(api)` with the checks that the
-    in-process load makes, saying each phase before it starts."""
-    kind, target, name = argv
-    result = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)              # whatever the plugin prints, even from C, is not the result
-    sys.stdout = sys.stderr
-
-    def say(**message) -> None:
-        result.write(json.dumps(message) + "\n")
-        result.flush()
-
-    from workbench.core import plugins
-
-    plugin = plugins.Plugin(name, target)
-    say(phase="import")
-    try:
-        register = plugins.import_target(kind, target)
-    except BaseException as exc:  # noqa: BLE001 - the verdict is what we are here for
-        say(error=plugins.describe_failure(exc, PHASES["import"]))
-        os._exit(0)
-    say(phase="register")
-    try:
-        plugins.install(plugin, register)
-    except BaseException as exc:  # noqa: BLE001
-        say(error=plugins.describe_failure(exc, PHASES["register"]))
-        os._exit(0)
-    say(ok=True, nodes=plugin.nodes, readers=plugin.readers)
-    os._exit(0)                # no atexit hooks or threads of the plugin's to wait for
