@@ -1,22 +1,26 @@
 """The main window: canvas in the middle, dockable panels around it, menus, toolbar, status bar.
 
-Part 2 (data, training dashboard, runs, insight, export) lives in workflow.py and is plugged
-in through the same hooks (`self.workflow`).
+Every panel is one row of PANELS (key, title, how to make it, dock area, tabbed with) and
+follows one protocol, DocumentPanel: `set_document(document)` binds it to the document on
+screen and drops everything it showed of the last one. Part 2 (data, training, runs,
+insight, export) is wired in workflow.py (`self.workflow`).
 
-Later parts (data panel, training dashboard, export) plug in through `add_panel`, the menus in
-`self.menus` ("file", "edit", "view", "panels", "run", "help") and the actions in
-`self.actions` (e.g. "train", "pause", "stop", "export" exist already, disabled until then).
-Questions to the user go through the `ask_*` methods so that tests can answer them.
+Menus are in `self.menus` ("file", "edit", "view", "panels", "run", "help") and actions in
+`self.actions` (e.g. "train", "pause", "stop", "export"). Questions to the user go through
+the `ask_*` methods so that tests can answer them.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QMenu, QMessageBox, QToolBar, QUndoView, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel,
+                               QMainWindow, QMenu, QMessageBox, QScrollArea, QToolBar, QUndoView,
+                               QWidget)
 
 from workbench.core import clipboard, layout, project as project_io, templates
 from workbench.core.graph import GraphError
@@ -28,12 +32,60 @@ from workbench.ui.editor import commands
 from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
 from workbench.ui.editor.view import EditorView, data_paths, project_paths
+from workbench.ui.panels.data_panel import DataPanel
+from workbench.ui.panels.insight_panel import InsightPanel
 from workbench.ui.panels.inspector import Inspector
 from workbench.ui.panels.palette import Palette
 from workbench.ui.panels.problems import ProblemsPanel
+from workbench.ui.panels.runs_panel import RunsPanel, file_stem
+from workbench.ui.panels.training_panel import TrainingPanel
+from workbench.ui.workers import Threads
 
 FILE_FILTER = "Workbench projects (*.wbproj);;All files (*)"
 MAX_RECENT = 10
+MIN_SIZE = (1000, 640)     # below this the docks squeeze the canvas to nothing
+
+
+@runtime_checkable
+class DocumentPanel(Protocol):
+    """A panel that shows the document on screen. `set_document` is called on every switch
+    (New, Open, restore) and must forget the last document: its runs, charts, selection."""
+
+    def set_document(self, document) -> None: ...
+
+
+@dataclass(frozen=True)
+class PanelEntry:
+    key: str
+    title: str
+    make: Callable[["MainWindow"], QWidget]
+    area: Qt.DockWidgetArea
+    tab_with: str | None = None
+    scroll: bool = False       # a big panel scrolls below its minimum size (see `scrolled`)
+
+
+L, R, B = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea
+PANELS: list[PanelEntry] = [
+    PanelEntry("palette", "Nodes", lambda w: Palette(), L),
+    PanelEntry("inspector", "Inspector", lambda w: Inspector(), R),
+    PanelEntry("runs", "Runs", lambda w: RunsPanel(), R, tab_with="inspector"),
+    PanelEntry("insight", "Insight", lambda w: InsightPanel(), R, tab_with="runs"),
+    PanelEntry("problems", "Problems", lambda w: ProblemsPanel(), B),
+    PanelEntry("history", "History", lambda w: w.make_history(), B, tab_with="problems"),
+    PanelEntry("data", "Data", lambda w: DataPanel(w.threads), B, tab_with="history", scroll=True),
+    PanelEntry("training", "Training", lambda w: TrainingPanel(w.threads), B, tab_with="data",
+               scroll=True),
+]
+
+
+def scrolled(panel: QWidget) -> QScrollArea:
+    """A big panel in a dock: below its minimum size it scrolls instead of squeezing the
+    window's other docks (or forcing a large minimum window size)."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
 
 # Sample data shapes for File › New from template when no data is loaded yet.
 TEMPLATE_DATA = {
@@ -70,16 +122,15 @@ class MainWindow(QMainWindow):
         self._recent: list[str] = []
         self._paste = ("", 0)  # last pasted text, how many times
         self.undo_group = QUndoGroup(self)
+        self.threads = Threads(self)     # every worker thread of the window (stopped on close)
 
         self.scene = EditorScene(self)
         self.view = EditorView(self.scene, self)
         self.setCentralWidget(self.view)
-        self.palette = Palette()
-        self.inspector = Inspector()
-        self.problems = ProblemsPanel()
-        self.history = QUndoView(self.undo_group)
-        self.history.setEmptyLabel("<opened>")
+        self.panels: dict[str, QWidget] = {}
         self._build_docks()
+        self.palette, self.inspector = self.panels["palette"], self.panels["inspector"]
+        self.problems, self.history = self.panels["problems"], self.panels["history"]
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -97,6 +148,7 @@ class MainWindow(QMainWindow):
         self.inspector.message.connect(self.show_message)
         self.problems.nodeActivated.connect(self.reveal_node)
 
+        self.setMinimumSize(*MIN_SIZE)
         self.resize(1400, 900)
         self._load_settings()
         self.set_document(document or Document())
@@ -111,27 +163,33 @@ class MainWindow(QMainWindow):
         self.docks[key] = dock
         return dock
 
+    def make_history(self) -> QUndoView:
+        view = QUndoView(self.undo_group)
+        view.setEmptyLabel("<opened>")
+        return view
+
     def _build_docks(self) -> None:
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
+        # The palette keeps the whole left side; the bottom panels (data, training dashboard)
+        # take the width under the canvas and the inspector, so the dashboard is not clipped.
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        self._dock("palette", "Nodes", self.palette, Qt.LeftDockWidgetArea)
-        self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
-        self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
-        self._dock("history", "History", self.history, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["problems"], self.docks["history"])
+        self.setCorner(Qt.BottomRightCorner, Qt.BottomDockWidgetArea)
+        for entry in PANELS:
+            widget = entry.make(self)
+            self.panels[entry.key] = widget
+            self._dock(entry.key, entry.title, scrolled(widget) if entry.scroll else widget,
+                       entry.area)
+            if entry.tab_with in self.docks:
+                self.tabifyDockWidget(self.docks[entry.tab_with], self.docks[entry.key])
+        self.docks["inspector"].raise_()
         self.docks["problems"].raise_()
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
-        self.resizeDocks([self.docks["problems"]], [150], Qt.Vertical)
+        self.resize_docks()
 
-    def add_panel(self, key: str, title: str, widget: QWidget,
-                  area=Qt.RightDockWidgetArea, tab_with: str | None = None) -> QDockWidget:
-        """For later parts (data, training): a dock remembered with the layout, in View › Panels."""
-        dock = self._dock(key, title, widget, area)
-        if tab_with in self.docks:
-            self.tabifyDockWidget(self.docks[tab_with], dock)
-        self.menus["panels"].addAction(dock.toggleViewAction())
-        return dock
+    def resize_docks(self) -> None:
+        """The default split: palette and inspector at a readable width, the bottom panels
+        at about a third of the height (enough for the data table and the dashboard)."""
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [max(220, self.height() * 3 // 10)], Qt.Vertical)
 
     def _act(self, key: str, text: str, slot=None, shortcut=None, tip: str = "",
              checkable: bool = False) -> QAction:
@@ -276,7 +334,9 @@ class MainWindow(QMainWindow):
         self.undo_group.addStack(document.undo_stack)
         self.undo_group.setActiveStack(document.undo_stack)
         self.scene.set_document(document)
-        self.inspector.set_document(document)
+        for panel in self.panels.values():
+            if isinstance(panel, DocumentPanel):
+                panel.set_document(document)
         document.analysed.connect(self._on_analysis)
         document.dirtyChanged.connect(self._update_title)
         document.pathChanged.connect(self._update_title)

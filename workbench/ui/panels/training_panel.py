@@ -95,10 +95,11 @@ class TrainingPanel(QWidget):
         self.run_folder = None
         self._dirty = False
         self._build()
-        self.setMinimumSize(860, 420)  # smaller docks scroll (see workflow.scrolled)
+        self.setMinimumSize(860, 380)  # smaller docks scroll (see main_window.scrolled)
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.overlays: dict[str, list] = {}
+        self.set_epoch_range(20)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -163,6 +164,9 @@ class TrainingPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
+        self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
+        self.sizing.setStyleSheet("color: palette(placeholder-text);")
+        self.sizing.hide()
         self.progress.setMaximumWidth(320)
         self.progress.setMinimumWidth(200)
         line = QHBoxLayout()
@@ -173,6 +177,7 @@ class TrainingPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
         cl.addLayout(line)
+        cl.addWidget(self.sizing)
         cl.addWidget(self.error_label)
 
         self.loss_plot = charts.make_plot("Loss", bottom="epoch")
@@ -220,13 +225,31 @@ class TrainingPanel(QWidget):
 
     # -- document / settings --------------------------------------------------------------
     def set_document(self, document) -> None:
+        """A new document: its settings, and a dashboard with nothing of the last run."""
         if self.document is not None:
             self.document.trainingChanged.disconnect(self.show_settings)
+            self.document.dataChanged.disconnect(self.show_sizing)
             self.document.analysed.disconnect(self._analysed)
         self.document = document
         document.trainingChanged.connect(self.show_settings)
+        document.dataChanged.connect(self.show_sizing)
         document.analysed.connect(self._analysed)
+        self.clear()
         self.show_settings()
+
+    def clear(self) -> None:
+        """Forget the last run: charts, results, overlays, progress, errors."""
+        self.timer.stop()
+        self.set_overlays([])
+        self.reset_charts()
+        self.last_result, self.run_folder, self.error, self.metric_name = None, None, "", None
+        self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt",
+                                                color=charts.colours()[1])
+        self.set_epoch_range(self.epochs.value())
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.error_label.hide()
+        self.status.setText("Ready: load data, then Train (F5).")
 
     def _optimizer(self):
         from workbench.core.spec import OPTIMIZER_ROLE
@@ -253,6 +276,24 @@ class TrainingPanel(QWidget):
         if opt is not None and "lr" in opt.params:
             self.lr.setValue(float(opt.params["lr"]))
         del blockers
+        self.show_sizing()
+
+    @Slot()
+    def show_sizing(self) -> None:
+        """Say what the data-size rule gives for the loaded data, and whether these settings
+        are it (File › New sizes untouched settings when data loads; `workbench new` too)."""
+        from workbench.core import templates
+        data = self.data_source() if self.data_source else None
+        if data is None or self.document is None:
+            self.sizing.hide()
+            return
+        t = self.document.project.training
+        rule = templates.apply_sizing(t, data.rows, data.task)
+        text = templates.describe_sizing(data.rows, data.task)
+        same = all(t.get(k) == rule[k] for k in ("epochs", "batch_size", "early_stopping"))
+        self.sizing.setText(text if same else f"the data-size rule gives: {text[0].lower()}"
+                            f"{text[1:]} (these settings differ: the template's or yours)")
+        self.sizing.show()
 
     @Slot(object)
     def _analysed(self, _analysis) -> None:
