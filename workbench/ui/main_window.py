@@ -44,6 +44,7 @@ from workbench.ui.workers import Threads
 FILE_FILTER = "Workbench projects (*.wbproj);;All files (*)"
 MAX_RECENT = 10
 MIN_SIZE = (1000, 640)     # below this the docks squeeze the canvas to nothing
+READABLE = 0.55            # the smallest zoom at which node titles and shapes still read
 
 
 @runtime_checkable
@@ -72,8 +73,8 @@ PANELS: list[PanelEntry] = [
     PanelEntry("insight", "Insight", lambda w: InsightPanel(), R, tab_with="runs"),
     PanelEntry("problems", "Problems", lambda w: ProblemsPanel(), B),
     PanelEntry("history", "History", lambda w: w.make_history(), B, tab_with="problems"),
-    PanelEntry("data", "Data", lambda w: DataPanel(w.threads), B, tab_with="history", scroll=True),
-    PanelEntry("training", "Training", lambda w: TrainingPanel(w.threads), B, tab_with="data",
+    PanelEntry("data", "Data", lambda w: DataPanel(w.threads), B, tab_with="problems", scroll=True),
+    PanelEntry("training", "Training", lambda w: TrainingPanel(w.threads), B, tab_with="problems",
                scroll=True),
 ]
 
@@ -179,11 +180,25 @@ class MainWindow(QMainWindow):
             self.panels[entry.key] = widget
             self._dock(entry.key, entry.title, scrolled(widget) if entry.scroll else widget,
                        entry.area)
+        self.layout_pending = True   # tabbed on first show (see showEvent), unless restored
+
+    def default_layout(self) -> None:
+        """Tab the panels as PANELS says and size the docks. Done once the window is shown:
+        Qt (6.12) leaves a stale, visible copy of a tab bar when a second tab group grows
+        past two docks before the first show (seen as a 'Problems | History' bar over the
+        palette)."""
+        self.layout_pending = False
+        for entry in PANELS:
             if entry.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[entry.tab_with], self.docks[entry.key])
         self.docks["inspector"].raise_()
         self.docks["problems"].raise_()
         self.resize_docks()
+
+    def showEvent(self, event) -> None:
+        if self.layout_pending:
+            self.default_layout()
+        super().showEvent(event)
 
     def resize_docks(self) -> None:
         """The default split: palette and inspector at a readable width, the bottom panels
@@ -333,6 +348,7 @@ class MainWindow(QMainWindow):
         document.setParent(self)
         self.undo_group.addStack(document.undo_stack)
         self.undo_group.setActiveStack(document.undo_stack)
+        self.statusBar().clearMessage()   # the last project's news is not this one's
         self.scene.set_document(document)
         for panel in self.panels.values():
             if isinstance(panel, DocumentPanel):
@@ -344,8 +360,35 @@ class MainWindow(QMainWindow):
         self._on_analysis(document.analysis)
         self._update_title()
         self._selection_changed()
-        QTimer.singleShot(0, self.view.show_start)
+        QTimer.singleShot(0, self.show_graph)
         self.documentChanged.emit(document)
+
+    def show_graph(self) -> None:
+        """The whole graph when it reads fitted, else its start at a readable zoom."""
+        self.view.show_start(readable=READABLE)
+
+    def canvas_size(self) -> tuple[float, float]:
+        """The canvas's size in pixels (an estimate before the window is first shown)."""
+        if self.view.isVisible():
+            return float(self.view.viewport().width()), float(self.view.viewport().height())
+        return float(self.width() - 540), float(self.height() * 0.6)
+
+    def fit_example(self, project: Project) -> None:
+        """A bundled example's long chain folded into rows when it would not read fitted into
+        the canvas: the copy opens whole and readable (it is new and untitled: no undo step)."""
+        graph = project.graph
+        if not graph.nodes:
+            return
+        width, height = self.canvas_size()
+        xs = [n.pos[0] for n in graph.nodes.values()]
+        ys = [n.pos[1] for n in graph.nodes.values()]
+        span_w, span_h = max(xs) - min(xs) + WIDTH + 80, max(ys) - min(ys) + 190
+        if min(width / span_w, height / span_h) >= READABLE:
+            return
+        positions = {nid: n.pos for nid, n in graph.nodes.items()}
+        for nid, pos in layout.wrapped(positions, width - 80, height - 80,
+                                       node_size=(WIDTH, 110.0)).items():
+            graph.move_node(nid, pos)
 
     @property
     def graph(self):
@@ -392,13 +435,26 @@ class MainWindow(QMainWindow):
         answer = box.exec()
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
+    def ask_stop_training(self, quitting: bool = False) -> str:
+        """'stop' or 'cancel': a run is going on and the user is quitting or leaving it."""
+        box = QMessageBox(QMessageBox.Question, "Training is running",
+                          f"'{self.document.name}' is training. Stop the run "
+                          f"{'and quit' if quitting else 'and close the project'}? The last "
+                          "finished epoch's checkpoint is kept.", QMessageBox.Cancel, self)
+        stop = box.addButton("Stop and quit" if quitting else "Stop and close",
+                             QMessageBox.AcceptRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        return "stop" if box.clickedButton() is stop else "cancel"
+
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._start_dir()),
                                               FILE_FILTER)
         return path or None
 
     def ask_save_path(self) -> str | None:
-        start = self.document.path or (self._start_dir() / f"{self.document.name}.wbproj")
+        start = self.document.path or (self._start_dir()
+                                       / f"{file_stem(self.document.name) or 'untitled'}.wbproj")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), FILE_FILTER)
         return path or None
 
@@ -421,11 +477,16 @@ class MainWindow(QMainWindow):
         return Path.cwd()
 
     # -- files ------------------------------------------------------------------------------
-    def maybe_save(self) -> bool:
-        """True if it is fine to drop the current document (saved, discarded or clean)."""
+    def maybe_save(self, quitting: bool = False) -> bool:
+        """True if it is fine to drop the current document (saved, discarded or clean).
+        A run going on is stopped first when the user agrees (its checkpoint stays)."""
         if self.document is not None and self.workflow.training_busy():
-            self.show_message("training is running: stop it first (Shift+F5)")
-            return False
+            if self.ask_stop_training(quitting) != "stop":
+                return False
+            if not self.workflow.stop_training():
+                self.show_error("Training still running", "the run did not stop in time; "
+                                "try again, or Stop (Shift+F5) and wait for it to end")
+                return False
         if self.document is None or not self.document.dirty:
             return True
         answer = self.ask_unsaved()
@@ -466,6 +527,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error("Cannot open example", str(exc))
             return False
+        self.fit_example(project)
         self.set_document(Document(project))
         self.show_message(f"new project from the example '{project.name}': {project.description}")
         return True
@@ -527,7 +589,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error("Cannot restore", str(exc))
             return False
-        self.set_document(Document(project, dirty=True))
+        self.set_document(Document(project, dirty=True, untitled_id=record.get("untitled_id")))
         for r in records:
             Path(r["recovery_file"]).unlink(missing_ok=True)
         self.document.autosave()  # keep a copy until the user saves
@@ -794,8 +856,8 @@ class MainWindow(QMainWindow):
         geometry, state = s.value("geometry"), s.value("windowState")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and self.restoreState(state):
+            self.layout_pending = False
         recent = s.value("recent") or []
         self._recent = [recent] if isinstance(recent, str) else list(recent)
 
@@ -808,7 +870,7 @@ class MainWindow(QMainWindow):
         s.setValue("recent", self._recent)
 
     def closeEvent(self, event) -> None:
-        if not self.maybe_save():
+        if not self.maybe_save(quitting=True):
             event.ignore()
             return
         self.save_settings()

@@ -169,7 +169,7 @@ class Workflow(QObject):
     @Slot(bool)
     def _panel_shown(self, visible: bool) -> None:
         dock = self.sender()
-        if visible and dock is not None:
+        if visible and dock is not None and not self.w.layout_pending:
             QTimer.singleShot(0, lambda: self._grow(dock))
 
     # -- training -------------------------------------------------------------------------

@@ -99,7 +99,8 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.overlays: dict[str, list] = {}
-        self.set_epoch_range(20)
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            charts.show_empty(plot)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -245,11 +246,11 @@ class TrainingPanel(QWidget):
         self.last_result, self.run_folder, self.error, self.metric_name = None, None, "", None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt",
                                                 color=charts.colours()[1])
-        self.set_epoch_range(self.epochs.value())
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.error_label.hide()
         self.status.setText("Ready: load data, then Train (F5).")
+        self._empty_charts = True       # drawn as empty frames until a run sends points
 
     def _optimizer(self):
         from workbench.core.spec import OPTIMIZER_ROLE
@@ -276,6 +277,9 @@ class TrainingPanel(QWidget):
         if opt is not None and "lr" in opt.params:
             self.lr.setValue(float(opt.params["lr"]))
         del blockers
+        if getattr(self, "_empty_charts", True):
+            for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+                charts.show_empty(plot, self.epochs.value())
         self.show_sizing()
 
     @Slot()
@@ -368,6 +372,7 @@ class TrainingPanel(QWidget):
             self.show_error(str(exc))
             return False
         self.reset_charts()
+        self._empty_charts = False
         self.run_folder = folder
         self.worker = TrainingWorker(trainer)
         self.worker.event.connect(self._on_event)
@@ -563,6 +568,9 @@ class TrainingPanel(QWidget):
             pts = [(e["epoch"], m) for e in epochs for m in [_metric(e)] if m is not None]
             metric.setData([p[0] for p in pts], [p[1] for p in pts])
             self.overlays[str(folder)] = [(lp, val), (mp, metric)]
+        if folders:   # the overlays decide the range (an empty frame would hide them)
+            for plot in (self.loss_plot, self.metric_plot):
+                plot.getPlotItem().getViewBox().enableAutoRange()
 
 
 def _metric(e: dict):
