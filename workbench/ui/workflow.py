@@ -8,6 +8,7 @@ and closes the dialogs of the last one; Export ONNX waits for a run of the new p
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
@@ -190,13 +191,14 @@ class Workflow(QObject):
         if self.training.state == "paused" and self.training.worker is not None:
             self.training.worker.resume()   # a paused trainer only sees stop once it runs
         self.training.stop()
-        loop = QEventLoop()
+        deadline = time.monotonic() + timeout_s
+        loop, tick = QEventLoop(), QTimer(interval=50)
+        tick.timeout.connect(loop.quit)
         self.training.stateChanged.connect(loop.quit)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        while self.training_busy():
+        tick.start()
+        while self.training_busy() and time.monotonic() < deadline:
             loop.exec()
-            if self.training_busy() and not self.threads.busy():
-                break
+        tick.stop()
         self.training.stateChanged.disconnect(loop.quit)
         return not self.training_busy()
 

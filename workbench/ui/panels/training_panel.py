@@ -273,9 +273,13 @@ class TrainingPanel(QWidget):
         self.early.setChecked(bool(es.get("enabled", True)))
         self.patience.setValue(int(es.get("patience", 5)))
         opt = self._optimizer()
-        self.lr.setEnabled(opt is not None and "lr" in opt.params)
-        if opt is not None and "lr" in opt.params:
+        has_lr = opt is not None and "lr" in opt.params
+        self.lr.setEnabled(has_lr)
+        self.lr.setSpecialValueText("" if has_lr else "—")  # no optimizer: no rate to show
+        if has_lr:
             self.lr.setValue(float(opt.params["lr"]))
+        else:
+            self.lr.setValue(self.lr.minimum())
         del blockers
         if getattr(self, "_empty_charts", True):
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
@@ -302,6 +306,11 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _analysed(self, _analysis) -> None:
         opt = self._optimizer()
+        if (opt is not None and "lr" in opt.params) == (self.lr.specialValueText() == "—"):
+            self.show_settings()   # an optimizer came or went: its rate shows, or '—'
+            if self.state != "idle":
+                self.lr.setEnabled(False)
+            return
         if opt is not None and "lr" in opt.params and abs(self.lr.value() - float(opt.params["lr"])) > 1e-12:
             with QSignalBlocker(self.lr):
                 self.lr.setValue(float(opt.params["lr"]))
