@@ -99,6 +99,7 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.overlays: dict[str, list] = {}
+        self._scatter_token = None       # the regression scatter being computed, if any
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             charts.show_empty(plot)
 
@@ -244,6 +245,7 @@ class TrainingPanel(QWidget):
         self.set_overlays([])
         self.reset_charts()
         self.last_result, self.run_folder, self.error, self.metric_name = None, None, "", None
+        self._scatter_token = None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt",
                                                 color=charts.colours()[1])
         self.progress.setValue(0)
@@ -533,10 +535,13 @@ class TrainingPanel(QWidget):
 
         self._scatter_task = Task(job)
         self._scatter_task.done.connect(self._scatter_done)
+        self._scatter_token = self._scatter_task.token
         self.threads.start(self._scatter_task)
 
     @Slot(int, object)
-    def _scatter_done(self, _token: int, value) -> None:
+    def _scatter_done(self, token: int, value) -> None:
+        if token != self._scatter_token:   # another document (or run) came meanwhile
+            return
         self.results.show_scatter(*value)
 
     # -- drawing --------------------------------------------------------------------------
