@@ -180,7 +180,8 @@ class MainWindow(QMainWindow):
             self.panels[entry.key] = widget
             self._dock(entry.key, entry.title, scrolled(widget) if entry.scroll else widget,
                        entry.area)
-        self.layout_pending = True   # tabbed on first show (see showEvent), unless restored
+        self.layout_pending = True   # tabbed on first show (see showEvent), or restored
+        self.saved_state = None      # the layout QSettings kept, restored on first show
 
     def default_layout(self) -> None:
         """Tab the panels as PANELS says and size the docks. Done once the window is shown:
@@ -197,7 +198,10 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         if self.layout_pending:
-            self.default_layout()
+            state, self.saved_state = self.saved_state, None
+            if state is None or not self.restoreState(state):
+                self.default_layout()
+            self.layout_pending = False
         super().showEvent(event)
 
     def resize_docks(self) -> None:
@@ -856,8 +860,7 @@ class MainWindow(QMainWindow):
         geometry, state = s.value("geometry"), s.value("windowState")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None and self.restoreState(state):
-            self.layout_pending = False
+        self.saved_state = state     # restored on first show, as the default one is made
         recent = s.value("recent") or []
         self._recent = [recent] if isinstance(recent, str) else list(recent)
 
