@@ -3,7 +3,6 @@
 bundled example as opened are readable (screenshots in tests/_artifacts/, looked at)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRectF, qInstallMessageHandler
