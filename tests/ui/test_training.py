@@ -150,7 +150,7 @@ def test_first_save_takes_the_untitled_projects_runs_along(iris_window, qtbot, t
     win = iris_window
     tp = train(qtbot, win, 2)
     made = tp.last_result.folder
-    assert made.parent == tmp_path / "runs" / "mlp-classifier"
+    assert made.parent == tmp_path / "runs" / f"mlp-classifier-{win.document.untitled_id}"
     win.ask_save_path = lambda: str(tmp_path / "mine" / "iris.wbproj")
     assert win.save()
     moved = tmp_path / "mine" / "runs" / made.name

@@ -53,6 +53,43 @@ class _Chain:
         return node
 
 
+TINY_ROWS = 500  # below this many training rows a model sees each row many times
+
+
+def sized_training(rows: int, task: str = "classification") -> dict:
+    """THE rule that sizes training from the data (`workbench new`, every template, and the
+    app's File › New once data is loaded): epochs, batch size and early stopping.
+
+    Few rows: small batches and many epochs (each epoch is only a few steps). Early stopping
+    watches the validation loss, except for classification on tiny data: a validation split
+    of a few dozen rows makes the loss track the confidence on easy rows while the few
+    boundary rows decide the accuracy (measured on iris: see docs/training.md)."""
+    tiny = rows < TINY_ROWS
+    classify = task == "classification"
+    metric, patience = ("val_accuracy", 30) if classify and tiny else ("val_loss", 10)
+    return {"epochs": 200 if tiny else 100,
+            "batch_size": 16 if tiny else 32 if rows < 5000 else 64,
+            "early_stopping": {"metric": metric, "patience": patience}}
+
+
+def describe_sizing(rows: int, task: str = "classification", epochs: int | None = None) -> str:
+    """One line saying what the rule chose and why, for the Training panel."""
+    t = sized_training(rows, task)
+    es = t["early_stopping"]
+    return (f"sized for {rows:,} training rows: {epochs or t['epochs']} epochs, "
+            f"batch {t['batch_size']}, "
+            f"early stop on {es['metric']} after {es['patience']} epochs without improvement")
+
+
+def apply_sizing(training: dict, rows: int, task: str = "classification",
+                 epochs: int | None = None) -> dict:
+    """`training` with the rule's values put in (a template may pick its own epochs)."""
+    rule = sized_training(rows, task)
+    out = dict(training, epochs=epochs or rule["epochs"], batch_size=rule["batch_size"])
+    out["early_stopping"] = dict(training.get("early_stopping", {}), **rule["early_stopping"])
+    return out
+
+
 def build(name: str, data: DataShape, project_name: str | None = None) -> Project:
     if name not in TEMPLATES:
         raise KeyError(f"unknown template '{name}'; choose one of: {', '.join(TEMPLATES)}")
@@ -62,12 +99,8 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
               cardinality=data.cardinality or 0)
     classify = data.task == "classification"
     width = data.num_classes if classify else (data.target_shape[0] if data.target_shape else 1)
-    lr, epochs = 1e-3, 100
-    tiny = data.rows < 500
-    # Early stopping watches the validation loss, except for classification on tiny data: a
-    # validation split of a few dozen rows makes the loss track the confidence on easy rows
-    # while the few boundary rows decide the accuracy (measured on iris: see docs/training.md).
-    monitor, patience = ("val_accuracy", 30) if classify and tiny else ("val_loss", 10)
+    lr, epochs = 1e-3, None    # None: the rule's epochs (sized_training)
+    tiny = data.rows < TINY_ROWS
     if name in ("mlp-classifier", "mlp-regressor"):
         if len(data.input_shape) > 1:
             chain.add("Flatten", "flatten")
@@ -82,7 +115,6 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
         if dropout:
             chain.add("Dropout", "dropout2", p=dropout)
         chain.add("Linear", "head", out_features=width)
-        epochs = 200 if tiny else 100
     elif name == "cnn-classifier":
         if len(data.input_shape) != 3:
             raise ValueError(f"cnn-classifier needs images C×H×W, the data gives one sample as "
@@ -125,8 +157,5 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
     g.connect(loss.id, "loss", opt.id, "loss")
     for nid, pos in layout.layered(g).items():
         g.move_node(nid, pos)
-    training = default_training()
-    training["epochs"] = epochs
-    training["batch_size"] = 16 if data.rows < 500 else 32 if data.rows < 5000 else 64
-    training["early_stopping"].update(metric=monitor, patience=patience)
+    training = apply_sizing(default_training(), data.rows, data.task, epochs)
     return Project(g, project_name or name, {}, training)

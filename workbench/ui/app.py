@@ -56,7 +56,7 @@ def screenshot(window, path: str | os.PathLike, size=SCREENSHOT_SIZE) -> Path:
     for _ in range(3):
         app.processEvents()
     window.document.validate_now()
-    window.view.show_start()
+    window.show_graph()
     app.processEvents()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

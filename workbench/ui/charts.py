@@ -44,6 +44,7 @@ def style_plot(widget: pg.PlotWidget, title: str = "", left: str = "", bottom: s
         axis.setPen(pg.mkPen(fg))
         axis.setTextPen(pg.mkPen(fg))
         axis.setStyle(tickFont=font)
+        axis.enableAutoSIPrefix(False)   # '(x0.001)' on a loss axis reads as a unit
         if text:
             axis.setLabel(text, color=fg, **{"font-size": "8pt"})
     item.showGrid(x=True, y=True, alpha=0.25)
@@ -74,10 +75,20 @@ def make_curve(plot: pg.PlotItem, colour: str, name: str | None = None, width: f
 
 
 def add_legend(plot: pg.PlotItem) -> pg.LegendItem:
+    """One row under the x axis, outside the data: inside the plot it covered the curves'
+    last epochs (where a user looks)."""
     _, fg, _ = colours()
-    legend = plot.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt")
-    legend.setBrush(pg.mkBrush(colours()[0] + "c0"))
+    legend = pg.LegendItem(labelTextColor=fg, labelTextSize="8pt", colCount=4, frame=False)
+    plot.layout.addItem(legend, 4, 1)
+    plot.legend = legend     # PlotItem.addItem puts each named curve in it
     return legend
+
+
+def show_empty(plot: pg.PlotWidget, x_max: float = 1.0) -> None:
+    """Before any run: a plain 0..x_max by 0..1 frame, not pyqtgraph's default ±400 range
+    with an '(x0.001)' prefix on the axis."""
+    vb = plot.getPlotItem().getViewBox()
+    vb.setRange(xRange=(0, max(float(x_max), 1.0)), yRange=(0, 1), padding=0.02)
 
 
 def class_ticks(names: list[str], width: int, labelled: int = 10) -> list[list[tuple[int, str]]]:

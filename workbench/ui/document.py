@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
@@ -87,9 +88,12 @@ class Document(QObject):
     trainingChanged = Signal()       # project.training changed (an undoable SetTraining step)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None,
-                 dirty: bool = False):
+                 dirty: bool = False, untitled_id: str | None = None):
         super().__init__(parent)
         self.project = project or Project()
+        # Names this document's runs folder while it is untitled, so two untitled projects (or
+        # two copies of one example) never share runs; kept in the recovery copy.
+        self.untitled_id = untitled_id or uuid.uuid4().hex[:8]
         self.undo_stack = QUndoStack(self)
         self.analysis: Analysis = Analysis()
         self._forced_dirty = dirty
@@ -131,18 +135,6 @@ class Document(QObject):
             command.fitter = self.data_fit.changes  # nodes it adds or rewires fit the data
         self.undo_stack.push(command)
 
-    def macro(self, text: str):
-        doc = self
-
-        class _Macro:
-            def __enter__(self):
-                doc.undo_stack.beginMacro(text)
-
-            def __exit__(self, *exc):
-                doc.undo_stack.endMacro()
-
-        return _Macro()
-
     def _on_graph_event(self, event) -> None:
         self._validate_timer.start()
 
@@ -180,7 +172,8 @@ class Document(QObject):
             return None
         record = {"pid": os.getpid(), "time": time.time(),
                   "path": str(self.project.path) if self.project.path else None,
-                  "name": self.name, "project": self.project.to_dict()}
+                  "name": self.name, "untitled_id": self.untitled_id,
+                  "project": self.project.to_dict()}
         write_atomic(self.recovery_file, json.dumps(record, ensure_ascii=False))
         _live_recovery_files.add(self.recovery_file)
         self.autosaved.emit(str(self.recovery_file))

@@ -1,22 +1,26 @@
 """The main window: canvas in the middle, dockable panels around it, menus, toolbar, status bar.
 
-Part 2 (data, training dashboard, runs, insight, export) lives in workflow.py and is plugged
-in through the same hooks (`self.workflow`).
+Every panel is one row of PANELS (key, title, how to make it, dock area, tabbed with) and
+follows one protocol, DocumentPanel: `set_document(document)` binds it to the document on
+screen and drops everything it showed of the last one. Part 2 (data, training, runs,
+insight, export) is wired in workflow.py (`self.workflow`).
 
-Later parts (data panel, training dashboard, export) plug in through `add_panel`, the menus in
-`self.menus` ("file", "edit", "view", "panels", "run", "help") and the actions in
-`self.actions` (e.g. "train", "pause", "stop", "export" exist already, disabled until then).
-Questions to the user go through the `ask_*` methods so that tests can answer them.
+Menus are in `self.menus` ("file", "edit", "view", "panels", "run", "help") and actions in
+`self.actions` (e.g. "train", "pause", "stop", "export"). Questions to the user go through
+the `ask_*` methods so that tests can answer them.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QMenu, QMessageBox, QToolBar, QUndoView, QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel,
+                               QMainWindow, QMenu, QMessageBox, QScrollArea, QToolBar, QUndoView,
+                               QWidget)
 
 from workbench.core import clipboard, layout, project as project_io, templates
 from workbench.core.graph import GraphError
@@ -28,12 +32,61 @@ from workbench.ui.editor import commands
 from workbench.ui.editor.items import GRID, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
 from workbench.ui.editor.view import EditorView, data_paths, project_paths
+from workbench.ui.panels.data_panel import DataPanel
+from workbench.ui.panels.insight_panel import InsightPanel
 from workbench.ui.panels.inspector import Inspector
 from workbench.ui.panels.palette import Palette
 from workbench.ui.panels.problems import ProblemsPanel
+from workbench.ui.panels.runs_panel import RunsPanel, file_stem
+from workbench.ui.panels.training_panel import TrainingPanel
+from workbench.ui.workers import Threads
 
 FILE_FILTER = "Workbench projects (*.wbproj);;All files (*)"
 MAX_RECENT = 10
+MIN_SIZE = (1000, 640)     # below this the docks squeeze the canvas to nothing
+READABLE = 0.55            # the smallest zoom at which node titles and shapes still read
+
+
+@runtime_checkable
+class DocumentPanel(Protocol):
+    """A panel that shows the document on screen. `set_document` is called on every switch
+    (New, Open, restore) and must forget the last document: its runs, charts, selection."""
+
+    def set_document(self, document) -> None: ...
+
+
+@dataclass(frozen=True)
+class PanelEntry:
+    key: str
+    title: str
+    make: Callable[["MainWindow"], QWidget]
+    area: Qt.DockWidgetArea
+    tab_with: str | None = None
+    scroll: bool = False       # a big panel scrolls below its minimum size (see `scrolled`)
+
+
+L, R, B = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea
+PANELS: list[PanelEntry] = [
+    PanelEntry("palette", "Nodes", lambda w: Palette(), L),
+    PanelEntry("inspector", "Inspector", lambda w: Inspector(), R),
+    PanelEntry("runs", "Runs", lambda w: RunsPanel(), R, tab_with="inspector"),
+    PanelEntry("insight", "Insight", lambda w: InsightPanel(), R, tab_with="runs"),
+    PanelEntry("problems", "Problems", lambda w: ProblemsPanel(), B),
+    PanelEntry("history", "History", lambda w: w.make_history(), B, tab_with="problems"),
+    PanelEntry("data", "Data", lambda w: DataPanel(w.threads), B, tab_with="problems", scroll=True),
+    PanelEntry("training", "Training", lambda w: TrainingPanel(w.threads), B, tab_with="problems",
+               scroll=True),
+]
+
+
+def scrolled(panel: QWidget) -> QScrollArea:
+    """A big panel in a dock: below its minimum size it scrolls instead of squeezing the
+    window's other docks (or forcing a large minimum window size)."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
 
 # Sample data shapes for File › New from template when no data is loaded yet.
 TEMPLATE_DATA = {
@@ -70,16 +123,15 @@ class MainWindow(QMainWindow):
         self._recent: list[str] = []
         self._paste = ("", 0)  # last pasted text, how many times
         self.undo_group = QUndoGroup(self)
+        self.threads = Threads(self)     # every worker thread of the window (stopped on close)
 
         self.scene = EditorScene(self)
         self.view = EditorView(self.scene, self)
         self.setCentralWidget(self.view)
-        self.palette = Palette()
-        self.inspector = Inspector()
-        self.problems = ProblemsPanel()
-        self.history = QUndoView(self.undo_group)
-        self.history.setEmptyLabel("<opened>")
+        self.panels: dict[str, QWidget] = {}
         self._build_docks()
+        self.palette, self.inspector = self.panels["palette"], self.panels["inspector"]
+        self.problems, self.history = self.panels["problems"], self.panels["history"]
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -97,6 +149,7 @@ class MainWindow(QMainWindow):
         self.inspector.message.connect(self.show_message)
         self.problems.nodeActivated.connect(self.reveal_node)
 
+        self.setMinimumSize(*MIN_SIZE)
         self.resize(1400, 900)
         self._load_settings()
         self.set_document(document or Document())
@@ -111,27 +164,51 @@ class MainWindow(QMainWindow):
         self.docks[key] = dock
         return dock
 
+    def make_history(self) -> QUndoView:
+        view = QUndoView(self.undo_group)
+        view.setEmptyLabel("<opened>")
+        return view
+
     def _build_docks(self) -> None:
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks)
+        # The palette keeps the whole left side; the bottom panels (data, training dashboard)
+        # take the width under the canvas and the inspector, so the dashboard is not clipped.
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        self._dock("palette", "Nodes", self.palette, Qt.LeftDockWidgetArea)
-        self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
-        self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
-        self._dock("history", "History", self.history, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["problems"], self.docks["history"])
-        self.docks["problems"].raise_()
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
-        self.resizeDocks([self.docks["problems"]], [150], Qt.Vertical)
+        self.setCorner(Qt.BottomRightCorner, Qt.BottomDockWidgetArea)
+        for entry in PANELS:
+            widget = entry.make(self)
+            self.panels[entry.key] = widget
+            self._dock(entry.key, entry.title, scrolled(widget) if entry.scroll else widget,
+                       entry.area)
+        self.layout_pending = True   # tabbed on first show (see showEvent), or restored
+        self.saved_state = None      # the layout QSettings kept, restored on first show
 
-    def add_panel(self, key: str, title: str, widget: QWidget,
-                  area=Qt.RightDockWidgetArea, tab_with: str | None = None) -> QDockWidget:
-        """For later parts (data, training): a dock remembered with the layout, in View › Panels."""
-        dock = self._dock(key, title, widget, area)
-        if tab_with in self.docks:
-            self.tabifyDockWidget(self.docks[tab_with], dock)
-        self.menus["panels"].addAction(dock.toggleViewAction())
-        return dock
+    def default_layout(self) -> None:
+        """Tab the panels as PANELS says and size the docks. Done once the window is shown:
+        Qt (6.12) leaves a stale, visible copy of a tab bar when a second tab group grows
+        past two docks before the first show (seen as a 'Problems | History' bar over the
+        palette)."""
+        self.layout_pending = False
+        for entry in PANELS:
+            if entry.tab_with in self.docks:
+                self.tabifyDockWidget(self.docks[entry.tab_with], self.docks[entry.key])
+        self.docks["inspector"].raise_()
+        self.docks["problems"].raise_()
+        self.resize_docks()
+
+    def showEvent(self, event) -> None:
+        if self.layout_pending:
+            state, self.saved_state = self.saved_state, None
+            if state is None or not self.restoreState(state):
+                self.default_layout()
+            self.layout_pending = False
+        super().showEvent(event)
+
+    def resize_docks(self) -> None:
+        """The default split: palette and inspector at a readable width, the bottom panels
+        at about a third of the height (enough for the data table and the dashboard)."""
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [max(220, self.height() * 3 // 10)], Qt.Vertical)
 
     def _act(self, key: str, text: str, slot=None, shortcut=None, tip: str = "",
              checkable: bool = False) -> QAction:
@@ -275,8 +352,11 @@ class MainWindow(QMainWindow):
         document.setParent(self)
         self.undo_group.addStack(document.undo_stack)
         self.undo_group.setActiveStack(document.undo_stack)
+        self.statusBar().clearMessage()   # the last project's news is not this one's
         self.scene.set_document(document)
-        self.inspector.set_document(document)
+        for panel in self.panels.values():
+            if isinstance(panel, DocumentPanel):
+                panel.set_document(document)
         document.analysed.connect(self._on_analysis)
         document.dirtyChanged.connect(self._update_title)
         document.pathChanged.connect(self._update_title)
@@ -284,8 +364,35 @@ class MainWindow(QMainWindow):
         self._on_analysis(document.analysis)
         self._update_title()
         self._selection_changed()
-        QTimer.singleShot(0, self.view.show_start)
+        QTimer.singleShot(0, self.show_graph)
         self.documentChanged.emit(document)
+
+    def show_graph(self) -> None:
+        """The whole graph when it reads fitted, else its start at a readable zoom."""
+        self.view.show_start(readable=READABLE)
+
+    def canvas_size(self) -> tuple[float, float]:
+        """The canvas's size in pixels (an estimate before the window is first shown)."""
+        if self.view.isVisible():
+            return float(self.view.viewport().width()), float(self.view.viewport().height())
+        return float(self.width() - 540), float(self.height() * 0.6)
+
+    def fit_example(self, project: Project) -> None:
+        """A bundled example's long chain folded into rows when it would not read fitted into
+        the canvas: the copy opens whole and readable (it is new and untitled: no undo step)."""
+        graph = project.graph
+        if not graph.nodes:
+            return
+        width, height = self.canvas_size()
+        xs = [n.pos[0] for n in graph.nodes.values()]
+        ys = [n.pos[1] for n in graph.nodes.values()]
+        span_w, span_h = max(xs) - min(xs) + WIDTH + 80, max(ys) - min(ys) + 190
+        if min(width / span_w, height / span_h) >= READABLE:
+            return
+        positions = {nid: n.pos for nid, n in graph.nodes.items()}
+        for nid, pos in layout.wrapped(positions, width - 80, height - 80,
+                                       node_size=(WIDTH, 110.0)).items():
+            graph.move_node(nid, pos)
 
     @property
     def graph(self):
@@ -332,13 +439,26 @@ class MainWindow(QMainWindow):
         answer = box.exec()
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
+    def ask_stop_training(self, quitting: bool = False) -> str:
+        """'stop' or 'cancel': a run is going on and the user is quitting or leaving it."""
+        box = QMessageBox(QMessageBox.Question, "Training is running",
+                          f"'{self.document.name}' is training. Stop the run "
+                          f"{'and quit' if quitting else 'and close the project'}? The last "
+                          "finished epoch's checkpoint is kept.", QMessageBox.Cancel, self)
+        stop = box.addButton("Stop and quit" if quitting else "Stop and close",
+                             QMessageBox.AcceptRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        return "stop" if box.clickedButton() is stop else "cancel"
+
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", str(self._start_dir()),
                                               FILE_FILTER)
         return path or None
 
     def ask_save_path(self) -> str | None:
-        start = self.document.path or (self._start_dir() / f"{self.document.name}.wbproj")
+        start = self.document.path or (self._start_dir()
+                                       / f"{file_stem(self.document.name) or 'untitled'}.wbproj")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), FILE_FILTER)
         return path or None
 
@@ -361,11 +481,16 @@ class MainWindow(QMainWindow):
         return Path.cwd()
 
     # -- files ------------------------------------------------------------------------------
-    def maybe_save(self) -> bool:
-        """True if it is fine to drop the current document (saved, discarded or clean)."""
+    def maybe_save(self, quitting: bool = False) -> bool:
+        """True if it is fine to drop the current document (saved, discarded or clean).
+        A run going on is stopped first when the user agrees (its checkpoint stays)."""
         if self.document is not None and self.workflow.training_busy():
-            self.show_message("training is running: stop it first (Shift+F5)")
-            return False
+            if self.ask_stop_training(quitting) != "stop":
+                return False
+            if not self.workflow.stop_training():
+                self.show_error("Training still running", "the run did not stop in time; "
+                                "try again, or Stop (Shift+F5) and wait for it to end")
+                return False
         if self.document is None or not self.document.dirty:
             return True
         answer = self.ask_unsaved()
@@ -406,6 +531,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error("Cannot open example", str(exc))
             return False
+        self.fit_example(project)
         self.set_document(Document(project))
         self.show_message(f"new project from the example '{project.name}': {project.description}")
         return True
@@ -467,7 +593,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error("Cannot restore", str(exc))
             return False
-        self.set_document(Document(project, dirty=True))
+        self.set_document(Document(project, dirty=True, untitled_id=record.get("untitled_id")))
         for r in records:
             Path(r["recovery_file"]).unlink(missing_ok=True)
         self.document.autosave()  # keep a copy until the user saves
@@ -722,8 +848,7 @@ class MainWindow(QMainWindow):
         geometry, state = s.value("geometry"), s.value("windowState")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        self.saved_state = state     # restored on first show, as the default one is made
         recent = s.value("recent") or []
         self._recent = [recent] if isinstance(recent, str) else list(recent)
 
@@ -736,7 +861,7 @@ class MainWindow(QMainWindow):
         s.setValue("recent", self._recent)
 
     def closeEvent(self, event) -> None:
-        if not self.maybe_save():
+        if not self.maybe_save(quitting=True):
             event.ignore()
             return
         self.save_settings()

@@ -2,7 +2,8 @@
 
 SetData stores new data settings and fits the Input/Target nodes to the prepared data
 (`PreparedData.bind` goes through `Graph.set_param`, so the canvas and validation follow);
-undo puts both back. SetTraining changes one training setting; successive edits of the same
+training settings nobody has chosen yet (the defaults of File › New) are sized from the
+data by the rule `workbench new` uses (core.templates.sized_training); undo puts all back. SetTraining changes one training setting; successive edits of the same
 setting (spin-box clicks) merge into one step.
 """
 from __future__ import annotations
@@ -11,7 +12,20 @@ import copy
 
 from PySide6.QtGui import QUndoCommand
 
+from workbench.core import templates
+from workbench.core.project import default_training
+
 _MERGE_TRAINING = 7001
+_SIZED = ("epochs", "batch_size")
+_SIZED_ES = ("metric", "patience")
+
+
+def untouched(training: dict) -> bool:
+    """True while the settings the sizing rule decides are still File › New's defaults."""
+    default = default_training()
+    es, default_es = training.get("early_stopping", {}), default["early_stopping"]
+    return (all(training.get(k) == default[k] for k in _SIZED)
+            and all(es.get(k) == default_es[k] for k in _SIZED_ES))
 
 
 class SetData(QUndoCommand):
@@ -22,10 +36,18 @@ class SetData(QUndoCommand):
         self.new = copy.deepcopy(settings)
         self.prepared = prepared
         self.changes: list[tuple[str, str, object, object]] | None = None
+        training = document.project.training
+        self.old_training = copy.deepcopy(training)
+        self.new_training = None
+        if prepared is not None and untouched(training):
+            self.new_training = templates.apply_sizing(training, prepared.rows, prepared.task)
 
     def redo(self) -> None:
         graph = self.document.graph
         self.document.project.data = copy.deepcopy(self.new)
+        if self.new_training is not None:
+            self.document.project.training = copy.deepcopy(self.new_training)
+            self.document.trainingChanged.emit()
         if self.changes is None:
             self.changes = []
             if self.prepared is not None:
@@ -40,6 +62,9 @@ class SetData(QUndoCommand):
         for nid, name, old, _new in reversed(self.changes or []):
             graph.set_param(nid, name, old)
         self.document.project.data = copy.deepcopy(self.old)
+        if self.new_training is not None:
+            self.document.project.training = copy.deepcopy(self.old_training)
+            self.document.trainingChanged.emit()
         self.document.dataChanged.emit()
 
 

@@ -1,47 +1,39 @@
 """Part 2 of the main window: data → training → runs → export, wired into the window.
 
-`Workflow(window)` adds the Data, Training, Runs and Insight panels, the "Export ONNX" and
-"Open Data" actions, enables Run › Train/Pause/Stop and File › Export…, and owns the worker
-threads (stopped with quit() + wait() when the window closes).
+`Workflow(window)` wires the Data, Training, Runs and Insight panels (made by the window's
+PANELS table), adds the "Export ONNX" and "Open Data" actions, enables Run › Train/Pause/Stop
+and File › Export…, and stops the window's worker threads (quit() + wait()) on close.
+Everything here acts on the document on screen: a document switch resets the export target
+and closes the dialogs of the last one; Export ONNX waits for a run of the new project.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QProgressBar, QScrollArea
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressBar
 
-from workbench.ui.exporter import Exporter
-from workbench.ui.panels.data_panel import DataPanel
-from workbench.ui.panels.insight_panel import InsightPanel
-from workbench.ui.panels.runs_panel import RunsPanel, list_runs, runs_root
-from workbench.ui.panels.training_panel import TrainingPanel
-from workbench.ui.workers import Threads
+from workbench.ui.exporter import Exporter, describe
+from workbench.ui.panels.runs_panel import file_stem, list_runs, runs_root
 
 ONNX_FILTER = "ONNX models (*.onnx);;All files (*)"
-
-
-def scrolled(panel) -> QScrollArea:
-    """A big panel in a dock: below its minimum size it scrolls instead of squeezing the
-    window's other docks (or forcing a large minimum window size)."""
-    area = QScrollArea()
-    area.setWidget(panel)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.NoFrame)
-    return area
+PANEL_HEIGHT = 460   # the data table and the dashboard want this much when shown
 
 
 class Workflow(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.w = window
-        self.threads = Threads(self)
-        self.data = DataPanel(self.threads)
-        self.training = TrainingPanel(self.threads)
-        self.runs = RunsPanel()
-        self.insight = InsightPanel()
+        self.threads = window.threads
+        p = window.panels
+        self.data, self.training, self.runs, self.insight = (
+            p["data"], p["training"], p["runs"], p["insight"])
+        self.insight.set_scene(window.scene)
         self.exporter = Exporter(self.threads, self)
+        self.export_box: QMessageBox | None = None  # the last one-click export's result
+        self._one_click = False                     # the export running is Export ONNX's
         self.onnx_path: Path | None = None       # where one-click export writes (unsaved projects)
         self.untitled_root: Path | None = None    # the runs folder of an untitled project
         self.save_note = ""                        # what the last save also did (runs moved)
@@ -49,14 +41,8 @@ class Workflow(QObject):
         self.cluster_dialog = None
 
         w = window
-        w.add_panel("data", "Data", scrolled(self.data), Qt.BottomDockWidgetArea, tab_with="problems")
-        w.add_panel("training", "Training", scrolled(self.training), Qt.BottomDockWidgetArea,
-                    tab_with="data")
-        w.add_panel("runs", "Runs", self.runs, Qt.RightDockWidgetArea, tab_with="inspector")
-        w.add_panel("insight", "Insight", self.insight, Qt.RightDockWidgetArea, tab_with="runs")
-        w.docks["inspector"].raise_()
-        w.docks["problems"].raise_()
-        w.resizeDocks([w.docks["palette"], w.docks["inspector"]], [210, 300], Qt.Horizontal)
+        for key in ("data", "training"):   # a tab clicked open gets a usable height
+            w.docks[key].visibilityChanged.connect(self._panel_shown)
 
         a = w.actions
         self._action("export_onnx", "Export &ONNX", self.export_onnx, "Ctrl+Shift+E",
@@ -83,18 +69,20 @@ class Workflow(QObject):
         self.training.bind_actions(a["train"], a["pause"], a["stop"])
         self.training.data_source = self.data.prepared_for_project
         self.training.runs_root = self.current_runs_root
+        self.data.loadedChanged.connect(self.training.show_sizing)
 
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
-        self.export_label = QLabel("")
         w.statusBar().addWidget(self.busy)
 
-        for panel in (self.data, self.training, self.insight):
+        for panel in (self.data, self.training, self.insight, self.runs):
             panel.message.connect(w.show_message)
         self.exporter.message.connect(self._export_message)
         self.exporter.busyChanged.connect(self._export_busy)
+        self.exporter.finished.connect(self._export_finished)
+        self.exporter.failed.connect(self._export_failed)
         self.training.trainingEvent.connect(self.insight.on_event)
         self.training.runFinished.connect(self._run_finished)
         self.training.stateChanged.connect(self._training_state)
@@ -121,13 +109,20 @@ class Workflow(QObject):
     # -- document -------------------------------------------------------------------------
     @Slot(object)
     def on_document(self, document) -> None:
-        self.data.set_document(document)
-        self.training.set_document(document)
-        self.insight.set_scene(self.w.scene)
+        """After the panels took the new document (window.set_document): the export target
+        and the dialogs of the last one go; the runs are this document's only."""
         self.onnx_path = None
+        self.save_note = ""
+        self.exporter.last_report, self.exporter.last_error = None, ""
+        for attr in ("dialog", "cluster_dialog", "export_box"):
+            dialog = getattr(self, attr)
+            if dialog is not None:
+                dialog.close()
+                dialog.deleteLater()
+                setattr(self, attr, None)
         document.pathChanged.connect(self._path_changed)
-        self.runs.set_root(self.current_runs_root())
         self.untitled_root = None if document.path else self.runs.root
+        self._update_actions()
 
     @Slot(object)
     def _path_changed(self, _path) -> None:
@@ -153,7 +148,8 @@ class Workflow(QObject):
             self.save_note = f"; {len(moved)} run{'s' if len(moved) != 1 else ''} moved beside it ({new})"
 
     def current_runs_root(self) -> Path:
-        return runs_root(self.w.document.project)
+        document = self.w.document
+        return runs_root(document.project, document.untitled_id)
 
     @Slot(str)
     def open_data(self, path: str) -> None:
@@ -164,8 +160,18 @@ class Workflow(QObject):
         dock = self.w.docks[key]
         dock.show()
         dock.raise_()
-        if key in ("data", "training") and dock.height() < 460 and not dock.isFloating():
-            self.w.resizeDocks([dock], [min(460, self.w.height() // 2)], Qt.Vertical)
+        self._grow(dock)
+
+    def _grow(self, dock) -> None:
+        want = min(PANEL_HEIGHT, self.w.height() // 2)
+        if dock.height() < want and not dock.isFloating():
+            self.w.resizeDocks([dock], [want], Qt.Vertical)
+
+    @Slot(bool)
+    def _panel_shown(self, visible: bool) -> None:
+        dock = self.sender()
+        if visible and dock is not None and not self.w.layout_pending:
+            QTimer.singleShot(0, lambda: self._grow(dock))
 
     # -- training -------------------------------------------------------------------------
     @Slot(str)
@@ -176,6 +182,25 @@ class Workflow(QObject):
 
     def training_busy(self) -> bool:
         return self.training.state != "idle"
+
+    def stop_training(self, timeout_s: float = 60.0) -> bool:
+        """Stop the run after this batch and wait (events keep flowing) until it has ended
+        and written its checkpoint; True when training is idle."""
+        if not self.training_busy():
+            return True
+        if self.training.state == "paused" and self.training.worker is not None:
+            self.training.worker.resume()   # a paused trainer only sees stop once it runs
+        self.training.stop()
+        deadline = time.monotonic() + timeout_s
+        loop, tick = QEventLoop(), QTimer(interval=50)
+        tick.timeout.connect(loop.quit)
+        self.training.stateChanged.connect(loop.quit)
+        tick.start()
+        while self.training_busy() and time.monotonic() < deadline:
+            loop.exec()
+        tick.stop()
+        self.training.stateChanged.disconnect(loop.quit)
+        return not self.training_busy()
 
     @Slot(object)
     def _run_finished(self, result) -> None:
@@ -197,7 +222,7 @@ class Workflow(QObject):
 
     # -- export ---------------------------------------------------------------------------
     def ask_export_path(self) -> str | None:
-        start = Path.cwd() / f"{self.w.document.name}.onnx"
+        start = Path.cwd() / f"{file_stem(self.w.document.name) or 'model'}.onnx"
         path, _ = QFileDialog.getSaveFileName(self.w, "Export ONNX to", str(start), ONNX_FILTER)
         return path or None
 
@@ -222,7 +247,8 @@ class Workflow(QObject):
         out = self.onnx_target()
         if out is None:
             return False
-        return self.exporter.start(run, "onnx", out, checkpoint="best")
+        self._one_click = self.exporter.start(run, "onnx", out, checkpoint="best")
+        return self._one_click
 
     @Slot()
     def show_cluster_dialog(self) -> bool:
@@ -236,7 +262,8 @@ class Workflow(QObject):
         if self.cluster_dialog is not None:
             self.cluster_dialog.close()
             self.cluster_dialog.deleteLater()
-        self.cluster_dialog = ClusterDialog(source, project.folder, self.w.document.name, self.w,
+        self.cluster_dialog = ClusterDialog(source, project.folder,
+                                            file_stem(self.w.document.name) or "model", self.w,
                                             threads=self.threads)
         self.cluster_dialog.show()
         return True
@@ -252,12 +279,41 @@ class Workflow(QObject):
             self.dialog.close()
             self.dialog.deleteLater()
         self.dialog = ExportDialog(self.exporter, runs, self.runs.selected_run(), out_dir,
-                                   self.w.document.name, self.w)
+                                   file_stem(self.w.document.name) or "model", self.w)
         self.dialog.show()
 
     @Slot(str)
     def _export_message(self, text: str) -> None:
         self.w.show_message(text, 30000)
+
+    @Slot(object)
+    def _export_finished(self, report) -> None:
+        if not self._one_click:   # the Export dialog shows its own report
+            return
+        self._one_click = False
+        where = f"\n\nWritten to {report.path}" if report.path else ""
+        self._show_export_box(QMessageBox.Information if report.passed else QMessageBox.Warning,
+                              "Export finished" if report.passed else "Export not verified",
+                              describe(report) + where)
+
+    @Slot(str)
+    def _export_failed(self, message: str) -> None:
+        if not self._one_click:
+            return
+        self._one_click = False
+        self._show_export_box(QMessageBox.Warning, "Export failed", f"export failed: {message}")
+
+    def _show_export_box(self, icon, title: str, text: str) -> None:
+        """The result of an export, where it cannot be missed; not modal, so training and
+        editing go on (and tests read `export_box.text()`)."""
+        if self.export_box is not None:
+            self.export_box.close()
+            self.export_box.deleteLater()
+        box = QMessageBox(icon, title, text, QMessageBox.Ok, self.w)
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.setModal(False)
+        box.show()
+        self.export_box = box
 
     @Slot(bool)
     def _export_busy(self, busy: bool) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHeaderView, QLabel, QTableWidget,
@@ -231,12 +232,18 @@ class InsightPanel(QWidget):
         self.clear()
         self.scene = scene
 
+    def set_document(self, document) -> None:
+        """A new document on the canvas: nothing of the last run's insight stays."""
+        self.clear()
+
     def clear(self) -> None:
         self.tracker.clear()
         self.acts.clear()
         self.order.clear()
         for strip in self.strips.values():
-            if strip.scene() is not None:
+            # a strip is a child of its node's item: a new document on the canvas has already
+            # deleted it with the node, so only a live one is removed
+            if shiboken6.isValid(strip) and strip.scene() is not None:
                 strip.scene().removeItem(strip)
         self.strips.clear()
         self.table.setRowCount(0)
@@ -326,6 +333,8 @@ class InsightPanel(QWidget):
         if item is None:
             return
         strip = self.strips.get(nid)
+        if strip is not None and not shiboken6.isValid(strip):
+            strip = None
         if strip is None or strip.parentItem() is not item or type(strip) is not kind:
             if strip is not None and strip.scene() is not None:
                 strip.scene().removeItem(strip)
@@ -336,7 +345,8 @@ class InsightPanel(QWidget):
     @Slot(bool)
     def _toggle(self, on: bool) -> None:
         for strip in self.strips.values():
-            strip.setVisible(on)
+            if shiboken6.isValid(strip):
+                strip.setVisible(on)
         if on:
             self._dirty = True
             self.refresh()

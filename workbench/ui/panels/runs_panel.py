@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
 FOLDER_ROLE = Qt.UserRole + 1
 
 
-def runs_root(project) -> Path:
+def runs_root(project, untitled_id: str | None = None) -> Path:
     """Beside a saved project: <folder>/runs. An unsaved one: the app's data folder
-    (WORKBENCH_RUNS_DIR overrides), so an untitled project never litters the working folder."""
+    (WORKBENCH_RUNS_DIR overrides), so an untitled project never litters the working folder;
+    `untitled_id` (the document's) gives each untitled project a folder of its own."""
     if project.path is not None:
         return project.folder / "runs"
     env = os.environ.get("WORKBENCH_RUNS_DIR")
@@ -28,7 +29,13 @@ def runs_root(project) -> Path:
     else:
         base = Path(QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation)
                     or Path.home() / ".local" / "share" / "workbench") / "runs"
-    return base / (re.sub(r"[^\w.-]+", "_", project.name) or "untitled")
+    name = file_stem(project.name) or "untitled"
+    return base / (f"{name}-{untitled_id}" if untitled_id else name)
+
+
+def file_stem(name: str) -> str:
+    """A project name as a file or folder name: no spaces or path characters."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_")
 
 
 @dataclass
@@ -42,11 +49,17 @@ class RunRow:
     has_weights: bool
 
 
-def read_run(folder: Path) -> RunRow:
+def _summary(folder: Path) -> dict:
+    """The run's summary.json, {} when missing or unreadable. The one place this panel reads
+    a run's files: it becomes `workbench.train.runs.read_run` (issue 14) in one line."""
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        summary = {}
+        return {}
+
+
+def read_run(folder: Path) -> RunRow:
+    summary = _summary(folder)
     test = summary.get("test") or {}
     name = "accuracy" if "accuracy" in test else ("r2" if "r2" in test else "")
     status = summary.get("status", "running" if (folder / "metrics.jsonl").exists() else "empty")
@@ -69,10 +82,12 @@ def _num(v) -> str:
 class RunsPanel(QWidget):
     selectionChanged = Signal()
     overlayChanged = Signal()
+    message = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.root: Path | None = None
+        self.document = None
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Run", "Status", "Epochs", "Val loss", "Test"])
         self.tree.setRootIsDecorated(False)
@@ -83,6 +98,7 @@ class RunsPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.where = QLabel()
         self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextSelectableByMouse)  # the path can be copied
         self.where.setStyleSheet("color: palette(placeholder-text);")
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
@@ -98,6 +114,12 @@ class RunsPanel(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.where)
         self._filling = False
+
+    def set_document(self, document) -> None:
+        """The runs of this document only: nothing ticked or selected from the last one."""
+        self.document = document
+        self.tree.clear()
+        self.set_root(runs_root(document.project, document.untitled_id))
 
     def set_root(self, root: Path) -> None:
         self.root = root
@@ -161,7 +183,18 @@ class RunsPanel(QWidget):
         if not self._filling and column == 0:
             self.overlayChanged.emit()
 
-    def open_folder(self) -> None:
+    def open_folder(self) -> bool:
         target = self.selected_run() or self.root
-        if target is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+        if target is None:
+            return False
+        if not Path(target).exists():
+            self.message.emit(f"no runs yet: the folder {target} is made by the first run")
+            return False
+        if self.open_url(QUrl.fromLocalFile(str(target))):
+            return True
+        self.message.emit(f"no file manager could be started here; the folder is {target}")
+        return False
+
+    def open_url(self, url: QUrl) -> bool:
+        """QDesktopServices.openUrl (tests replace it): False when no launcher is there."""
+        return QDesktopServices.openUrl(url)

@@ -95,10 +95,13 @@ class TrainingPanel(QWidget):
         self.run_folder = None
         self._dirty = False
         self._build()
-        self.setMinimumSize(860, 420)  # smaller docks scroll (see workflow.scrolled)
+        self.setMinimumSize(860, 380)  # smaller docks scroll (see main_window.scrolled)
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
         self.overlays: dict[str, list] = {}
+        self._scatter_token = None       # the regression scatter being computed, if any
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+            charts.show_empty(plot)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -163,6 +166,9 @@ class TrainingPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
+        self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
+        self.sizing.setStyleSheet("color: palette(placeholder-text);")
+        self.sizing.hide()
         self.progress.setMaximumWidth(320)
         self.progress.setMinimumWidth(200)
         line = QHBoxLayout()
@@ -173,6 +179,7 @@ class TrainingPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
         cl.addLayout(line)
+        cl.addWidget(self.sizing)
         cl.addWidget(self.error_label)
 
         self.loss_plot = charts.make_plot("Loss", bottom="epoch")
@@ -220,13 +227,32 @@ class TrainingPanel(QWidget):
 
     # -- document / settings --------------------------------------------------------------
     def set_document(self, document) -> None:
+        """A new document: its settings, and a dashboard with nothing of the last run."""
         if self.document is not None:
             self.document.trainingChanged.disconnect(self.show_settings)
+            self.document.dataChanged.disconnect(self.show_sizing)
             self.document.analysed.disconnect(self._analysed)
         self.document = document
         document.trainingChanged.connect(self.show_settings)
+        document.dataChanged.connect(self.show_sizing)
         document.analysed.connect(self._analysed)
+        self.clear()
         self.show_settings()
+
+    def clear(self) -> None:
+        """Forget the last run: charts, results, overlays, progress, errors."""
+        self.timer.stop()
+        self.set_overlays([])
+        self.reset_charts()
+        self.last_result, self.run_folder, self.error, self.metric_name = None, None, "", None
+        self._scatter_token = None
+        self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt",
+                                                color=charts.colours()[1])
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.error_label.hide()
+        self.status.setText("Ready: load data, then Train (F5).")
+        self._empty_charts = True       # drawn as empty frames until a run sends points
 
     def _optimizer(self):
         from workbench.core.spec import OPTIMIZER_ROLE
@@ -249,14 +275,44 @@ class TrainingPanel(QWidget):
         self.early.setChecked(bool(es.get("enabled", True)))
         self.patience.setValue(int(es.get("patience", 5)))
         opt = self._optimizer()
-        self.lr.setEnabled(opt is not None and "lr" in opt.params)
-        if opt is not None and "lr" in opt.params:
+        has_lr = opt is not None and "lr" in opt.params
+        self.lr.setEnabled(has_lr)
+        self.lr.setSpecialValueText("" if has_lr else "—")  # no optimizer: no rate to show
+        if has_lr:
             self.lr.setValue(float(opt.params["lr"]))
+        else:
+            self.lr.setValue(self.lr.minimum())
         del blockers
+        if getattr(self, "_empty_charts", True):
+            for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
+                charts.show_empty(plot, self.epochs.value())
+        self.show_sizing()
+
+    @Slot()
+    def show_sizing(self) -> None:
+        """Say what the data-size rule gives for the loaded data, and whether these settings
+        are it (File › New sizes untouched settings when data loads; `workbench new` too)."""
+        from workbench.core import templates
+        data = self.data_source() if self.data_source else None
+        if data is None or self.document is None:
+            self.sizing.hide()
+            return
+        t = self.document.project.training
+        rule = templates.apply_sizing(t, data.rows, data.task)
+        text = templates.describe_sizing(data.rows, data.task)
+        same = all(t.get(k) == rule[k] for k in ("epochs", "batch_size", "early_stopping"))
+        self.sizing.setText(text if same else f"the data-size rule gives: {text[0].lower()}"
+                            f"{text[1:]} (these settings differ: the template's or yours)")
+        self.sizing.show()
 
     @Slot(object)
     def _analysed(self, _analysis) -> None:
         opt = self._optimizer()
+        if (opt is not None and "lr" in opt.params) == (self.lr.specialValueText() == "—"):
+            self.show_settings()   # an optimizer came or went: its rate shows, or '—'
+            if self.state != "idle":
+                self.lr.setEnabled(False)
+            return
         if opt is not None and "lr" in opt.params and abs(self.lr.value() - float(opt.params["lr"])) > 1e-12:
             with QSignalBlocker(self.lr):
                 self.lr.setValue(float(opt.params["lr"]))
@@ -327,6 +383,7 @@ class TrainingPanel(QWidget):
             self.show_error(str(exc))
             return False
         self.reset_charts()
+        self._empty_charts = False
         self.run_folder = folder
         self.worker = TrainingWorker(trainer)
         self.worker.event.connect(self._on_event)
@@ -478,10 +535,13 @@ class TrainingPanel(QWidget):
 
         self._scatter_task = Task(job)
         self._scatter_task.done.connect(self._scatter_done)
+        self._scatter_token = self._scatter_task.token
         self.threads.start(self._scatter_task)
 
     @Slot(int, object)
-    def _scatter_done(self, _token: int, value) -> None:
+    def _scatter_done(self, token: int, value) -> None:
+        if token != self._scatter_token:   # another document (or run) came meanwhile
+            return
         self.results.show_scatter(*value)
 
     # -- drawing --------------------------------------------------------------------------
@@ -522,6 +582,9 @@ class TrainingPanel(QWidget):
             pts = [(e["epoch"], m) for e in epochs for m in [_metric(e)] if m is not None]
             metric.setData([p[0] for p in pts], [p[1] for p in pts])
             self.overlays[str(folder)] = [(lp, val), (mp, metric)]
+        if folders:   # the overlays decide the range (an empty frame would hide them)
+            for plot in (self.loss_plot, self.metric_plot):
+                plot.getPlotItem().getViewBox().enableAutoRange()
 
 
 def _metric(e: dict):
