@@ -29,7 +29,7 @@ from workbench.resources import is_bundled_example
 from workbench.ui import theme
 from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
-from workbench.ui.editor.items import GRID, EdgeItem, NodeItem
+from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
 from workbench.ui.editor.view import EditorView, data_paths, project_paths
 from workbench.ui.panels.data_panel import DataPanel
