@@ -2,8 +2,10 @@
 needing only PyTorch) plus the trained weights, verified by importing the written file.
 
 The forward is written from the compiled torch.fx graph, one line per layer with the shape it
-produces; each layer's constructor is written from the built module (standard torch.nn layers
-from their arguments, Workbench's own small layers copied in as plain classes).
+produces; each layer's constructor is one rule for every class: the arguments its spec's
+`build` constructed it with (recorded by the compiler), and for a class outside torch.nn
+(Workbench's own, a plugin's) its source copied in. User text reaches the file only through
+`workbench.export.escape`, and the file's top level is checked before it is imported.
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ class Constructors:
             return self.expression(v, where)
         if isinstance(v, torch.dtype):
             return str(v)
+        if isinstance(v, type) and issubclass(v, nn.Module):
+            return self.class_name(v, where)
         if isinstance(v, (list, tuple)) and any(isinstance(x, nn.Module) for x in v):
             inner = ", ".join(self.value(x, where) for x in v)
             return f"[{inner}]" if isinstance(v, list) else f"({inner},)"
@@ -103,11 +107,10 @@ def constructor(m: nn.Module) -> str:
     return Constructors().expression(m, type(m).__name__)
 
 
-def _same(expr: str, m: nn.Module, helpers: str) -> bool:
-    scope: dict = {"nn": nn, "torch": torch, "F": nn.functional}
+def _same(expr: str, m: nn.Module, scope: dict) -> bool:
+    """Does `expr` (in `scope`: torch, nn and the copied classes) build `m`'s parameter shapes?"""
     try:
-        exec(helpers, scope)  # noqa: S102 - classes copied from Workbench's and plugins' own source
-        built = eval(expr, scope)  # noqa: S307 - our own generated expression
+        built = eval(expr, scope)  # noqa: S307 - our own expression; user text in it is repr()'d
     except Exception:  # noqa: BLE001
         return False
     a, b = built.state_dict(), m.state_dict()
@@ -181,8 +184,13 @@ def model_source(model: CompiledModel, *, project_name: str = "model", classes: 
     for name, child in gm.named_children():
         inits.append(f"        self.{name} = {writer.expression(child, name)}")
     helpers = writer.sources()
+    scope: dict = {"nn": nn, "torch": torch, "F": nn.functional}
+    try:
+        exec(helpers, scope)  # noqa: S102 - classes copied from Workbench's and plugins' own source
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"the layer classes copied into model.py do not load: {V.one_line(exc)}") from None
     for (name, child), line in zip(gm.named_children(), inits):
-        if not _same(line.split(" = ", 1)[1], child, helpers):
+        if not _same(line.split(" = ", 1)[1], child, scope):
             raise ExportError(f"cannot write Python code for layer '{name}' ({type(child).__name__}): "
                               "the written constructor builds other parameter shapes")
 
