@@ -176,3 +176,28 @@ def test_cluster_scripts_pass_the_file_name_as_one_argument(exported, tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert (tmp_path / "trained.pt").is_file()
     assert _marks(root, tmp_path) == []
+
+
+def test_each_escaper_keeps_the_text_a_value():
+    import shlex
+    from workbench.export import escape
+    assert ast.literal_eval(escape.python_literal(HOSTILE)) == HOSTILE
+    assert ast.literal_eval(escape.python_literal([HOSTILE, 1, 2.5, None, True, (HOSTILE,)])) == \
+        [HOSTILE, 1, 2.5, None, True, (HOSTILE,)]
+    assert escape.python_literal(float("inf")) == 'float("inf")'
+    for quote in ('"', '"""'):
+        assert ast.literal_eval(quote + escape.python_text(HOSTILE) + quote) == HOSTILE
+    assert "\n" not in escape.python_comment(HOSTILE) and "\u2028" not in escape.python_comment(HOSTILE)
+    assert shlex.split(escape.shell(HOSTILE)) == [HOSTILE]
+    r = subprocess.run(["bash", "-c", "printf %s " + escape.shell(HOSTILE)], capture_output=True, text=True)
+    assert r.stdout == HOSTILE
+    assert json.loads(escape.json_text({"k": HOSTILE})) == {"k": HOSTILE}
+    assert json.loads(escape.dockerfile_args(["python", HOSTILE])) == ["python", HOSTILE]
+    assert "\n" not in escape.dockerfile_args([HOSTILE])
+    md = escape.markdown(HOSTILE)
+    assert "<" not in md and "\n" not in md and "](" not in md
+    code = escape.markdown_code("a `b`` c")
+    assert code.startswith("```") and code.endswith("```") and "\n" not in escape.markdown_code(HOSTILE)
+    block = escape.markdown_code_block("x ```` y")
+    assert block.startswith("`````\n") and block.endswith("\n`````")
+    assert escape.plain_text("a\nb\ud800") == "a\\nb\\ud800"

@@ -74,14 +74,10 @@ def shell(text) -> str:
     return shlex.quote(text)
 
 
-def shell_comment(text) -> str:
-    """`text` for after a `#` in a shell script or Dockerfile: one line."""
-    return python_comment(text)
-
-
 def dockerfile_args(words) -> str:
-    """The JSON-array (exec) form of RUN/CMD/ENTRYPOINT arguments: no shell sees them."""
-    return json.dumps([str(w) for w in words])
+    """The JSON-array (exec) form of RUN/CMD/ENTRYPOINT arguments: no shell sees them, and
+    JSON escapes keep each one on the instruction's line. (For a Dockerfile a bundle may add.)"""
+    return json.dumps([str(w) for w in words], ensure_ascii=True)
 
 
 # -- Markdown --------------------------------------------------------------------------------
