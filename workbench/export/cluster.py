@@ -183,7 +183,9 @@ def _write_scripts(bundle: ClusterBundle, data_arg: str, run) -> list[Path]:
 def _commands_md(bundle: ClusterBundle, data_arg: str, run) -> str:
     n, m = bundle.nproc_per_node, bundle.multi_nodes
     batch = int(run.project.training.get("batch_size", 32))
-    single, multi = (escape.markdown_code_block(bundle.commands[k]) for k in ("single_node", "multi_node"))
+    single = escape.markdown_code_block(bundle.commands["single_node"])
+    multi = escape.markdown_code_block(f"export MASTER_ADDR=<node-0-address> MASTER_PORT={DEFAULT_PORT} "
+                                       f"NODE_RANK=<0..{m - 1}>\n" + bundle.commands["multi_node"])
     return f"""# Training {escape.markdown(run.project.name)} on a cluster
 
 Everything here needs only Python with PyTorch, numpy and pandas (`pip install torch numpy
@@ -200,9 +202,6 @@ or `./run_single_node.sh`. torchrun starts {n} processes; each uses GPU number L
 
 Copy this folder to every machine. On each, run:
 
-```
-export MASTER_ADDR=<node-0-address> MASTER_PORT={DEFAULT_PORT} NODE_RANK=<0..{m - 1}>
-```
 {multi}
 
 or `MASTER_ADDR=<node-0-address> NODE_RANK=<0..{m - 1}> ./run_multi_node.sh`, with NODE_RANK=0 on
