@@ -70,7 +70,7 @@ def make_inputs(model: CompiledModel, axes: Sequence[Axis], sizes: dict[str, int
     return tuple(out)
 
 
-EDGE = "edge rows"  # the Check.sizes key marking the edge-case inputs (value: ids covered)
+EDGE = "padding + ids covered"  # the Check.sizes key of the edge-case inputs (value: the ids)
 MAX_EDGE_ROWS = 512
 
 
