@@ -52,7 +52,7 @@ def register(api) -> None:
         params=(Param("out_features", "int", 64, "Number of outputs.", min=1, max=1_000_000),),
         infer=lambda p, ins: {"out": _features(ins).with_shape(*ins["in"].shape[:-1], p["out_features"])},
         build=lambda p, ins: GLU(ins["in"].shape[-1], p["out_features"]),
-        title="glu"))
+        title="glu", width_param="out_features"))
     api.node(NodeSpec(
         "ResidualMLP", "Gated", "Pre-norm residual block x + W2·GELU(W1·LayerNorm(x)); keeps the "
         "feature size, so blocks stack.",

@@ -94,3 +94,27 @@ def test_global_pool_can_skip_padding():
     assert torch.allclose(SequencePool("mean", skip_padding=True)(x), torch.tensor([[2.0, 1.0]]))
     assert torch.allclose(SequencePool("max", skip_padding=True)(-x.abs()), torch.tensor([[-1.0, -1.0]]))
     assert torch.allclose(SequencePool("mean", True)(torch.zeros(1, 3, 2)), torch.zeros(1, 2))
+
+
+def test_facts_about_node_types_are_spec_fields():
+    """What other layers ask about a node type is declared on its spec, never read off its name:
+    dead units (insight), the channels-first layout (insight), the head's width (data)."""
+    specs = {s.type: s for s in catalog.all_specs()}
+    assert {t for t, s in specs.items() if s.dead_units} == {"ReLU"}
+    layout = {t for t, s in specs.items() if s.channels_first}
+    assert layout == {t for t in specs if t.endswith(("1d", "2d"))}
+    assert {"Conv1d", "Conv2d", "MaxPool2d", "AdaptiveAvgPool1d", "BatchNorm1d"} <= layout
+    assert specs["Linear"].width_param == "out_features" and specs["Linear"].param("out_features")
+    assert all(not s.width_param or s.param(s.width_param) for s in specs.values())
+
+
+def test_embedding_padding_row_stays_zero_under_any_init():
+    g = Graph()
+    x = g.add_node("Input", params={"shape": "5", "dtype": "int64", "cardinality": 9})
+    emb = g.add_node("Embedding", params={"embedding_dim": 4, "init": "normal"})
+    out = g.add_node("Output")
+    g.connect(x.id, "out", emb.id, "in")
+    g.connect(emb.id, "out", out.id, "in")
+    module = compile_model(g).module
+    weight = next(m for m in module.children()).weight
+    assert torch.count_nonzero(weight[0]) == 0 and torch.count_nonzero(weight[1:]) > 0

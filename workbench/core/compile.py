@@ -15,7 +15,8 @@ from torch import fx, nn
 
 from workbench.core.analysis import Analysis, analyse
 from workbench.core.graph import Graph
-from workbench.core.spec import INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, TARGET, Call
+from workbench.core.modules import recording_arguments
+from workbench.core.spec import INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, Call
 from workbench.core.types import TensorType
 
 
@@ -65,14 +66,11 @@ class LossTerm:
 @dataclass
 class TrainingPlan:
     losses: list[LossTerm]
-    optimizer_type: str
     optimizer_factory: Callable  # params -> torch.optim.Optimizer
     lr: float
     l1: float
-    schedule_type: str | None = None
     schedule_factory: Callable | None = None  # (optimizer, epochs, steps_per_epoch) -> scheduler
     schedule_step: str | None = None           # "epoch" | "batch" | "plateau"
-    target_types: dict[str, TensorType] = field(default_factory=dict)
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return self.optimizer_factory([p for p in model.parameters() if p.requires_grad])
@@ -96,7 +94,9 @@ class TrainingPlan:
 
 
 def identifier(text: str) -> str:
-    name = re.sub(r"\W+", "_", text.strip()).strip("_").lower() or "node"
+    """A Python identifier made of `text` (a node title, an Input's name): ASCII letters, digits
+    and _ only, so no user text reaches generated code as anything but a plain name."""
+    name = re.sub(r"[^0-9A-Za-z_]+", "_", str(text).strip()).strip("_").lower() or "node"
     if name[0].isdigit():
         name = "n_" + name
     if keyword.iskeyword(name) or name in _RESERVED:
@@ -166,7 +166,8 @@ def compile_model(graph: Graph, seed: int = 0, analysis: Analysis | None = None,
                 result.output_types[name] = analysis.outputs[nid]["out"]
                 values[nid, "out"] = args[0]
                 continue
-            built = spec.build(node.params, ins)
+            with recording_arguments():  # exported code constructs each module the same way
+                built = spec.build(node.params, ins)
             name = unique(identifier(node.title))
             if isinstance(built, Call):
                 if built.mode == "list":
@@ -178,6 +179,8 @@ def compile_model(graph: Graph, seed: int = 0, analysis: Analysis | None = None,
                                                      name=name if i == len(args) - 2 else unique(name))
             else:
                 _initialise(built, node.params)
+                if spec.after_init is not None:
+                    spec.after_init(built)
                 modules[name] = built
                 result.submodules[nid] = name
                 value = fx_graph.create_node("call_module", name, tuple(args), {}, name=name)
@@ -205,8 +208,6 @@ def _initialise(module: nn.Module, params: dict) -> None:
                  }[scheme](p)
             elif p.ndim == 1 and "bias" in pname and bias == "zeros":
                 p.zero_()
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            module.weight[module.padding_idx].zero_()
 
 
 def training_plan(graph: Graph, analysis: Analysis | None = None) -> TrainingPlan:
@@ -224,12 +225,9 @@ def training_plan(graph: Graph, analysis: Analysis | None = None) -> TrainingPla
         terms.append(LossTerm(node.title, node.spec.build(node.params, analysis.inputs[nid]),
                               identifier(out.params["name"]), tgt.params["name"], node.params["weight"]))
     opt = next(graph.nodes[n] for n in analysis.order if role[n] == OPTIMIZER_ROLE)
-    plan = TrainingPlan(terms, opt.type, opt.spec.build(opt.params, {}), opt.params["lr"], opt.params["l1"])
-    plan.target_types = {graph.nodes[n].params["name"]: analysis.outputs[n]["out"]
-                         for n in analysis.order if role[n] == TARGET}
+    plan = TrainingPlan(terms, opt.spec.build(opt.params, {}), opt.params["lr"], opt.params["l1"])
     sched = next((graph.nodes[e.dst] for e in graph.edges_from(opt.id) if role[e.dst] == SCHEDULE), None)
     if sched is not None:
-        plan.schedule_type = sched.type
         plan.schedule_factory = sched.spec.build(sched.params, {})
         plan.schedule_step = sched.spec.extra["step"]
     return plan

@@ -5,8 +5,43 @@ compiled graph exports like a hand-written model.
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+
+_INIT = "_workbench_init"  # (args, kwargs) a module was constructed with, while recording
+_recording = threading.local()
+
+
+def _new(cls, *args, **kwargs):
+    module = object.__new__(cls)
+    if getattr(_recording, "on", False):
+        object.__setattr__(module, _INIT, (args, kwargs))
+    return module
+
+
+# Installed once: a class's __new__ cannot be removed again cleanly (CPython keeps the slot).
+nn.Module.__new__ = _new
+
+
+@contextmanager
+def recording_arguments():
+    """Every nn.Module constructed inside (in this thread) remembers the arguments it was
+    constructed with (read by `init_arguments`), so exported code can construct it the same
+    way whatever its class: one rule for torch.nn layers, Workbench's own and plugins'."""
+    before = getattr(_recording, "on", False)
+    _recording.on = True
+    try:
+        yield
+    finally:
+        _recording.on = before
+
+
+def init_arguments(module: nn.Module) -> tuple[tuple, dict] | None:
+    """(args, kwargs) `module` was constructed with inside `recording_arguments`, else None."""
+    return module.__dict__.get(_INIT)
 
 
 class Reshape(nn.Module):

@@ -119,10 +119,11 @@ class PreparedData:
         out = next((n for n in graph.nodes.values() if n.spec and n.spec.role == OUTPUT), None)
         edge = next((e for e in graph.edges if out is not None and e.dst == out.id), None)
         head = graph.nodes.get(edge.src) if edge is not None else None
-        if not width or head is None or head.params.get("out_features") in (None, width):
+        param = head.spec.width_param if head is not None and head.spec else ""
+        if not width or not param or head.params.get(param) in (None, width):
             return []
-        old = graph.set_param(head.id, "out_features", width)
-        return [(head.id, "out_features", old, width)]
+        old = graph.set_param(head.id, param, width)
+        return [(head.id, param, old, width)]
 
 
 def prepare(settings: DataSettings, base_dir=".") -> PreparedData:

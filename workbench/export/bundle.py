@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 from workbench import __version__
-from workbench.core.atomic import atomic_path
+from workbench.core.atomic import atomic_path, write_text
+from workbench.export import escape
 from workbench.export.onnx_export import export_onnx
 from workbench.export.predict_script import predict_source  # noqa: F401 (bundle.predict_source)
 from workbench.export.report import ExportReport
@@ -56,8 +57,8 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
     elif quantize is not None:
         q.replace(onnx_path)
     run.write_preprocessing(folder / "preprocessing.json")
-    (folder / "predict.py").write_text(predict_source(with_preprocessing), encoding="utf-8")
-    (folder / "README.md").write_text(_readme(run, with_preprocessing, quantize is not None), encoding="utf-8")
+    write_text(folder / "predict.py", predict_source(with_preprocessing))
+    write_text(folder / "README.md", _readme(run, with_preprocessing, quantize is not None))
     for name in ("model.onnx", "preprocessing.json", "predict.py", "README.md"):
         report.add_path(folder / name)
     if zip_it:
@@ -71,9 +72,10 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
 
 def _readme(run, raw: bool, int8: bool) -> str:
     classes = run.classes
-    return f"""# {run.project.name}: deployment bundle
+    return f"""# {escape.markdown(run.project.name)}: deployment bundle
 
-Written by Workbench {__version__} from run `{run.folder.name}` (checkpoint `{run.checkpoint}`).
+Written by Workbench {__version__} from run {escape.markdown_code(run.folder.name)} (checkpoint \
+{escape.markdown_code(run.checkpoint)}).
 
 ## Predict
 
@@ -91,6 +93,6 @@ column, if present, is ignored). `predictions.csv` gets one `prediction` per row
 - `preprocessing.json`: the fitted preprocessing replayed by predict.py (scaling statistics,
   category maps, vocabulary and tokenizer settings, class names, how the file is read).
 - `predict.py`: needs only numpy, pandas and onnxruntime.
-{"- classes: " + ", ".join(map(str, classes)) if classes else ""}
+{"- classes: " + ", ".join(escape.markdown_code(c) for c in classes) if classes else ""}
 """
 

@@ -23,6 +23,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.core.atomic import atomic_path, write_text
+from workbench.export import escape
 from workbench.export.onnx_export import ExportError
 from workbench.export.report import ExportReport
 
@@ -65,7 +67,7 @@ def commands(nproc_per_node: int, nnodes: int, data: str = "data/DATA.csv",
     static rendezvous, so rank 0 (which prints and saves) is on node 0. nnodes < 2 writes the
     multi-node line for 2 nodes, as an example."""
     _check(nproc_per_node, nnodes)
-    args = f"train.py --data {data} --out trained.pt"
+    args = f"train.py --data {escape.shell(data)} --out trained.pt"
     single = f"{torchrun} --standalone --nproc_per_node={nproc_per_node} {args}"
     multi = (f"{torchrun} --nnodes={max(nnodes, 2)} --nproc_per_node={nproc_per_node} "
              f"--node_rank=$NODE_RANK --rdzv_backend=static "
@@ -128,14 +130,18 @@ def write_cluster_bundle(run_or_project: str | Path, folder: str | Path, nproc_p
         (folder / "data").mkdir(exist_ok=True)
         target = folder / "data" / Path(source).name
         if Path(source).resolve() != target.resolve():
-            shutil.copyfile(source, target)
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
         data_arg = f"data/{target.name}"
     else:
         data_arg = source
+    try:
+        cmds = commands(nproc_per_node, nnodes, data_arg)
+    except ValueError as exc:
+        raise ExportError(f"the data file name: {exc}") from None
     report = write_python(run, folder, data_path=data_arg)
     if not (folder / "train.py").exists():
         raise ExportError("train.py could not be written: " + "; ".join(report.warnings))
-    cmds = commands(nproc_per_node, nnodes, data_arg)
     bundle = ClusterBundle(folder, int(nproc_per_node), int(nnodes), cmds, report)
     files = [*(p for p in report.paths), *([folder / data_arg] if copy_data else [])]
     files += _write_scripts(bundle, data_arg, run)
@@ -167,27 +173,27 @@ def _write_scripts(bundle: ClusterBundle, data_arg: str, run) -> list[Path]:
         bundle.commands["multi_node"])
     out = []
     for name, text in (("run_single_node.sh", single), ("run_multi_node.sh", multi)):
-        path = folder / name
-        path.write_text(text, encoding="utf-8")
+        path = write_text(folder / name, text)
         path.chmod(0o755)
         out.append(path)
-    path = folder / "COMMANDS.md"
-    path.write_text(_commands_md(bundle, data_arg, run), encoding="utf-8")
-    out.append(path)
+    out.append(write_text(folder / "COMMANDS.md", _commands_md(bundle, data_arg, run)))
     return out
 
 
 def _commands_md(bundle: ClusterBundle, data_arg: str, run) -> str:
     n, m = bundle.nproc_per_node, bundle.multi_nodes
     batch = int(run.project.training.get("batch_size", 32))
-    return f"""# Training {run.project.name} on a cluster
+    single = escape.markdown_code_block(bundle.commands["single_node"])
+    multi = escape.markdown_code_block(f"export MASTER_ADDR=<node-0-address> MASTER_PORT={DEFAULT_PORT} "
+                                       f"NODE_RANK=<0..{m - 1}>\n" + bundle.commands["multi_node"])
+    return f"""# Training {escape.markdown(run.project.name)} on a cluster
 
 Everything here needs only Python with PyTorch, numpy and pandas (`pip install torch numpy
 pandas`); Workbench is not needed. Run the commands from this folder.
 
 ## One machine, {n} GPU(s)
 
-    {bundle.commands['single_node']}
+{single}
 
 or `./run_single_node.sh`. torchrun starts {n} processes; each uses GPU number LOCAL_RANK
 (NCCL). On a machine without GPUs the same command runs {n} CPU processes (Gloo).
@@ -196,8 +202,7 @@ or `./run_single_node.sh`. torchrun starts {n} processes; each uses GPU number L
 
 Copy this folder to every machine. On each, run:
 
-    export MASTER_ADDR=<node-0-address> MASTER_PORT={DEFAULT_PORT} NODE_RANK=<0..{m - 1}>
-    {bundle.commands['multi_node']}
+{multi}
 
 or `MASTER_ADDR=<node-0-address> NODE_RANK=<0..{m - 1}> ./run_multi_node.sh`, with NODE_RANK=0 on
 the machine whose address is MASTER_ADDR. The machines must reach MASTER_ADDR:MASTER_PORT and each
@@ -212,7 +217,7 @@ rendezvous and drop `--node_rank` (rank 0 may then land on any node).
   optimizer step averages the gradients of {batch} x {n * m} = {batch * n * m} rows. Fewer steps per epoch;
   if the results get worse, scale the learning rate with the effective batch (linearly, e.g.
   `--lr` x {n * m}, with a warm-up for large factors) or lower `--batch-size`.
-- Each process reads the whole data file (`{data_arg}`) and trains on its shard of the rows,
+- Each process reads the whole data file ({escape.markdown_code(data_arg)}) and trains on its shard of the rows,
   reshuffled every epoch; the losses and accuracy printed are over all rows.
 - The weights at the end are the same on every rank (checked and printed at the end).
 - A rank that fails makes the others stop: torchrun ends the job, and a rank waiting on a

@@ -2,10 +2,9 @@
 and the Workbench version (ONNX `metadata_props`, also written into bundles and code)."""
 from __future__ import annotations
 
-import json
-
 from workbench import __version__
 from workbench.core.compile import CompiledModel
+from workbench.export.escape import json_text, plain_text
 
 
 def preprocessing_summary(preprocessing: dict | None) -> dict:
@@ -31,18 +30,18 @@ def model_metadata(model: CompiledModel, *, project_name: str | None = None,
                    extra: dict | None = None) -> dict[str, str]:
     meta = {
         "workbench.version": __version__,
-        "workbench.project": project_name or "",
-        "workbench.inputs": json.dumps({n: {"shape": list(model.input_types[n].shape),
+        "workbench.project": plain_text(project_name or ""),
+        "workbench.inputs": json_text({n: {"shape": list(model.input_types[n].shape),
                                             "dtype": model.input_types[n].dtype}
                                         for n in model.input_names}),
-        "workbench.outputs": json.dumps({n: {"shape": list(model.output_types[n].shape),
+        "workbench.outputs": json_text({n: {"shape": list(model.output_types[n].shape),
                                              "dtype": model.output_types[n].dtype}
                                          for n in model.output_names}),
     }
     if classes:
-        meta["workbench.classes"] = json.dumps(list(classes))
+        meta["workbench.classes"] = json_text(list(classes))
     if preprocessing:
-        meta["workbench.preprocessing"] = json.dumps(preprocessing_summary(preprocessing))
+        meta["workbench.preprocessing"] = json_text(preprocessing_summary(preprocessing))
     for k, v in (extra or {}).items():
-        meta[f"workbench.{k}"] = v if isinstance(v, str) else json.dumps(v)
+        meta[f"workbench.{plain_text(k)}"] = plain_text(v) if isinstance(v, str) else json_text(v)
     return meta

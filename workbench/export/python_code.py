@@ -2,69 +2,115 @@
 needing only PyTorch) plus the trained weights, verified by importing the written file.
 
 The forward is written from the compiled torch.fx graph, one line per layer with the shape it
-produces; each layer's constructor is written from the built module (standard torch.nn layers
-from their arguments, Workbench's own small layers copied in as plain classes).
+produces; each layer's constructor is one rule for every class: the arguments its spec's
+`build` constructed it with (recorded by the compiler), and for a class outside torch.nn
+(Workbench's own, a plugin's) its source copied in. User text reaches the file only through
+`workbench.export.escape`, and the file's top level is checked before it is imported.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
 import inspect
-import json
 import operator
 import sys
+import textwrap
 from pathlib import Path
 
 import torch
 from torch import fx, nn
 
 from workbench import __version__
-from workbench.core import modules as wb_modules
+from workbench.core.atomic import atomic_path, write_text
 from workbench.core.compile import CompiledModel
+from workbench.core.modules import init_arguments
+from workbench.export import escape
 from workbench.export import verify as V
 from workbench.export.onnx_export import ExportError
 from workbench.export.report import ExportReport, Verification
 
-_OWN = {name: cls for name, cls in vars(wb_modules).items()
-        if inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == wb_modules.__name__}
 _OPERATORS = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/",
               operator.matmul: "@"}
 
 
+class Constructors:
+    """Writes the expression that constructs a module, one rule for every class: the class
+    called with the arguments `build` constructed it with (recorded by the compiler). A class
+    from torch.nn is written `nn.Name`; any other class (Workbench's own, a plugin's) has its
+    source copied into model.py, as torch.fx's GraphModule.to_folder does."""
+
+    def __init__(self):
+        self.copied: dict[str, type] = {}   # class name in model.py -> class, in order of need
+
+    def expression(self, m: nn.Module, where: str) -> str:
+        recorded = init_arguments(m)
+        if recorded is None:
+            raise ExportError(f"cannot write Python code for layer '{where}' ({type(m).__name__}): "
+                              "it was not built by its node's spec")
+        args, kwargs = recorded
+        parts = [self.value(a, where) for a in args] + [f"{k}={self.value(v, where)}" for k, v in kwargs.items()]
+        return f"{self.class_name(type(m), where)}({', '.join(parts)})"
+
+    def value(self, v, where: str) -> str:
+        if isinstance(v, nn.Module):
+            return self.expression(v, where)
+        if isinstance(v, torch.dtype):
+            return str(v)
+        if isinstance(v, type) and issubclass(v, nn.Module):
+            return self.class_name(v, where)
+        if isinstance(v, (list, tuple)) and any(isinstance(x, nn.Module) for x in v):
+            inner = ", ".join(self.value(x, where) for x in v)
+            return f"[{inner}]" if isinstance(v, list) else f"({inner},)"
+        if callable(v) and not isinstance(v, type):
+            return _function(v)
+        try:
+            return escape.python_literal(v)
+        except TypeError:
+            raise ExportError(f"cannot write Python code for layer '{where}': its argument {v!r} "
+                              "is not a plain value") from None
+
+    def class_name(self, cls: type, where: str) -> str:
+        if cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls:
+            return "nn." + cls.__name__
+        for base in reversed(cls.__mro__[1:]):  # bases first, so the copied file defines them in order
+            if base is not object and not base.__module__.startswith("torch"):
+                self._copy(base, where)
+        self._copy(cls, where)
+        return cls.__name__
+
+    def _copy(self, cls: type, where: str) -> None:
+        taken = self.copied.get(cls.__name__)
+        if taken is cls:
+            return
+        if taken is not None or cls.__name__ in _GENERATED_NAMES:
+            raise ExportError(f"cannot write Python code for layer '{where}': two classes are named "
+                              f"{cls.__name__}")
+        self.copied[cls.__name__] = cls
+
+    def sources(self) -> str:
+        out = []
+        for name, cls in self.copied.items():
+            try:
+                out.append(textwrap.dedent(inspect.getsource(cls)).rstrip())
+            except (OSError, TypeError):
+                raise ExportError(f"cannot write Python code for the class {name}: its source is "
+                                  "not available (defined interactively?)") from None
+        return "\n\n\n".join(out)
+
+
+_GENERATED_NAMES = {"Model", "load", "CLASSES", "INPUTS", "torch", "nn", "F"}
+
+
 def constructor(m: nn.Module) -> str:
     """A Python expression that builds a module like `m` (same arguments, same parameter shapes)."""
-    kind = type(m).__name__
-    if type(m) is _OWN.get(kind):
-        if kind == "Reshape":
-            return f"Reshape({tuple(m.shape)!r})"
-        if kind == "Transpose":
-            return f"Transpose({m.dim0}, {m.dim1})"
-        if kind == "SequencePool":
-            return f"SequencePool({m.mode!r})"
-        if kind == "Recurrent":
-            return f"Recurrent({constructor(m.rnn)}, last={m.last})"
-        if kind == "SelfAttention":
-            a = m.attn
-            return f"SelfAttention({a.embed_dim}, {a.num_heads}, {a.dropout})"
-        if kind == "PositionalEmbedding":
-            return f"PositionalEmbedding({m.weight.shape[1]}, {m.weight.shape[2]})"
-    if isinstance(m, nn.TransformerEncoderLayer):
-        act = m.activation
-        act = getattr(act, "__name__", None) or type(act).__name__.lower()
-        return (f"nn.TransformerEncoderLayer({m.self_attn.embed_dim}, {m.self_attn.num_heads}, "
-                f"dim_feedforward={m.linear1.out_features}, dropout={m.dropout.p}, activation={act!r}, "
-                f"layer_norm_eps={m.norm1.eps}, batch_first={m.self_attn.batch_first}, "
-                f"norm_first={m.norm_first}, bias={m.linear1.bias is not None})")
-    text = repr(m)
-    if "\n" not in text and hasattr(nn, kind):
-        return "nn." + text
-    raise ExportError(f"cannot write Python code for layer {kind} (no constructor known)")
+    return Constructors().expression(m, type(m).__name__)
 
 
-def _same(expr: str, m: nn.Module) -> bool:
-    scope = {"nn": nn, "torch": torch, **_OWN}
+def _same(expr: str, m: nn.Module, scope: dict) -> bool:
+    """Does `expr` (in `scope`: torch, nn and the copied classes) build `m`'s parameter shapes?"""
     try:
-        built = eval(expr, scope)  # noqa: S307 - our own generated expression
+        built = eval(expr, scope)  # noqa: S307 - our own expression; user text in it is repr()'d
     except Exception:  # noqa: BLE001
         return False
     a, b = built.state_dict(), m.state_dict()
@@ -83,7 +129,14 @@ def _value(a) -> str:
         return f"[{inner}]" if isinstance(a, list) else f"({inner}{',' if len(a) == 1 else ''})"
     if isinstance(a, slice):
         return ":".join("" if v is None else _value(v) for v in (a.start, a.stop, a.step)).rstrip(":") or ":"
-    return repr(a)
+    if a is Ellipsis:
+        return "..."
+    if isinstance(a, torch.dtype):
+        return str(a)
+    try:
+        return escape.python_literal(a)
+    except TypeError:
+        raise ExportError(f"cannot write Python code for the constant {type(a).__name__}") from None
 
 
 def _function(fn) -> str:
@@ -97,7 +150,7 @@ def forward_source(gm: fx.GraphModule, shapes: dict[str, str] | None = None) -> 
     shapes = shapes or {}
     args, body = [], []
     for node in gm.graph.nodes:
-        comment = f"  # {shapes[node.name]}" if node.name in shapes else ""
+        comment = f"  # {escape.python_comment(shapes[node.name])}" if node.name in shapes else ""
         if node.op == "placeholder":
             args.append(node.name)
         elif node.op == "call_module":
@@ -123,22 +176,33 @@ def forward_source(gm: fx.GraphModule, shapes: dict[str, str] | None = None) -> 
 
 def model_source(model: CompiledModel, *, project_name: str = "model", classes: list[str] | None = None,
                  shapes: dict[str, str] | None = None, class_name: str = "Model") -> str:
+    """model.py's text. User text (the project's name, class names) appears only as escaped
+    string contents; names in code are the compiler's identifiers (ASCII, see compile.identifier)."""
     gm = model.module
-    used = set()
+    writer = Constructors()
     inits = []
     for name, child in gm.named_children():
-        expr = constructor(child)
-        if not _same(expr, child):
-            raise ExportError(f"cannot write Python code for layer '{name}' ({type(child).__name__})")
-        used |= {k for k in _OWN if f"{k}(" in expr}
-        inits.append(f"        self.{name} = {expr}")
-    helpers = "\n\n".join(inspect.getsource(_OWN[k]).rstrip() for k in sorted(used))
-    ins = "\n".join(f"    {n}: {_shape(model.input_types[n])} {model.input_types[n].dtype}"
-                    + (" token ids" if model.input_types[n].dtype == "int64" else "")
+        inits.append(f"        self.{name} = {writer.expression(child, name)}")
+    helpers = writer.sources()
+    scope: dict = {"nn": nn, "torch": torch, "F": nn.functional}
+    try:
+        exec(helpers, scope)  # noqa: S102 - classes copied from Workbench's and plugins' own source
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"the layer classes copied into model.py do not load: {V.one_line(exc)}") from None
+    for (name, child), line in zip(gm.named_children(), inits):
+        if not _same(line.split(" = ", 1)[1], child, scope):
+            raise ExportError(f"cannot write Python code for layer '{name}' ({type(child).__name__}): "
+                              "the written constructor builds other parameter shapes")
+
+    def doc(n, t, note=""):
+        return escape.python_text(f"    {n}: {_shape(t)} {t.dtype}{note}")
+
+    ins = "\n".join(doc(n, model.input_types[n], " token ids" if model.input_types[n].dtype == "int64" else "")
                     for n in model.input_names)
-    outs = "\n".join(f"    {n}: {_shape(model.output_types[n])} {model.output_types[n].dtype}"
-                     for n in model.output_names)
-    return f'''"""{project_name}: the model as plain PyTorch, written by Workbench {__version__}.
+    outs = "\n".join(doc(n, model.output_types[n]) for n in model.output_names)
+    inputs = {n: {"shape": ["B" if d == "batch" else d for d in model.input_types[n].shape],
+                  "dtype": model.input_types[n].dtype} for n in model.input_names}
+    return f'''"""{escape.python_text(project_name)}: the model as plain PyTorch, written by Workbench {__version__}.
 
 Needs only PyTorch. The trained weights are in weights.pt beside this file:
 
@@ -153,10 +217,10 @@ Outputs:
 """
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-CLASSES = {json.dumps(list(classes)) if classes else None}
-INPUTS = {json.dumps({n: {"shape": ["B" if d == "batch" else d for d in model.input_types[n].shape],
-                           "dtype": model.input_types[n].dtype} for n in model.input_names})}
+CLASSES = {escape.python_literal(list(classes)) if classes else None}
+INPUTS = {escape.python_literal(inputs)}
 
 
 {helpers + chr(10) + chr(10) + chr(10) if helpers else ""}class {class_name}(nn.Module):
@@ -175,6 +239,36 @@ def load(path=None, map_location="cpu"):
     model.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
     return model.eval()
 '''
+
+
+def check_top_level(source: str) -> None:
+    """Refuse to import a model.py whose top level is not what model_source writes (a docstring,
+    the torch imports, literal CLASSES/INPUTS, classes, load): a second line of defence, so
+    no text that slipped past the escaping could run when the file is verified."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ExportError(f"the written model.py does not parse: {exc.msg} (line {exc.lineno})") from None
+    for i, stmt in enumerate(tree.body):
+        ok = (isinstance(stmt, ast.Expr) and i == 0 and isinstance(stmt.value, ast.Constant)
+              or isinstance(stmt, (ast.Import, ast.ImportFrom))
+              and all(a.name.split(".")[0] in ("torch", "nn", "functional") for a in stmt.names)
+              and (not isinstance(stmt, ast.ImportFrom) or (stmt.module or "").startswith("torch"))
+              or isinstance(stmt, ast.Assign) and _literal(stmt.value)
+              and all(isinstance(t, ast.Name) and t.id in ("CLASSES", "INPUTS") for t in stmt.targets)
+              or isinstance(stmt, ast.ClassDef)
+              or isinstance(stmt, ast.FunctionDef) and stmt.name == "load")
+        if not ok:
+            raise ExportError(f"the written model.py has an unexpected statement at line {stmt.lineno}; "
+                              "not importing it")
+
+
+def _literal(node) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
 
 
 def graph_shapes(project_graph, model: CompiledModel) -> dict[str, str]:
@@ -207,8 +301,10 @@ def write_model_code(model: CompiledModel, folder: str | Path, *, project_name: 
     folder.mkdir(parents=True, exist_ok=True)
     report = ExportReport("python")
     src = model_source(model, project_name=project_name, classes=classes, shapes=shapes)
-    (folder / "model.py").write_text(src, encoding="utf-8")
-    torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, folder / "weights.pt")
+    check_top_level(src)
+    write_text(folder / "model.py", src)
+    with atomic_path(folder / "weights.pt") as tmp:
+        torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, tmp)
     report.add_path(folder / "model.py")
     report.add_path(folder / "weights.pt")
     report.verification = verify_model_code(folder, model)
@@ -256,7 +352,7 @@ def loss_source(plan) -> str:
                 default = sig[key].default
                 if isinstance(value, torch.Tensor) or value is None or value == default:
                     continue
-                args.append(f"{key}={value!r}")
+                args.append(f"{key}={escape.python_literal(value)}")
         terms.append((f"nn.{type(fn).__name__}({', '.join(args)})", term.weight))
     if len(terms) == 1 and terms[0][1] == 1.0:
         return terms[0][0]
@@ -273,7 +369,7 @@ def optimizer_source(plan, module: nn.Module) -> str:
                                                       "maximize"):
             continue
         if isinstance(value, (int, float, bool, tuple)) and value != sig[key].default:
-            args.append(f"{key}={value!r}")
+            args.append(f"{key}={escape.python_literal(value)}")
     return f"torch.optim.{cls.__name__}(model.parameters(), lr=lr{''.join(', ' + a for a in args)})"
 
 
@@ -286,9 +382,15 @@ def train_source(run, data_path: str) -> str:
                 "seed": int(t.get("seed", 0))}
     src = template("train.py")
     return (src.replace("__PREPROCESS__", template("preprocess.py").strip())
-               .replace("__SETTINGS__", json.dumps(settings, indent=4).replace("\n}", ",\n}"))
+               .replace("__SETTINGS__", _settings_literal(settings))
                .replace("__LOSS__", loss_source(plan))
                .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))
+
+
+def _settings_literal(settings: dict) -> str:
+    """SETTINGS = {...} in train.py: one key per line, each value a Python literal."""
+    lines = [f"    {escape.python_literal(k)}: {escape.python_literal(v)}," for k, v in settings.items()]
+    return "{\n" + "\n".join(lines) + "\n}"
 
 
 def write_python(run, folder: str | Path, data_path: str | None = None) -> ExportReport:
@@ -301,12 +403,12 @@ def write_python(run, folder: str | Path, data_path: str | None = None) -> Expor
     if data_path is None:
         data_path = source_data_path(run)
     try:
-        (folder / "train.py").write_text(train_source(run, data_path), encoding="utf-8")
+        write_text(folder / "train.py", train_source(run, data_path))
         report.add_path(folder / "train.py")
     except ExportError as exc:
         report.warnings.append(f"train.py not written: {exc}")
     report.add_path(run.write_preprocessing(folder / "preprocessing.json"))
-    (folder / "README.md").write_text(_readme(run), encoding="utf-8")
+    write_text(folder / "README.md", _readme(run))
     report.add_path(folder / "README.md")
     return report
 
@@ -320,9 +422,10 @@ def source_data_path(run) -> str:
 
 
 def _readme(run) -> str:
-    return f"""# {run.project.name}: plain PyTorch code
+    return f"""# {escape.markdown(run.project.name)}: plain PyTorch code
 
-Written by Workbench {__version__} from run `{run.folder.name}` (checkpoint `{run.checkpoint}`).
+Written by Workbench {__version__} from run {escape.markdown_code(run.folder.name)} (checkpoint \
+{escape.markdown_code(run.checkpoint)}).
 
 - `model.py`: the model as an `nn.Module` (`Model`); `load()` returns it with the trained weights.
 - `weights.pt`: the trained weights (a plain state dict; `torch.load(..., weights_only=True)`).

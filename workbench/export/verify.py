@@ -70,6 +70,61 @@ def make_inputs(model: CompiledModel, axes: Sequence[Axis], sizes: dict[str, int
     return tuple(out)
 
 
+EDGE = "padding + ids covered"  # the Check.sizes key of the edge-case inputs (value: the ids)
+MAX_EDGE_ROWS = 512
+
+
+def edge_inputs(model: CompiledModel, axes: Sequence[Axis], seed: int = 0) -> tuple[dict[str, int], tuple]:
+    """Inputs at the edges real data has, where random ones almost never go: for token ids,
+    every id of the range 0..cardinality-1 (spread evenly when there are too many), rows that
+    end in padding (id 0) after 1, a quarter, half and all but one of their steps, and a row of
+    padding only; for float sequences the same rows end in all-zero steps. Sizes other than
+    the batch are the export's. Returns (the Check's sizes, the inputs)."""
+    gen = torch.Generator().manual_seed(seed)
+    seq = {a.label: a.export_size for a in axes if a.name != "batch"}
+    shapes = {}
+    for name in model.input_names:
+        t = model.input_types[name]
+        shape = [d if isinstance(d, int) else 8 for d in t.shape]
+        for a in axes:
+            if a.input == name and a.name != "batch":
+                shape[a.dim] = a.export_size
+        shapes[name] = shape[1:]
+    full_rows, covered = 0, 0
+    for name in model.input_names:
+        t = model.input_types[name]
+        if t.dtype == "int64":
+            length = max(int(np.prod(shapes[name])), 1)
+            card = max(t.cardinality or 2, 1)
+            full_rows = max(full_rows, min(-(-card // length), MAX_EDGE_ROWS))
+            covered = max(covered, card)
+    batch = full_rows + 5
+    out = []
+    for name in model.input_names:
+        t = model.input_types[name]
+        rest = shapes[name]
+        steps = rest[0] if rest else 1
+        if t.dtype == "int64":
+            card = max(t.cardinality or 2, 1)
+            length = max(int(np.prod(rest)), 1)
+            n = full_rows * length
+            ids = torch.arange(card) if card <= n else torch.linspace(0, card - 1, n).round().long()
+            ids = torch.cat([ids, torch.randint(0, card, (n - len(ids),), generator=gen)])
+            full = ids[torch.randperm(n, generator=gen)].reshape(full_rows, *rest) if full_rows else \
+                torch.zeros(0, *rest, dtype=torch.long)
+            padded = torch.randint(min(1, card - 1), card, (5, *rest), generator=gen)
+        else:
+            full = torch.randn(full_rows, *rest, generator=gen)
+            padded = torch.randn(5, *rest, generator=gen)
+        if rest:
+            for row, keep in enumerate((1, max(1, steps // 4), max(1, steps // 2), max(1, steps - 1), 0)):
+                padded[row, keep:] = 0
+        else:
+            padded[-1] = 0
+        out.append(torch.cat([full, padded]) if t.dtype == "int64" else torch.cat([full, padded]).float())
+    return {"batch": batch, **seq, EDGE: covered}, tuple(out)
+
+
 def check_sizes(axes: Sequence[Axis]) -> list[dict[str, int]]:
     """Sizes to verify at: another batch at the export length, then shorter and longer sequences
     with yet other batches (batch 1 included)."""
@@ -118,10 +173,12 @@ def compare(expected: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, f
 def run_checks(module: torch.nn.Module, model: CompiledModel, axes: Sequence[Axis],
                run: Callable[[tuple], list[np.ndarray]], seed: int = 1) -> list[Check]:
     """Run `run` (the exported artefact) and the PyTorch module on the same fresh inputs at
-    each of `check_sizes(axes)`; sizes at which PyTorch itself cannot run are skipped."""
+    each of `check_sizes(axes)`, then on `edge_inputs` (padding, every id); sizes at which
+    PyTorch itself cannot run are skipped."""
+    cases = [(sizes, make_inputs(model, axes, sizes, seed=seed + i)) for i, sizes in enumerate(check_sizes(axes))]
+    cases.append(edge_inputs(model, axes, seed=seed + 100))
     checks = []
-    for i, sizes in enumerate(check_sizes(axes)):
-        inputs = make_inputs(model, axes, sizes, seed=seed + i)
+    for sizes, inputs in cases:
         try:
             expected = reference(module, inputs)
         except Exception:  # the model itself is limited to these sizes (e.g. positions)

@@ -6,7 +6,7 @@ reduces its node's output on the device (no copy to the host, no synchronisation
 
 - mean, std: of all output values (population std);
 - zero_frac: the share of values that are exactly 0;
-- dead_frac (only for DEAD_UNIT_TYPES, e.g. ReLU): the share of units (features, or channels
+- dead_frac (only for node types whose spec says `dead_units`, e.g. ReLU): the share of units (features, or channels
   of a channels-first convolutional/pooled tensor) that were 0 for every sample and every
   position of the batch: units that no longer fire and so get no gradient.
 
@@ -24,9 +24,6 @@ import torch
 
 from workbench.train.events import EventGate
 
-# Activations whose exact zeros mean a unit that does not fire (and so learns nothing). Their
-# outputs are never negative, so a unit is dead when its maximum over the batch is 0.
-DEAD_UNIT_TYPES = frozenset({"ReLU", "ReLU6"})
 STATS = ("mean", "std", "zero_frac", "dead_frac")
 # Shape-preserving nodes the layout search looks through to find what made a tensor.
 _PASS_THROUGH = ("Activations", "Regularisation", "Normalisation")
@@ -35,7 +32,7 @@ _PASS_THROUGH = ("Activations", "Regularisation", "Normalisation")
 def channels_first(graph, nid: str) -> bool:
     """Does a 3-D output of this node have its units on dim 1 (batch, channels, length) rather
     than last (batch, steps, features)? True when the nearest producer upstream, through
-    element-wise nodes, is a 1-D/2-D convolution or pooling (names ending in 1d/2d/3d)."""
+    element-wise nodes, is a node whose spec says `channels_first` (convolution, pooling)."""
     seen = set()
     while nid not in seen:
         seen.add(nid)
@@ -43,9 +40,9 @@ def channels_first(graph, nid: str) -> bool:
         if not edges:
             return False
         src = graph.nodes[edges[0].src]
-        if src.type.endswith(("1d", "2d", "3d")):  # Conv, pooling, BatchNorm: channels first
-            return True
         spec = src.spec
+        if spec is not None and spec.channels_first:  # Conv, pooling, BatchNorm
+            return True
         if spec is None or spec.category not in _PASS_THROUGH:
             return False
         nid = src.id
@@ -69,7 +66,7 @@ class ActivationProbe:
         self.targets: list[tuple[str, torch.nn.Module, bool | None]] = []
         for nid, name in submodules.items():
             node = graph.nodes.get(nid) if graph is not None else None
-            dead = node is not None and node.type in DEAD_UNIT_TYPES
+            dead = node is not None and node.spec is not None and node.spec.dead_units
             first = channels_first(graph, nid) if dead else None
             self.targets.append((nid, module.get_submodule(name), first))
         self.gate = EventGate(rate)

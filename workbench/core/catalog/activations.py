@@ -14,12 +14,12 @@ def _same(p, ins):
     return {"out": t}
 
 
-def _act(name: str, help: str, build, params=()):
+def _act(name: str, help: str, build, params=(), **facts):
     register(NodeSpec(name, "Activations", help, (Port("in"),), params=tuple(params),
-                      infer=_same, build=build, title=name.lower()))
+                      infer=_same, build=build, title=name.lower(), **facts))
 
 
-_act("ReLU", "max(0, x): the default choice for hidden layers.", lambda p, i: nn.ReLU())
+_act("ReLU", "max(0, x): the default choice for hidden layers.", lambda p, i: nn.ReLU(), dead_units=True)
 _act("LeakyReLU", "Like ReLU but keeps a small slope for x < 0, so units do not die.",
      lambda p, i: nn.LeakyReLU(p["negative_slope"]),
      [Param("negative_slope", "float", 0.01, "Slope for x < 0.", min=0.0, max=1.0)])

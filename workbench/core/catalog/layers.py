@@ -6,6 +6,7 @@ never parameters: the shape rule reads them from upstream, so the user sets only
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from workbench.core import modules
@@ -55,7 +56,7 @@ register(NodeSpec(
                 BIAS, INIT, BIAS_INIT),
     infer=_linear_infer,
     build=lambda p, ins: nn.Linear(ins["in"].shape[-1], p["out_features"], bias=p["bias"]),
-    title="linear",
+    title="linear", width_param="out_features",
 ))
 
 
@@ -112,7 +113,7 @@ def _conv(dims: int):
             Param("padding", "int", 1, "Zeros added on each side.", min=0, max=1024),
             Param("dilation", "int", 1, "Spacing between filter taps.", min=1, max=1024),
             BIAS, INIT, BIAS_INIT),
-        infer=infer, build=build, title=f"conv{dims}d"))
+        infer=infer, build=build, title=f"conv{dims}d", channels_first=True))
 
 
 _conv(1)
@@ -138,7 +139,7 @@ def _pool(kind: str, dims: int):
             Param("kernel_size", "int", 2, "Window size.", min=1, max=1024),
             Param("stride", "int", 0, "Step between windows (0 = the window size).", min=0, max=1024),
             Param("padding", "int", 0, "Padding on each side.", min=0, max=512)),
-        infer=infer, build=build, title=f"{kind.lower()}pool"))
+        infer=infer, build=build, title=f"{kind.lower()}pool", channels_first=True))
 
 
 for _kind in ("Max", "Avg"):
@@ -160,7 +161,8 @@ def _adaptive(dims: int):
         f"AdaptiveAvgPool{dims}d", "Pooling",
         "Averages to a fixed output size whatever the input size (1 = global average pooling).",
         IN, params=(Param("output_size", "int", 1, "Output size per spatial dimension.", min=1, max=4096),),
-        infer=infer, build=lambda p, ins: cls(p["output_size"]), title="adaptivepool"))
+        infer=infer, build=lambda p, ins: cls(p["output_size"]), title="adaptivepool",
+        channels_first=True))
 
 
 _adaptive(1)
@@ -198,6 +200,13 @@ def _embedding_infer(p, ins):
     return {"out": TensorType((*t.shape, p["embedding_dim"]), "float32")}
 
 
+def _zero_padding(embedding: nn.Embedding) -> None:
+    """The PAD id's vector stays zero whatever the init scheme drew (GlobalPool's skip_padding
+    recognises padding steps by it)."""
+    with torch.no_grad():
+        embedding.weight[embedding.padding_idx].zero_()
+
+
 register(NodeSpec(
     "Embedding", "Dense",
     "Turns token ids into learned vectors: (batch, steps) → (batch, steps, embedding_dim). "
@@ -209,7 +218,7 @@ register(NodeSpec(
     infer=_embedding_infer,
     build=lambda p, ins: nn.Embedding(p["num_embeddings"] or ins["in"].cardinality, p["embedding_dim"],
                                       padding_idx=0),
-    title="embedding"))
+    after_init=_zero_padding, title="embedding"))
 
 
 def _recurrent(name: str, cls):
@@ -326,7 +335,7 @@ def _bn(dims: int):
         IN, params=(Param("momentum", "float", 0.1, "Running statistics update rate.", min=0.0, max=1.0),
                     Param("eps", "float", 1e-5, "Added to the variance.", min=0.0, max=1.0)),
         infer=infer, build=lambda p, ins: cls(ins["in"].shape[1], eps=p["eps"], momentum=p["momentum"]),
-        title=f"batchnorm"))
+        title="batchnorm", channels_first=True))
 
 
 _bn(1)
