@@ -31,8 +31,14 @@ class FileRefused(Exception):
     """A file that cannot be read safely; `str(e)` is one line naming it."""
 
     def __init__(self, path, why: str):
-        self.path, self.why = str(path), why
-        super().__init__(f"{self.path}: {why}")
+        self.path, self.why = str(path), short(why)
+        super().__init__(short(f"{self.path}: {why}", 300 + len(self.path)))
+
+
+def short(text: str, limit: int = 300) -> str:
+    """One line of at most `limit` characters: messages quote user text (titles, values)."""
+    text = " ".join(str(text).split("\n")).replace("\r", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def size_text(n: float) -> str:

@@ -21,7 +21,11 @@ SUFFIX = ".wbproj"
 
 
 class ProjectError(Exception):
-    """A project file that cannot be used; the message is one line naming the file and where."""
+    """A project file that cannot be used; the message is one line naming the file and where
+    (cut short: it may quote a title or a value from the file)."""
+
+    def __init__(self, message: str):
+        super().__init__(files.short(message, 400))
 
 
 def default_training() -> dict:

@@ -18,7 +18,7 @@ import numpy as np
 
 from workbench.data.errors import DataError, listing
 from workbench.data.read import ReadInfo, read_table
-from workbench.data.schema import Schema, infer_schema
+from workbench.data.schema import Schema, check_finite, infer_schema
 from workbench.data.settings import DataSettings
 from workbench.data.split import fold_indices, split_indices
 from workbench.data.transforms import Preprocessor
@@ -212,6 +212,9 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
             raise DataError(f"no column '{absent[0]}' (the training file {settings.path} has "
                             f"it; this file has {listing(test_df.columns)})",
                             path=settings.test_path)
+        check_finite(test_df, [c.name for c in schema.columns if c.type == "numeric"
+                               and c.role != "ignore"], test_info,
+                     _resolve(base_dir, settings.test_path))
     return _Loaded(df, info, schema, rows, labels, test_df, warnings)
 
 
