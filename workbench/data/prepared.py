@@ -51,6 +51,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     schema: Schema | None = None    # the training file's columns, roles and classes
     fold: int | None = None         # the fold number when made by kfold()
+    frame: object | None = None     # the training file's DataFrame, with prepare(keep_frame=True)
 
     @property
     def num_classes(self) -> int:
@@ -125,11 +126,19 @@ class PreparedData:
         return [(head.id, "out_features", old, width)]
 
 
-def prepare(settings: DataSettings, base_dir=".") -> PreparedData:
-    """Read the training (and test) file and return tensors split and transformed."""
+def prepare(settings: DataSettings, base_dir=".", keep_frame: bool = False) -> PreparedData:
+    """Read the training (and test) file and return tensors split and transformed.
+
+    What was read comes back with them, so a caller that shows the file reads it once:
+    `.schema` (columns, roles, classes; `.schema.info` how the file was read) always, and the
+    DataFrame itself as `.frame` with keep_frame=True (off by default: training would keep a
+    second copy of a big file alive for nothing)."""
     loaded = _load(settings, base_dir)
     train, val, test = _split(loaded, settings)
-    return _build(loaded, settings, train, val, test)
+    data = _build(loaded, settings, train, val, test)
+    if keep_frame:
+        data.frame = loaded.df
+    return data
 
 
 def kfold(settings: DataSettings, base_dir=".", k: int | None = None) -> Iterator[PreparedData]:
