@@ -262,19 +262,18 @@ def _dtypes(sample: Sample, types: dict):
     info, names = sample.info, sample.info.columns
     numeric = set(info.numeric_hint)
     out = {}
-    for name in names:
+    for j, name in enumerate(names):
         kind = types.get(name)
         if kind == "numeric" or (kind is None and name in numeric):
             out[name] = np.float32
-        elif kind in ("categorical", "text") or _has_strings(sample, name):
+        elif kind in ("categorical", "text") or _has_strings(sample, j):
             out[name] = str
     if len(out) == len(names) and all(v is np.float32 for v in out.values()):
         return np.float32
     return out or None
 
 
-def _has_strings(sample: Sample, name: str) -> bool:
-    j = sample.info.columns.index(name)
+def _has_strings(sample: Sample, j: int) -> bool:
     body = sample.rows[1:] if sample.info.has_header else sample.rows
     return any(j < len(r) and r[j].strip() not in _NA for r in body)
 
