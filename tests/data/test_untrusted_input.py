@@ -256,3 +256,29 @@ def test_a_1_5e9_parameter_linear_is_refused_before_anything_is_allocated(tmp_pa
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert train_code == 1 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith(f"error: the graph cannot be trained: {expected}"), err
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"text": {"max_len": 10**12}}, "data settings: text.max_len must be at most 100,000, not "
+                                    "1,000,000,000,000"),
+    ({"fill_value": float("inf")}, "data settings: fill_value must be a number, not inf"),
+])
+def test_settings_that_would_allocate_without_bound_are_refused(data, expected):
+    with pytest.raises(DataError) as err:
+        DataSettings.from_dict(data)
+    assert str(err.value) == expected
+
+
+def test_huge_activations_are_refused_by_name_too(monkeypatch):
+    """No parameters at all, but an Input of 10^12 values per sample: training would allocate
+    that per row of the batch."""
+    from workbench.core import analyse, memory
+
+    monkeypatch.setattr(memory, "available", lambda: 8 * memory.GiB)
+    graph, _ = classifier(input_shape="1000000,1000000")
+    problems = [p for p in analyse(graph, batch_size=32).errors if "GiB" in p.message]
+    assert len(problems) == 1 and problems[0].training
+    assert problems[0].message.startswith("Input 'input': its outputs; training needs about ")
+    assert problems[0].message.endswith("activations of a batch of 32), and only 8.0 GiB of "
+                                        "memory is available: make the layers or the batch "
+                                        "smaller")

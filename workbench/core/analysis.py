@@ -158,10 +158,9 @@ def _check_memory(graph: Graph, result: Analysis, batch_size: int) -> None:
     held = result.params.get(biggest, 0) if node else 0
     if node and held and held < est.params:
         head = f"{node.label()} holds {held:,} of the model's {est.params:,} parameters"
-    elif node:
-        head = f"{node.label()}: the model's {est.params:,} parameters"
     else:
-        head = f"the model's {est.params:,} parameters"
+        head = f"{node.label()}: " if node else ""
+        head += f"the model's {est.params:,} parameters" if est.params else "its outputs"
     if est.weights > free:
         message = (f"{head}; their weights alone need {memory.gib(est.weights)}, and only "
                    f"{memory.gib(free)} of memory is available: make the layers smaller")
