@@ -322,7 +322,7 @@ class Graph:
         `avoid` (paste); offset shifts every position.
         """
         if not isinstance(doc, dict):
-            raise GraphFormatError("", f"expected an object, got {_brief(doc)}")
+            raise GraphFormatError("", f"expected an object, got {brief_json(doc)}")
         graph = cls()
         taken_ids = set(avoid.nodes) if avoid is not None else set()
         titles = {n.title for n in avoid.nodes.values()} if avoid is not None else set()
@@ -341,7 +341,7 @@ class Graph:
             pos = nd.get("pos", [0, 0])
             if (not isinstance(pos, list) or len(pos) != 2
                     or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
-                raise GraphFormatError(f"{where}.pos", f"expected [x, y], got {_brief(pos)}")
+                raise GraphFormatError(f"{where}.pos", f"expected [x, y], got {brief_json(pos)}")
             if old_id in ids:
                 raise GraphFormatError(where, f"node id '{old_id}' is used twice")
             node_id = old_id
@@ -392,7 +392,7 @@ class Graph:
         return self.to_dict() == other.to_dict()
 
 
-def _brief(value: Any) -> str:
+def brief_json(value: Any) -> str:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
@@ -404,5 +404,5 @@ def _expect(value, kind, where):
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         names = {dict: "an object", list: "a list", str: "text", int: "a whole number"}
         raise GraphFormatError(where, f"expected {names.get(kind, kind.__name__)}, got "
-                                      f"{_brief(value)}")
+                                      f"{brief_json(value)}")
     return value

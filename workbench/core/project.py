@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import atomic, files
-from workbench.core.graph import Graph, GraphFormatError, _brief
+from workbench.core.graph import Graph, GraphFormatError, brief_json
 
 FORMAT_VERSION = 1
 SUFFIX = ".wbproj"
@@ -164,5 +164,5 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
 def _expect(value, kind, where, fail):
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         names = {dict: "an object", list: "a list", str: "text", int: "a whole number"}
-        raise fail(where, f"expected {names.get(kind, kind.__name__)}, got {_brief(value)}")
+        raise fail(where, f"expected {names.get(kind, kind.__name__)}, got {brief_json(value)}")
     return value
