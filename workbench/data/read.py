@@ -30,6 +30,7 @@ from workbench.data.errors import DataError, listing, show
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 1000
 MIN_SAMPLE_LINES = 21            # the sample grows until it holds this many whole lines ...
+WIDE_SAMPLE_BYTES = 1024 * 1024  # ... or a few lines once it is this big (wide files) ...
 MAX_SAMPLE_BYTES = 16 * 1024 * 1024  # ... or this many bytes: a first line longer is refused
 FIELD_LIMIT = 16 * 1024 * 1024   # the csv module's field size limit while we read (default 128 KiB)
 CANDIDATES = ",;\t|"
@@ -129,7 +130,9 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
     while True:  # wide files: grow the sample until it holds whole lines (the header at least)
         raw, size = _head(path, display, sample_bytes)
         complete = len(raw) >= size
-        if complete or raw.count(b"\n") >= MIN_SAMPLE_LINES or sample_bytes >= MAX_SAMPLE_BYTES:
+        lines = raw.count(b"\n")
+        if complete or lines >= MIN_SAMPLE_LINES or sample_bytes >= MAX_SAMPLE_BYTES \
+                or (lines >= 3 and sample_bytes >= WIDE_SAMPLE_BYTES):
             break
         sample_bytes = min(sample_bytes * 4, MAX_SAMPLE_BYTES)
     encoding = overrides.get("encoding") or _encoding_of(raw)
