@@ -138,6 +138,9 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
     def fail(where: str, why: str) -> ProjectError:
         return ProjectError(f"{name}: {where}: {why}" if where else f"{name}: {why}")
 
+    if files.json_depth(doc) > files.MAX_JSON_DEPTH:  # a dict from elsewhere (crash recovery)
+        raise fail("", f"nested more than {files.MAX_JSON_DEPTH} levels deep: not a file "
+                       "Workbench wrote")
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise fail("", "not a Workbench project (no 'format_version')")
     version = doc["format_version"]
