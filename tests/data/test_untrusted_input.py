@@ -282,3 +282,18 @@ def test_huge_activations_are_refused_by_name_too(monkeypatch):
     assert problems[0].message.endswith("activations of a batch of 32), and only 8.0 GiB of "
                                         "memory is available: make the layers or the batch "
                                         "smaller")
+
+
+def test_features_that_cannot_fit_are_refused_before_they_are_built(tmp_path, monkeypatch):
+    import workbench.data.prepared as prepared_module
+    from workbench.core import memory
+
+    body = "".join(f"v{i // 2},{i % 7},{i % 2}\n" for i in range(600))  # 300 values, each twice
+    path = write(tmp_path, "wide.csv", "code,x,y\n" + body)
+    monkeypatch.setattr(prepared_module, "SIZE_FLOOR", 0)
+    monkeypatch.setattr(memory, "available", lambda: 64 * 1024)
+    assert message(prepare, DataSettings(path=str(path))) == (
+        f"{path}: the features would take 0.6 MiB in memory (600 rows × 276 values); only "
+        "0.1 MiB is available; column 'code' one-hot encodes to 275 columns: set categorical "
+        "to index, or ignore it")  # the categories the training split holds
+    prepare(DataSettings(path=str(path), categorical="index"))  # 2 values a row: fits

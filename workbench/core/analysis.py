@@ -162,13 +162,13 @@ def _check_memory(graph: Graph, result: Analysis, batch_size: int) -> None:
         head = f"{node.label()}: " if node else ""
         head += f"the model's {est.params:,} parameters" if est.params else "its outputs"
     if est.weights > free:
-        message = (f"{head}; their weights alone need {memory.gib(est.weights)}, and only "
-                   f"{memory.gib(free)} of memory is available: make the layers smaller")
+        message = (f"{head}; their weights alone need {memory.amount(est.weights)}, and only "
+                   f"{memory.amount(free)} of memory is available: make the layers smaller")
         result.problems.append(Problem(biggest, message))
     else:
-        message = (f"{head}; training needs about {memory.gib(est.training)} (weights, "
+        message = (f"{head}; training needs about {memory.amount(est.training)} (weights, "
                    f"gradients, optimizer state and the activations of a batch of "
-                   f"{est.batch_size}), and only {memory.gib(free)} of memory is available: "
+                   f"{est.batch_size}), and only {memory.amount(free)} of memory is available: "
                    "make the layers or the batch smaller")
         result.problems.append(Problem(biggest, message, training=True))
 

@@ -33,8 +33,9 @@ class Estimate:
         return self.weights * TRAINING_COPIES + 2 * self.activations * self.batch_size
 
 
-def gib(n: float) -> str:
-    return f"{n / GiB:,.1f} GiB"
+def amount(n: float) -> str:
+    """'22.4 GiB' ('512.0 MiB' below one GiB: a figure of 0.0 GiB says nothing)."""
+    return f"{n / GiB:,.1f} GiB" if n >= GiB else f"{n / 1024 ** 2:,.1f} MiB"
 
 
 def estimate(params: int, outputs: dict[str, dict[str, TensorType]],

@@ -253,6 +253,8 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         if unseen:
             warnings.append(f"class(es) {listing(unseen)} have no training rows")
 
+    rows = len(train) + len(val) + len(test) + (0 if loaded.test_df is None else len(loaded.test_df))
+    _check_fits(pre, rows, settings.path)
     complete = not any(c.missing for c in loaded.schema.columns if c.role == "feature")
 
     def tensors(df, rows) -> Split:
@@ -278,6 +280,32 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
         train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
         warnings=warnings, schema=loaded.schema)
+
+
+SIZE_FLOOR = 256 * 1024 ** 2  # tensors smaller than this fit anywhere: no look-up
+
+
+def _check_fits(pre: Preprocessor, rows: int, path: str) -> None:
+    """Refuse, before allocating, tensors that cannot fit: a categorical column with 500,000
+    values one-hot encoded over a million rows is 2 TB, and would be OOM-killed with no word."""
+    from workbench.core import memory
+
+    width = int(np.prod(pre.input_shape)) if pre.input_shape else 1
+    size = 8 if pre.input_dtype == "int64" else 4
+    need = rows * width * size
+    if need < SIZE_FLOOR:
+        return
+    free = memory.available()
+    if free is None or need <= free:
+        return
+    onehot = [f for f in pre.spec["features"] if f["type"] == "onehot"]
+    widest = max(onehot, key=lambda f: len(f["categories"]), default=None)
+    hint = ""
+    if widest is not None and len(widest["categories"]) > 100:
+        hint = (f"; column '{widest['column']}' one-hot encodes to "
+                f"{len(widest['categories']):,} columns: set categorical to index, or ignore it")
+    raise DataError(f"the features would take {memory.amount(need)} in memory ({rows:,} rows × "
+                    f"{width:,} values); only {memory.amount(free)} is available{hint}", path=path)
 
 
 def _resolve(base_dir, path: str) -> Path:
