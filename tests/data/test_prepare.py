@@ -220,3 +220,19 @@ def test_binding_fits_the_head_to_the_class_count(debian):
     changes = debian.bind(project.graph)
     assert (head.id, "out_features", 4, 10) in changes
     assert analyse(project.graph).valid
+
+
+def test_prepare_hands_back_what_it_read_so_no_caller_reads_twice(monkeypatch):
+    """The Data panel shows the frame and the schema: prepare gives both (issue 14.5), and the
+    file is read once."""
+    import workbench.data.prepared as prepared_module
+
+    reads = []
+    real = prepared_module.read_table
+    monkeypatch.setattr(prepared_module, "read_table",
+                        lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    data = prepare(DataSettings(path=str(DATA / "iris.csv")), keep_frame=True)
+    assert len(reads) == 1
+    assert data.frame.shape == (150, 5) and list(data.frame.columns) == data.schema.info.columns
+    assert data.schema.target == "species" and data.schema.rows == 150
+    assert prepare(DataSettings(path=str(DATA / "iris.csv"))).frame is None  # training keeps none

@@ -68,11 +68,26 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core import analyse
     analysis = analyse(project.graph)
     save(project, path)
+    # The first line says which target was used, and why when it was guessed: a wrong guess
+    # (`year` for penguins) is caught here, not after training.
+    print(f"wrote {path}: {_target_text(data)}; {_data_text(data)}; {args.template}, "
+          f"{analysis.total_params:,} parameters; {project.training['epochs']} epochs, "
+          f"batch {project.training['batch_size']}")
     for warning in getattr(data, "warnings", []) or []:
         print(f"warning: {warning}", file=sys.stderr)
-    classes = f", {len(data.classes)} classes" if data.task == "classification" else ""
-    print(f"wrote {path}: {args.template}, {analysis.total_params:,} parameters; "
-          f"{data.task}{classes}, input {','.join(map(str, data.input_shape))} "
-          f"({data.input_dtype}), {int(data.train.y.shape[0]):,} training rows; "
-          f"{project.training['epochs']} epochs, batch {project.training['batch_size']}")
     return 0
+
+
+def _target_text(data) -> str:
+    schema = data.schema
+    if schema is None:
+        return "target chosen"
+    names = ", ".join(f"'{t}'" for t in schema.targets)
+    why = schema.column(schema.target).note
+    return f"target {names} ({why}; --target COL to choose another)" if why else f"target {names}"
+
+
+def _data_text(data) -> str:
+    classes = f", {len(data.classes)} classes" if data.task == "classification" else ""
+    return (f"{data.task}{classes}, input {','.join(map(str, data.input_shape))} "
+            f"({data.input_dtype}), {int(data.train.y.shape[0]):,} training rows")

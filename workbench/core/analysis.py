@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from workbench.core import memory
 from workbench.core.graph import CycleError, Graph, Node
 from workbench.core.spec import (INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, TARGET,
                                  TENSOR, Call, ShapeError)
@@ -77,7 +78,9 @@ def count_params(node: Node, ins: dict[str, TensorType]) -> int:
     return _count_cache[key]
 
 
-def analyse(graph: Graph) -> Analysis:
+def analyse(graph: Graph, batch_size: int = 1) -> Analysis:
+    """batch_size: the training batch, for the memory estimate (the app and `validate` pass the
+    project's; 1 checks the weights and one sample)."""
     result = Analysis()
     add = result.problems.append
     try:
@@ -133,7 +136,43 @@ def analyse(graph: Graph) -> Analysis:
 
     _check_training_part(graph, result)
     _check_titles(graph, result)
+    _check_memory(graph, result, batch_size)
     return result
+
+
+MEMORY_FLOOR = 256 * 1024 ** 2  # below this a model fits anywhere Workbench runs: no look-up
+
+
+def _check_memory(graph: Graph, result: Analysis, batch_size: int) -> None:
+    """A model that cannot fit in memory is refused here, before anything is allocated, on its
+    biggest node, with the figures. Weights alone too big: an error that stops compiling too.
+    Only training too big: an error of the training part (the model still compiles, exports)."""
+    est = memory.estimate(result.total_params, result.outputs, batch_size)
+    if est.training < MEMORY_FLOOR:
+        return
+    free = memory.available()
+    if free is None or est.training <= free:
+        return
+    biggest = max(result.params, key=result.params.get, default=None)
+    if biggest is None:
+        biggest = next(iter(result.order), None)
+    node = graph.nodes.get(biggest) if biggest else None
+    held = result.params.get(biggest, 0) if node else 0
+    if node and held and held < est.params:
+        head = f"{node.label()} holds {held:,} of the model's {est.params:,} parameters"
+    else:
+        head = f"{node.label()}: " if node else ""
+        head += f"the model's {est.params:,} parameters" if est.params else "its outputs"
+    if est.weights > free:
+        message = (f"{head}; their weights alone need {memory.amount(est.weights)}, and only "
+                   f"{memory.amount(free)} of memory is available: make the layers smaller")
+        result.problems.append(Problem(biggest, message))
+    else:
+        message = (f"{head}; training needs about {memory.amount(est.training)} (weights, "
+                   f"gradients, optimizer state and the activations of a batch of "
+                   f"{est.batch_size}), and only {memory.amount(free)} of memory is available: "
+                   "make the layers or the batch smaller")
+        result.problems.append(Problem(biggest, message, training=True))
 
 
 def _check_training_part(graph: Graph, result: Analysis) -> None:

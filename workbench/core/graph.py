@@ -6,6 +6,7 @@ applies it and tells the listeners (the UI scene, the validator), in the order t
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -43,6 +44,15 @@ class PortMismatch(GraphError):
 
 class ParamError(GraphError):
     pass
+
+
+class GraphFormatError(GraphError):
+    """A graph document (project file, clipboard) that cannot be read; `where` is the key path
+    inside the graph document (`nodes[0] ('fc').params`), `why` the reason."""
+
+    def __init__(self, where: str, why: str):
+        self.where, self.why = where, why
+        super().__init__(f"{where}: {why}" if where else why)
 
 
 @dataclass
@@ -298,12 +308,91 @@ class Graph:
             raise ParamError(f"{spec.type}: {exc}") from None
 
     # -- data -------------------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self, node_ids=None) -> dict:
+        """The graph as plain JSON data (what project files and the clipboard hold); with
+        `node_ids`, only those nodes and the edges between two of them, in graph order."""
+        wanted = None if node_ids is None else set(node_ids)
         return {
-            "nodes": [{"id": n.id, "type": n.type, "title": n.title, "params": dict(n.params),
-                       "pos": [n.pos[0], n.pos[1]]} for n in self.nodes.values()],
-            "edges": [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in self.edges],
+            "nodes": [{"id": n.id, "type": n.type, "title": n.title,
+                       "params": copy.deepcopy(n.params), "pos": [n.pos[0], n.pos[1]]}
+                      for n in self.nodes.values() if wanted is None or n.id in wanted],
+            "edges": [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in self.edges
+                      if wanted is None or (e.src in wanted and e.dst in wanted)],
         }
+
+    @classmethod
+    def from_dict(cls, doc: Any, fresh_ids: bool = False, offset: tuple[float, float] = (0, 0),
+                  avoid: "Graph | None" = None) -> "Graph":
+        """The inverse of `to_dict`, checked against the catalog; raises GraphFormatError.
+
+        Parameters are checked against the node's spec (defaults filled in); parameters and
+        node types this version does not know are kept as they are, so a file from another
+        version survives a round trip. Edges are checked like `connect` checks them.
+        fresh_ids: new ids (n1, n2, …) not used in `avoid`, and titles made unique against
+        `avoid` (paste); offset shifts every position.
+        """
+        if not isinstance(doc, dict):
+            raise GraphFormatError("", f"expected an object, got {brief_json(doc)}")
+        graph = cls()
+        taken_ids = set(avoid.nodes) if avoid is not None else set()
+        titles = {n.title for n in avoid.nodes.values()} if avoid is not None else set()
+        next_n = 1 + max((int(i[1:]) for i in taken_ids if i[:1] == "n" and i[1:].isdigit()),
+                         default=0)
+        ids: dict[str, str] = {}
+        for i, nd in enumerate(_expect(doc.get("nodes", []), list, "nodes")):
+            where = f"nodes[{i}]"
+            nd = _expect(nd, dict, where)
+            old_id = _expect(nd.get("id"), str, f"{where}.id")
+            type_name = _expect(nd.get("type"), str, f"{where}.type")
+            type_name = catalog.RENAMES.get(type_name, type_name)
+            title = _expect(nd.get("title", old_id), str, f"{where}.title")
+            where = f"{where} ('{title}')"
+            params = _expect(nd.get("params", {}), dict, f"{where}.params")
+            pos = nd.get("pos", [0, 0])
+            if (not isinstance(pos, list) or len(pos) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+                raise GraphFormatError(f"{where}.pos", f"expected [x, y], got {brief_json(pos)}")
+            if old_id in ids:
+                raise GraphFormatError(where, f"node id '{old_id}' is used twice")
+            node_id = old_id
+            if fresh_ids:
+                node_id, next_n = f"n{next_n}", next_n + 1
+                title = unique_name(title, titles)
+                titles.add(title)
+            ids[old_id] = node_id
+            spec = catalog.find(type_name)
+            values = dict(params)
+            if spec is not None:
+                values = spec.defaults()
+                for key, value in params.items():
+                    try:
+                        values[key] = spec.param(key).check(value)
+                    except KeyError:
+                        values[key] = value  # from another version: kept, ignored
+                    except ValueError as exc:
+                        raise GraphFormatError(f"{where}.params", str(exc)) from None
+            graph.nodes[node_id] = Node(node_id, type_name, title, values,
+                                        (pos[0] + offset[0], pos[1] + offset[1]))
+        for i, ed in enumerate(_expect(doc.get("edges", []), list, "edges")):
+            where = f"edges[{i}]"
+            ed = _expect(ed, dict, where)
+            try:
+                (src, sp), (dst, dp) = ed["from"], ed["to"]
+                assert all(isinstance(v, str) for v in (src, sp, dst, dp))
+            except (KeyError, ValueError, TypeError, AssertionError):
+                raise GraphFormatError(where, 'expected {"from": [node, port], "to": [node, port]}'
+                                       ) from None
+            for nid in (src, dst):
+                if nid not in ids:
+                    raise GraphFormatError(where, f"node '{nid}' does not exist")
+            src, dst = ids[src], ids[dst]
+            try:
+                if graph.nodes[src].spec and graph.nodes[dst].spec:
+                    graph.check_connect(src, sp, dst, dp)
+            except GraphError as exc:
+                raise GraphFormatError(where, str(exc)) from None
+            graph.edges.append(Edge(src, sp, dst, dp))
+        return graph
 
     def copy(self) -> "Graph":
         """A deep copy with no listeners."""
@@ -311,3 +400,19 @@ class Graph:
 
     def same_as(self, other: "Graph") -> bool:
         return self.to_dict() == other.to_dict()
+
+
+def brief_json(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _expect(value, kind, where):
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = {dict: "an object", list: "a list", str: "text", int: "a whole number"}
+        raise GraphFormatError(where, f"expected {names.get(kind, kind.__name__)}, got "
+                                      f"{brief_json(value)}")
+    return value

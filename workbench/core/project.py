@@ -13,15 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.core import atomic, catalog
-from workbench.core.graph import Edge, Graph, GraphError, Node
+from workbench.core import atomic, files
+from workbench.core.graph import Graph, GraphFormatError, brief_json
 
 FORMAT_VERSION = 1
 SUFFIX = ".wbproj"
 
 
 class ProjectError(Exception):
-    """A project file that cannot be used; the message is one line naming the file and where."""
+    """A project file that cannot be used; the message is one line naming the file and where
+    (cut short: it may quote a title or a value from the file)."""
+
+    def __init__(self, message: str):
+        super().__init__(files.short(message, 400))
 
 
 def default_training() -> dict:
@@ -100,13 +104,9 @@ def _rebase(data: dict, old: Path, new: Path) -> None:
 def load(path: str | os.PathLike) -> Project:
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProjectError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProjectError(f"{path}: is a folder, not a project file") from None
-    except OSError as exc:
-        raise ProjectError(f"{path}: cannot be read ({exc.strerror})") from None
+        raw = files.read_regular_bytes(path, files.PROJECT_LIMIT, what="project file")
+    except files.FileRefused as exc:
+        raise ProjectError(str(exc)) from None
     project = loads(raw, str(path))
     project.path = path
     return project
@@ -124,7 +124,9 @@ def loads(raw: bytes | str, name: str = "<project>") -> Project:
     if not text.strip():
         raise ProjectError(f"{name}: the file is empty")
     try:
-        doc = json.loads(text)
+        doc = files.parse_json(text, name)
+    except files.FileRefused as exc:
+        raise ProjectError(str(exc)) from None
     except json.JSONDecodeError as exc:
         ends_early = exc.pos >= len(text.rstrip())
         why = "the file ends early (truncated?)" if ends_early else f"not valid JSON ({exc.msg})"
@@ -136,6 +138,9 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
     def fail(where: str, why: str) -> ProjectError:
         return ProjectError(f"{name}: {where}: {why}" if where else f"{name}: {why}")
 
+    if files.json_depth(doc) > files.MAX_JSON_DEPTH:  # a dict from elsewhere (crash recovery)
+        raise fail("", f"nested more than {files.MAX_JSON_DEPTH} levels deep: not a file "
+                       "Workbench wrote")
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise fail("", "not a Workbench project (no 'format_version')")
     version = doc["format_version"]
@@ -145,51 +150,10 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
         raise fail("", f"written by a newer Workbench (format {version}; this version reads up to "
                        f"{FORMAT_VERSION}): update Workbench to open it")
     graph_doc = _expect(doc.get("graph", {"nodes": [], "edges": []}), dict, "graph", fail)
-    graph = Graph()
-    for i, nd in enumerate(_expect(graph_doc.get("nodes", []), list, "graph.nodes", fail)):
-        where = f"graph.nodes[{i}]"
-        nd = _expect(nd, dict, where, fail)
-        node_id = _expect(nd.get("id"), str, f"{where}.id", fail)
-        type_name = _expect(nd.get("type"), str, f"{where}.type", fail)
-        type_name = catalog.RENAMES.get(type_name, type_name)
-        title = _expect(nd.get("title", node_id), str, f"{where}.title", fail)
-        where = f"{where} ('{title}')"
-        params = _expect(nd.get("params", {}), dict, f"{where}.params", fail)
-        pos = nd.get("pos", [0, 0])
-        if (not isinstance(pos, list) or len(pos) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
-            raise fail(f"{where}.pos", f"expected [x, y], got {pos!r}")
-        if node_id in graph.nodes:
-            raise fail(where, f"node id '{node_id}' is used twice")
-        spec = catalog.find(type_name)
-        values = dict(params)
-        if spec is not None:
-            values = spec.defaults()
-            for key, value in params.items():
-                try:
-                    values[key] = spec.param(key).check(value)
-                except KeyError:
-                    values[key] = value  # from another version: kept, ignored
-                except ValueError as exc:
-                    raise fail(f"{where}.params", str(exc)) from None
-        graph.nodes[node_id] = Node(node_id, type_name, title, values, (pos[0], pos[1]))
-    for i, ed in enumerate(_expect(graph_doc.get("edges", []), list, "graph.edges", fail)):
-        where = f"graph.edges[{i}]"
-        ed = _expect(ed, dict, where, fail)
-        try:
-            (src, sp), (dst, dp) = ed["from"], ed["to"]
-            assert all(isinstance(v, str) for v in (src, sp, dst, dp))
-        except (KeyError, ValueError, TypeError, AssertionError):
-            raise fail(where, 'expected {"from": [node, port], "to": [node, port]}') from None
-        for nid in (src, dst):
-            if nid not in graph.nodes:
-                raise fail(where, f"node '{nid}' does not exist")
-        try:
-            if graph.nodes[src].spec and graph.nodes[dst].spec:
-                graph.check_connect(src, sp, dst, dp)
-        except GraphError as exc:
-            raise fail(where, str(exc)) from None
-        graph.edges.append(Edge(src, sp, dst, dp))
+    try:
+        graph = Graph.from_dict(graph_doc)
+    except GraphFormatError as exc:
+        raise fail(f"graph.{exc.where}" if exc.where else "graph", exc.why) from None
     project_name = _expect(doc.get("name", "untitled"), str, "name", fail)
     data = _expect(doc.get("data", {}), dict, "data", fail)
     training = default_training()
@@ -203,5 +167,5 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
 def _expect(value, kind, where, fail):
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         names = {dict: "an object", list: "a list", str: "text", int: "a whole number"}
-        raise fail(where, f"expected {names.get(kind, kind.__name__)}, got {json.dumps(value)[:40]}")
+        raise fail(where, f"expected {names.get(kind, kind.__name__)}, got {brief_json(value)}")
     return value

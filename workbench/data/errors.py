@@ -21,7 +21,8 @@ class DataError(Exception):
         if line is not None:
             where.append(f"line {line}")
         if column is not None:
-            where.append(f"column '{column}'")
+            where.append(f"column {show(column, 60)}" if len(str(column)) > 60
+                         else f"column '{column}'")
         text = ", ".join(where)
         if self.path is not None:
             text = f"{self.path}: {text}" if text else self.path
@@ -29,9 +30,15 @@ class DataError(Exception):
         super().__init__(one_line(text))
 
 
-def one_line(text: str) -> str:
-    """Collapse any line breaks so that a message never spans lines."""
-    return " ".join(str(text).splitlines()) if "\n" in str(text) or "\r" in str(text) else str(text)
+MESSAGE_LIMIT = 300  # a message quoting a 65 KB header line is no message
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Collapse any line breaks so that a message never spans lines, and cut it at `limit`."""
+    text = str(text)
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def show(value: object, limit: int = 40) -> str:

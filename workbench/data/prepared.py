@@ -18,7 +18,7 @@ import numpy as np
 
 from workbench.data.errors import DataError, listing
 from workbench.data.read import ReadInfo, read_table
-from workbench.data.schema import Schema, infer_schema
+from workbench.data.schema import Schema, check_finite, infer_schema
 from workbench.data.settings import DataSettings
 from workbench.data.split import fold_indices, split_indices
 from workbench.data.transforms import Preprocessor
@@ -51,6 +51,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     schema: Schema | None = None    # the training file's columns, roles and classes
     fold: int | None = None         # the fold number when made by kfold()
+    frame: object | None = None     # the training file's DataFrame, with prepare(keep_frame=True)
 
     @property
     def num_classes(self) -> int:
@@ -126,11 +127,19 @@ class PreparedData:
         return [(head.id, param, old, width)]
 
 
-def prepare(settings: DataSettings, base_dir=".") -> PreparedData:
-    """Read the training (and test) file and return tensors split and transformed."""
+def prepare(settings: DataSettings, base_dir=".", keep_frame: bool = False) -> PreparedData:
+    """Read the training (and test) file and return tensors split and transformed.
+
+    What was read comes back with them, so a caller that shows the file reads it once:
+    `.schema` (columns, roles, classes; `.schema.info` how the file was read) always, and the
+    DataFrame itself as `.frame` with keep_frame=True (off by default: training would keep a
+    second copy of a big file alive for nothing)."""
     loaded = _load(settings, base_dir)
     train, val, test = _split(loaded, settings)
-    return _build(loaded, settings, train, val, test)
+    data = _build(loaded, settings, train, val, test)
+    if keep_frame:
+        data.frame = loaded.df
+    return data
 
 
 def kfold(settings: DataSettings, base_dir=".", k: int | None = None) -> Iterator[PreparedData]:
@@ -213,6 +222,9 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
             raise DataError(f"no column '{absent[0]}' (the training file {settings.path} has "
                             f"it; this file has {listing(test_df.columns)})",
                             path=settings.test_path)
+        check_finite(test_df, [c.name for c in schema.columns if c.type == "numeric"
+                               and c.role != "ignore"], test_info,
+                     _resolve(base_dir, settings.test_path))
     return _Loaded(df, info, schema, rows, labels, test_df, warnings)
 
 
@@ -242,6 +254,8 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         if unseen:
             warnings.append(f"class(es) {listing(unseen)} have no training rows")
 
+    rows = len(train) + len(val) + len(test) + (0 if loaded.test_df is None else len(loaded.test_df))
+    _check_fits(pre, rows, settings.path)
     complete = not any(c.missing for c in loaded.schema.columns if c.role == "feature")
 
     def tensors(df, rows) -> Split:
@@ -267,6 +281,32 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
         train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
         warnings=warnings, schema=loaded.schema)
+
+
+SIZE_FLOOR = 256 * 1024 ** 2  # tensors smaller than this fit anywhere: no look-up
+
+
+def _check_fits(pre: Preprocessor, rows: int, path: str) -> None:
+    """Refuse, before allocating, tensors that cannot fit: a categorical column with 500,000
+    values one-hot encoded over a million rows is 2 TB, and would be OOM-killed with no word."""
+    from workbench.core import memory
+
+    width = int(np.prod(pre.input_shape)) if pre.input_shape else 1
+    size = 8 if pre.input_dtype == "int64" else 4
+    need = rows * width * size
+    if need < SIZE_FLOOR:
+        return
+    free = memory.available()
+    if free is None or need <= free:
+        return
+    onehot = [f for f in pre.spec["features"] if f["type"] == "onehot"]
+    widest = max(onehot, key=lambda f: len(f["categories"]), default=None)
+    hint = ""
+    if widest is not None and len(widest["categories"]) > 100:
+        hint = (f"; column '{widest['column']}' one-hot encodes to "
+                f"{len(widest['categories']):,} columns: set categorical to index, or ignore it")
+    raise DataError(f"the features would take {memory.amount(need)} in memory ({rows:,} rows × "
+                    f"{width:,} values); only {memory.amount(free)} is available{hint}", path=path)
 
 
 def _resolve(base_dir, path: str) -> Path:

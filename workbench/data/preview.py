@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from workbench.data.read import SAMPLE_BYTES, ReadInfo, _dtypes, _read, sniff
+from workbench.data.read import MAX_SAMPLE_BYTES, SAMPLE_BYTES, ReadInfo, _dtypes, _read, sniff
 from workbench.data.keys import value_key
 from workbench.data.schema import guess_type
-
-MAX_SAMPLE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass

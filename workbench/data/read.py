@@ -23,13 +23,16 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from workbench.data.errors import DataError, listing, show
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 1000
+MIN_SAMPLE_LINES = 21            # the sample grows until it holds this many whole lines ...
+WIDE_SAMPLE_BYTES = 1024 * 1024  # ... or a few lines once it is this big (wide files) ...
+MAX_SAMPLE_BYTES = 16 * 1024 * 1024  # ... or this many bytes: a first line longer is refused
+FIELD_LIMIT = 16 * 1024 * 1024   # the csv module's field size limit while we read (default 128 KiB)
 CANDIDATES = ",;\t|"
 WHITESPACE = " "  # ReadInfo.delimiter for "one or more spaces/tabs"
 TEXT_COLUMNS = ["text", "label"]  # names given to the headerless text<TAB>label form
@@ -123,8 +126,15 @@ def read_table(path, **overrides):
 def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **overrides) -> Sample:
     """Decide encoding, delimiter, quoting, header and decimal mark from the file's start."""
     display = str(path) if display is None else display
-    raw, size = _head(path, display, sample_bytes)
-    complete = len(raw) >= size
+    csv.field_size_limit(FIELD_LIMIT)
+    while True:  # wide files: grow the sample until it holds whole lines (the header at least)
+        raw, size = _head(path, display, sample_bytes)
+        complete = len(raw) >= size
+        lines = raw.count(b"\n")
+        if complete or lines >= MIN_SAMPLE_LINES or sample_bytes >= MAX_SAMPLE_BYTES \
+                or (lines >= 3 and sample_bytes >= WIDE_SAMPLE_BYTES):
+            break
+        sample_bytes = min(sample_bytes * 4, MAX_SAMPLE_BYTES)
     encoding = overrides.get("encoding") or _encoding_of(raw)
     warnings: list[str] = []
     text, encoding = _decode(raw, encoding, complete)
@@ -133,15 +143,24 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
     covered = len(raw)
     if not complete:  # keep whole lines only
         cut = max(text.rfind("\n"), text.rfind("\r"))
-        if cut > 0:
-            covered = len(text[: cut + 1].encode(encoding, errors="replace"))
-            text = text[: cut + 1]
-    lines = [ln for ln in text.splitlines() if ln.strip()][: SAMPLE_ROWS + 1]
+        if cut <= 0:
+            raise DataError(f"the first line is longer than {MAX_SAMPLE_BYTES // 2**20} MiB: not "
+                            "a table Workbench can read", path=display, line=1)
+        covered = len(text[: cut + 1].encode(encoding, errors="replace"))
+        text = text[: cut + 1]
+    numbered = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    numbered = numbered[: SAMPLE_ROWS + 1]
+    lines = [ln for _, ln in numbered]
     if not lines:
         raise DataError("the file is empty", path=display)
-    delimiter = overrides.get("delimiter") or _delimiter(lines)
-    quoting = _quoting(lines, delimiter)
-    rows = [_split(ln, delimiter, quoting) for ln in lines]
+    try:
+        delimiter = overrides.get("delimiter") or _delimiter(lines)
+        quoting = _quoting(lines, delimiter)
+        rows = [_split(ln, delimiter, quoting) for ln in lines]
+    except csv.Error:
+        number = next((i for i, ln in numbered if len(ln) > FIELD_LIMIT), None)
+        raise DataError(f"a field is longer than {FIELD_LIMIT:,} characters (a quote never "
+                        "closed?)", path=display, line=number) from None
     decimal = _decimal(rows, delimiter)
     header = overrides.get("header")
     has_header = _has_header(rows, decimal) if header is None else bool(header)
@@ -186,8 +205,16 @@ def records(path, info: ReadInfo) -> Iterator[tuple[int, list[str]]]:
             return
         reader = csv.reader(f, delimiter=info.delimiter, strict=False,
                             quoting=csv.QUOTE_MINIMAL if info.quoting else csv.QUOTE_NONE)
+        csv.field_size_limit(FIELD_LIMIT)
         previous = 0
-        for fields in reader:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                raise DataError(f"a field is longer than {FIELD_LIMIT:,} characters (a quote "
+                                "never closed?)", path=info.path, line=previous + 1) from None
             start, previous = previous + 1, reader.line_num
             if fields and fields != [""]:
                 yield start, fields
@@ -195,10 +222,15 @@ def records(path, info: ReadInfo) -> Iterator[tuple[int, list[str]]]:
 
 def line_of_row(path, info: ReadInfo, row: int) -> int | None:
     """The line number where data row `row` (0-based, as in the DataFrame) starts."""
-    for i, (number, _) in enumerate(_data_records(path, info)):
+    return record_of_row(path, info, row)[0]
+
+
+def record_of_row(path, info: ReadInfo, row: int) -> tuple[int | None, list[str]]:
+    """(line number, fields as written) of data row `row` (0-based, as in the DataFrame)."""
+    for i, (number, fields) in enumerate(_data_records(path, info)):
         if i == row:
-            return number
-    return None
+            return number, fields
+    return None, []
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -233,19 +265,18 @@ def _dtypes(sample: Sample, types: dict):
     info, names = sample.info, sample.info.columns
     numeric = set(info.numeric_hint)
     out = {}
-    for name in names:
+    for j, name in enumerate(names):
         kind = types.get(name)
         if kind == "numeric" or (kind is None and name in numeric):
             out[name] = np.float32
-        elif kind in ("categorical", "text") or _has_strings(sample, name):
+        elif kind in ("categorical", "text") or _has_strings(sample, j):
             out[name] = str
     if len(out) == len(names) and all(v is np.float32 for v in out.values()):
         return np.float32
     return out or None
 
 
-def _has_strings(sample: Sample, name: str) -> bool:
-    j = sample.info.columns.index(name)
+def _has_strings(sample: Sample, j: int) -> bool:
     body = sample.rows[1:] if sample.info.has_header else sample.rows
     return any(j < len(r) and r[j].strip() not in _NA for r in body)
 
@@ -343,17 +374,16 @@ def _first_line(exc: Exception) -> str:
 # -- sniffing -----------------------------------------------------------------------------
 
 def _head(path, display: str, sample_bytes: int) -> tuple[bytes, int]:
-    p = Path(path)
+    """The first bytes of a regular file (a FIFO or a device is refused before it is opened:
+    reading one would hang or never end) and the file's size."""
+    from workbench.core import files  # here: importing workbench.core loads torch
+
     try:
-        if p.is_dir():
-            raise DataError("is a folder, not a file", path=display)
-        size = p.stat().st_size
-        with open(p, "rb") as f:
+        with files.open_regular(path, what="file") as f:
+            size = os.fstat(f.fileno()).st_size
             raw = f.read(sample_bytes)
-    except FileNotFoundError:
-        raise DataError("no such file", path=display) from None
-    except PermissionError:
-        raise DataError("cannot be read (permission denied)", path=display) from None
+    except files.FileRefused as exc:
+        raise DataError(exc.why, path=display) from None
     except OSError as exc:
         raise DataError(f"cannot be read ({exc.strerror or exc})", path=display) from None
     if not raw.strip():

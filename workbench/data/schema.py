@@ -12,10 +12,16 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.data.errors import DataError, listing, show
 from workbench.data.keys import keys, sort_keys, value_key
-from workbench.data.read import ReadInfo, first_non_number, line_of_row, read_table
+from workbench.data.read import (ReadInfo, first_non_number, line_of_row, read_table,
+                                 record_of_row)
 from workbench.data.settings import DataSettings
 
 TARGET_NAMES = ("target", "label", "class", "y", "labels", "classes")
+# Names a categorical target often has; one with few classes wins over a trailing number
+# (penguins: species, island, …, sex, year -> species, not year).
+LABEL_WORDS = TARGET_NAMES + ("species", "category", "categories", "section", "genre", "kind",
+                              "type", "variety", "outcome", "diagnosis", "sentiment", "topic",
+                              "intent", "emotion", "grade", "result", "verdict", "group")
 MAX_AUTO_CLASSES = 20   # an integer target with at most this many values is a class id
 NUMBER_SHARE = 0.9      # a text column this much made of numbers has a typo, not words
 DISTINCT_ROWS = 10_000   # numeric columns count distinct values on this many rows at most
@@ -78,11 +84,11 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
     image = settings.image_dims() is not None
     warnings = list(info.warnings)
     columns = [_column(df, name, settings.types.get(name), info, path) for name in df.columns]
-    targets = _targets(df, info, settings, target, columns)
+    targets, why = guess_target(df, info, settings, target, columns)
     for c in columns:
         role = settings.roles.get(c.name)
         if c.name in targets:
-            c.role = "target"
+            c.role, c.note = "target", why if c.name == targets[0] else ""
         elif role in ("feature", "ignore"):
             c.role = role
             if role == "feature" and c.type == "empty":
@@ -107,6 +113,8 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
         else:
             c.role = "feature"
     task, classes = _task(df, info, settings, targets, columns, path)
+    check_finite(df, [c.name for c in columns if c.type == "numeric" and c.role != "ignore"],
+                 info, path)
     if not any(c.role == "feature" for c in columns):
         raise DataError("no feature columns left to learn from (all are the target or ignored)",
                         path=info.path)
@@ -192,8 +200,10 @@ def _is_phrases(s, distinct: int, present: int) -> bool:
     return bool(words >= 3 or (words >= 2 and distinct > 0.5 * present))
 
 
-def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None,
-             columns: list[ColumnInfo]) -> list[str]:
+def guess_target(df, info: ReadInfo, settings: DataSettings, target: str | None,
+                 columns: list[ColumnInfo]) -> tuple[list[str], str]:
+    """(target columns, why) — the one rule for the CLI and the Data panel. `why` is "" when
+    the user chose (an argument, settings.target, a role), else the reason for the guess."""
     names = [str(c) for c in df.columns]
     chosen = target or settings.target
     marked = [c for c, r in settings.roles.items() if r == "target" and c in names]
@@ -201,24 +211,29 @@ def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None,
         if chosen not in names:
             raise DataError(f"no column '{chosen}' to use as the target (columns: "
                             f"{listing(names)})", path=info.path)
-        return [chosen] + [c for c in marked if c != chosen]
+        return [chosen] + [c for c in marked if c != chosen], ""
     for c, r in settings.roles.items():
         if r == "target" and c not in names:
             raise DataError(f"no column '{c}' to use as the target (columns: {listing(names)})",
                             path=info.path)
     if marked:
-        return marked
+        return marked, ""
     lower = {n.lower(): n for n in reversed(names)}
     for guess in TARGET_NAMES:
         if guess in lower and settings.roles.get(lower[guess]) != "ignore":
-            return [lower[guess]]
+            return [lower[guess]], "guessed: named like a target"
     usable = [n for n in names if settings.roles.get(n) not in ("ignore", "feature")]
     if not usable:
         raise DataError("no column left to use as the target", path=info.path)
-    # The last column, unless it cannot be a label: free text, or a different word in every
-    # row (a description or an id). Then the last column that can (e.g. `section,description`).
     by_name = {c.name: c for c in columns}
     present = len(df)
+    for name in usable:  # a categorical column with few classes named like a label
+        c = by_name[name]
+        if c.type == "categorical" and 2 <= c.distinct <= MAX_AUTO_CLASSES \
+                and _label_named(name):
+            return [name], "guessed: a categorical column named like a label"
+    # The last column, unless it cannot be a label: free text, or a different word in every
+    # row (a description or an id). Then the last column that can (e.g. `section,description`).
 
     def label_like(name: str) -> bool:
         c = by_name[name]
@@ -227,8 +242,58 @@ def _targets(df, info: ReadInfo, settings: DataSettings, target: str | None,
         return not (c.type == "categorical" and c.distinct > 20
                     and c.distinct >= 0.9 * (present - c.missing))
 
+    last = by_name[usable[-1]]
+    if last.type == "empty" and not _unnamed(last.name, info):
+        # a named label column left empty: guessing another column would train on the wrong
+        # target without a word
+        raise DataError(f"the last column '{last.name}' has no values, so it cannot be the "
+                        "target; fill it, or choose the target column", path=info.path)
     likely = [n for n in usable if label_like(n)]
-    return [(likely or usable)[-1]]
+    return [(likely or usable)[-1]], "guessed: the last column that can be a label"
+
+
+def _label_named(name: str) -> bool:
+    """'species', 'Class', 'class_label', 'wine type' — a label word as the name or one of its
+    words."""
+    import re
+
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    return name.lower() in LABEL_WORDS or any(w in LABEL_WORDS for w in words)
+
+
+def _unnamed(name: str, info: ReadInfo) -> bool:
+    """A column without a header name (a trailing delimiter makes one)."""
+    import re
+
+    return not info.has_header or re.fullmatch(r"column_\d+", name) is not None
+
+
+def check_finite(df, columns, info: ReadInfo, path) -> None:
+    """Refuse inf / 1e400 (read as inf) in a numeric column, naming the line and the column:
+    training would stop at the first step with a NaN loss and no word of where."""
+    import numpy as np
+    import pandas as pd
+
+    for name in columns:
+        s = df[name]
+        if s.dtype.kind == "f":
+            values = s.to_numpy()
+        elif s.dtype.kind in "iub":
+            continue
+        else:
+            text = s.astype(str).str.strip()
+            if info.decimal == ",":
+                text = text.str.replace(",", ".", regex=False)
+            values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isinf(values)
+        if bad.any():
+            row = int(bad.argmax())
+            line, fields = record_of_row(path, info, row)
+            j = list(df.columns).index(name)
+            raw = fields[j].strip() if j < len(fields) else s.iloc[row]
+            raise DataError(f"{show(raw)} is not a finite number; "
+                            "fix or remove the value", path=info.path,
+                            line=line, column=name, value=raw)
 
 
 def _task(df, info: ReadInfo, settings: DataSettings, targets: list[str],

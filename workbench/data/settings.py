@@ -8,12 +8,14 @@ load with a message instead of deep inside training.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field, fields
 
 from workbench.data.errors import DataError
 
 TASKS = ("auto", "classification", "regression")
 ROLES = ("feature", "target", "ignore")
+MAX_TEXT_LEN = 100_000  # tokens per text; longer texts are cut
 TYPES = ("numeric", "categorical", "text")
 NUMERIC = ("standardize", "minmax", "none")
 MISSING = ("drop", "mean", "median", "constant")
@@ -100,7 +102,7 @@ class DataSettings:
             _fail(f"text.lowercase must be true or false, not {t['lowercase']!r}")
         _whole("text.min_freq", t["min_freq"], 1)
         _whole("text.max_vocab", t["max_vocab"], 3)
-        _whole("text.max_len", t["max_len"], 0)
+        _whole("text.max_len", t["max_len"], 0, MAX_TEXT_LEN)
         _choice("text.pad", t["pad"], PADDING)
         _choice("text.truncate", t["truncate"], PADDING)
         sp = self.split
@@ -150,13 +152,16 @@ def _choice(name: str, value, choices) -> None:
 
 
 def _number(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(f"{name} must be a number, not {value!r}")
 
 
-def _whole(name: str, value, minimum: int) -> None:
+def _whole(name: str, value, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         _fail(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+    if maximum is not None and value > maximum:
+        # every text becomes a row of this many ids: 10**12 would allocate terabytes
+        _fail(f"{name} must be at most {maximum:,}, not {value:,}")
 
 
 def _known(name: str, value: dict, defaults: dict) -> None:

@@ -56,17 +56,6 @@ class Preprocessor:
     def target_shape(self) -> tuple[int, ...]:
         return () if self.task == "classification" else (len(self.spec["target"]["columns"]),)
 
-    @property
-    def feature_names(self) -> list[str]:
-        """One name per float feature, in output order (a one-hot column per category)."""
-        names = []
-        for f in self.spec["features"]:
-            if f["type"] == "onehot":
-                names += [f"{f['column']}={c}" for c in f["categories"]]
-            else:
-                names.append(f["column"])
-        return names
-
     # -- fitting --------------------------------------------------------------------------
     @classmethod
     def fit(cls, df, rows, schema, settings) -> tuple["Preprocessor", list[str]]:
