@@ -23,14 +23,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report(project))
-    return 0 if analyse(project.graph).valid else 1
+    return 0 if analyse(project.graph, project.training).valid else 1
 
 
 def report(project) -> str:
     from workbench.core import analyse
 
     graph = project.graph
-    analysis = analyse(graph)
+    analysis = analyse(graph, project.training)
     order = analysis.order or list(graph.nodes)
     rows = [("node", "type", "output shape", "parameters")]
     for nid in order:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from workbench.core.graph import CycleError, Graph, Node
 from workbench.core.spec import (INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, TARGET,
                                  TENSOR, Call, ShapeError)
+from workbench.core.training_settings import problems as training_problems
 from workbench.core.types import TensorType
 
 ERROR, WARNING = "error", "warning"
@@ -77,9 +78,12 @@ def count_params(node: Node, ins: dict[str, TensorType]) -> int:
     return _count_cache[key]
 
 
-def analyse(graph: Graph) -> Analysis:
+def analyse(graph: Graph, training: dict | None = None) -> Analysis:
+    """`training`: the project's training settings dict; its bad keys are problems too."""
     result = Analysis()
     add = result.problems.append
+    for message in training_problems(training):
+        add(Problem(None, message, training=True))
     try:
         result.order = graph.topological_order()
     except CycleError as exc:
