@@ -663,13 +663,6 @@ class Trainer:
         if is_best:
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
             self.best_meta, self.best_unsaved = meta, True
-        if self.folder is not None:
-            if time.monotonic() - self.last_write >= self.checkpoint_every_s:
-                self.pending = None
-                self._write_checkpoints(self.module.state_dict(), self._state(), meta)
-            else:  # written at the next chance or when the run ends, whichever comes first
-                self.pending = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
-                                copy.deepcopy(self._state()), meta)
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
@@ -681,6 +674,15 @@ class Trainer:
         self.gate.mark()
         self._emit(event)
         self.history.append(event.to_json())
+        # After the event: the log may run ahead of the checkpoints (resuming drops the extra
+        # epochs) but never behind them, so a resumed curve has no gap whatever write fails.
+        if self.folder is not None:
+            if time.monotonic() - self.last_write >= self.checkpoint_every_s:
+                self.pending = None
+                self._write_checkpoints(self.module.state_dict(), self._state(), meta)
+            else:  # written at the next chance or when the run ends, whichever comes first
+                self.pending = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
+                                copy.deepcopy(self._state()), meta)
         return self.early_enabled and self.early.wait >= self.early.patience
 
     def _write_checkpoints(self, weights: dict, state: dict, meta: dict) -> None:
