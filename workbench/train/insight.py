@@ -197,8 +197,9 @@ def dead_verdicts(dead_frac: dict[str, float]) -> dict[str, float]:
     return {nid: v for nid, v in dead_frac.items() if v is not None and v >= DEAD_WARN}
 
 
-def gradient_warning(title: str, state: str) -> str:
-    return f"gradient warning: '{title}' ({state})"
+def gradient_warning(kind: str, title: str, state: str, norm: float) -> str:
+    what = "NaN/Inf" if state == "nan" else f"{state} (L2 norm {norm:.2g})"
+    return f"{kind} '{title}': gradients {what}"
 
 
 def dead_warning(kind: str, title: str, share: float) -> str:
@@ -227,15 +228,15 @@ class HealthWatch:
             for nid, state in gradient_verdicts(self.last, early).items():
                 if state != "ok" and nid not in self.warned:
                     self.warned.add(nid)
-                    lines.append(gradient_warning(self._title(nid), state))
+                    lines.append(gradient_warning(*self._names(nid, "layer"), state, self.last[nid]))
         dead = {nid: s.get("dead_frac") for nid, s in (getattr(event, "act_stats", None) or {}).items()}
         for nid, share in dead_verdicts(dead).items():
             if ("dead", nid) not in self.warned:
                 self.warned.add(("dead", nid))
-                node = self.graph.nodes.get(nid) if self.graph is not None else None
-                lines.append(dead_warning(node.type if node is not None else "ReLU", self._title(nid), share))
+                lines.append(dead_warning(*self._names(nid, "ReLU"), share))
         return lines
 
-    def _title(self, nid: str) -> str:
+    def _names(self, nid: str, kind: str) -> tuple[str, str]:
+        """(type, title) of a node, as the app names it."""
         node = self.graph.nodes.get(nid) if self.graph is not None else None
-        return node.title if node is not None else nid
+        return (node.type, node.title) if node is not None else (kind, nid)
