@@ -15,7 +15,6 @@ accelerator it looks at the buffered losses whenever values are read anyway.
 """
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
@@ -34,7 +33,8 @@ from workbench.train import device as devices
 from workbench.train import insight
 from workbench.train import metrics as metric_fns
 from workbench.train import runs
-from workbench.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from workbench.train.checkpoint import CheckpointError, load_checkpoint
+from workbench.train.checkpointer import Checkpointer
 from workbench.train.events import Callback, Event, EventGate
 
 STATUSES = ("completed", "early_stopped", "stopped", "failed")
@@ -280,12 +280,7 @@ class Trainer:
         self.non_blocking = self.device.type == "cuda"
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
-        self.best_state: dict | None = None   # CPU copy of the best epoch's weights
-        self.best_meta: dict | None = None
-        self.best_unsaved = False
-        self.pending: tuple | None = None     # (weights, training state, meta) of an unwritten epoch end
-        self.last_write = -math.inf
-        self.last_saved_epoch = 0
+        self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
 
     def _prepare_folder(self) -> None:
         if not self.save:
@@ -302,6 +297,7 @@ class Trainer:
                 runs.clear_run_folder(self.folder)
             self.folder.mkdir(parents=True, exist_ok=True)
             project_file.save(self.project.copy(), self.folder / "project.wbproj")
+        self.checkpoints.folder = self.folder
         self._log = runs.EventLog(self.folder)
 
     def _restore(self, folder: Path, rewrite_log: bool = True) -> None:
@@ -321,12 +317,9 @@ class Trainer:
         if self.device.type == "cpu":
             self.augment_gen.set_state(state["rng"]["augment"])
         self.epoch, self.step = int(meta["epoch"]), int(meta.get("step", 0))
-        self.last_saved_epoch = self.epoch
+        self.checkpoints.restored(folder, self.epoch)
         events = runs.read_event_lines(folder)
         self.history = [e for _, e in events if e.get("kind") == "epoch" and e.get("epoch", 0) <= self.epoch]
-        if (folder / "best.pt").exists():
-            best, _ = load_checkpoint(folder, "best")
-            self.best_state = best
         if not rewrite_log:
             return
         # Events of an epoch that never finished (a stop or crash mid-epoch) are dropped, so
@@ -472,7 +465,7 @@ class Trainer:
         message = (f"{exc or type(exc).__name__} on {self.dist} (another rank failed or the launcher "
                    f"stopped the run); the last finished epoch's checkpoint is kept")
         with contextlib.suppress(Exception):
-            self._flush_checkpoints()
+            self.checkpoints.flush()
         with contextlib.suppress(Exception):
             self._fail(message)
 
@@ -661,8 +654,8 @@ class Trainer:
         epoch_metrics = {"train": {"loss": train_loss}, "val": val}
         meta = self._meta(epoch, epoch_metrics)
         if is_best:
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
-            self.best_meta, self.best_unsaved = meta, True
+            self.checkpoints.keep_best(self.module.state_dict(), meta)
+        state = self._state() if self.folder is not None else None  # before callbacks see the event
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
@@ -676,37 +669,8 @@ class Trainer:
         self.history.append(event.to_json())
         # After the event: the log may run ahead of the checkpoints (resuming drops the extra
         # epochs) but never behind them, so a resumed curve has no gap whatever write fails.
-        if self.folder is not None:
-            if time.monotonic() - self.last_write >= self.checkpoint_every_s:
-                self.pending = None
-                self._write_checkpoints(self.module.state_dict(), self._state(), meta)
-            else:  # written at the next chance or when the run ends, whichever comes first
-                self.pending = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
-                                copy.deepcopy(self._state()), meta)
+        self.checkpoints.epoch_end(self.module.state_dict(), state, meta)
         return self.early_enabled and self.early.wait >= self.early.patience
-
-    def _write_checkpoints(self, weights: dict, state: dict, meta: dict) -> None:
-        """best (if it changed) and last + the training state of one epoch end. Writing is
-        throttled to one every `checkpoint_every_s`: with epochs of a few milliseconds (iris,
-        digits) writing three files each epoch would cost more than the training."""
-        if self.best_unsaved and self.best_state is not None:
-            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
-            self.best_unsaved = False
-        save_checkpoint(self.folder, "last", weights, meta)
-        runs.save_state(self.folder, state)
-        self.last_saved_epoch = int(meta["epoch"])
-        self.last_write = time.monotonic()
-
-    def _flush_checkpoints(self) -> None:
-        """Write the newest unwritten epoch end (never the weights of a half-done epoch)."""
-        if self.folder is None:
-            return
-        if self.pending is not None:
-            self._write_checkpoints(*self.pending)
-            self.pending = None
-        elif self.best_unsaved and self.best_state is not None:
-            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
-            self.best_unsaved = False
 
     def _meta(self, epoch: int, epoch_metrics: dict) -> dict:
         pre = getattr(self.data, "preprocessor", None)
@@ -731,7 +695,7 @@ class Trainer:
 
     def _finish(self, status: str, message: str) -> RunResult:
         """Settle on the final weights, evaluate every split, write summary.json."""
-        self._flush_checkpoints()
+        self.checkpoints.flush()
         if self.epoch == 0:
             summary = {"status": status, "message": message, "epochs_run": 0,
                        "train": {}, "val": {}, "test": {}}
@@ -741,17 +705,17 @@ class Trainer:
             return RunResult(status, summary, self.folder, self.model, 0, 0, message, self.history)
         if self.dist is not None and status == "failed":
             return self._fail(message)  # the other ranks are not evaluating with us: no collectives
-        if self.restore_best and self.best_state is not None:
-            self.module.load_state_dict(self.best_state)
+        saved = self.checkpoints
+        if self.restore_best and saved.best_state is not None:
+            self.module.load_state_dict(saved.best_state)
             weights = f"best (epoch {self.early.best_epoch})"
-        elif status in ("stopped", "failed") and self.last_saved_epoch and (
+        elif status in ("stopped", "failed") and saved.last_saved_epoch and (
                 self.folder is not None or self.dist is not None):
             if self.folder is not None:
-                state, _ = load_checkpoint(self.folder, "last")
-                self.module.load_state_dict(state)
+                self.module.load_state_dict(saved.last_weights())
             if self.dist is not None:  # rank 0 read its checkpoint; the others take its weights
                 self.dist.broadcast_weights(self.module)
-            weights = f"last good (epoch {self.last_saved_epoch})"
+            weights = f"last good (epoch {saved.last_saved_epoch})"
         else:
             weights = f"last (epoch {self.epoch})"
         self.module.eval()
