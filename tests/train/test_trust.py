@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -54,6 +53,7 @@ def assert_whole(folder: Path) -> None:
 
 def workbench(*args: str, limit: int | None = None) -> subprocess.Popen:
     def file_size_limit():  # a "full disk" without root: no file may grow past `limit` bytes
+        import resource
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG for the write, not death
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
@@ -105,18 +105,19 @@ def test_metrics_readers_skip_a_partial_line_and_garbage_with_one_warning(iris_p
     run = tmp_path / "run"
     assert main(["train", str(iris_project), "--epochs", "2", "--out", str(run)]) == 0
     with open(run / "metrics.jsonl", "ab") as f:
-        f.write(b"\xff\xfe\x00garbage\n" + b'{"kind":"epoch","epo')   # binary, then half a line
+        f.write(b"\xff\xfe\x00garbage\n" + b'{"kind":"epoch","epoch":"x"}\n'  # binary, nonsense
+                + b'{"kind":"epoch","epo')                                      # then half a line
     warnings: list[str] = []
     events = runs.read_events(run, warnings)
     assert [e["epoch"] for e in events if e["kind"] == "epoch"] == [1, 2]
-    assert warnings == [f"{run / 'metrics.jsonl'}: 2 lines (first: line "
-                        f"{len(events) + 1}) not a JSON event, skipped"]
+    assert warnings == [f"{run / 'metrics.jsonl'}: 3 lines are not JSON events (first: line "
+                        f"{len(events) + 1}), skipped"]
     record = runs.read_run(run, events=True)
     assert [e["epoch"] for e in record.epochs] == [1, 2] and record.warnings == warnings
     capsys.readouterr()
     assert main(["train", str(iris_project), "--resume", str(run), "--epochs", "3", "--json"]) == 0
     captured = capsys.readouterr()
-    assert captured.err.count("warning:") == 1 and "not a JSON event" in captured.err
+    assert captured.err.count("warning:") == 1 and "not JSON events" in captured.err
     assert [e["epoch"] for e in runs.read_events(run) if e["kind"] == "epoch"] == [1, 2, 3]
     assert_whole(run)
 

@@ -150,14 +150,19 @@ def read_event_lines(folder: str | Path, warnings: list[str] | None = None) -> l
             event = json.loads(line.decode("utf-8"))
         except ValueError:  # JSONDecodeError and UnicodeDecodeError both
             event = None
-        if isinstance(event, dict):
+        if isinstance(event, dict) and _whole(event.get("epoch", 0)) and _whole(event.get("step", 0)):
             out.append((line, event))
         else:
             bad.append(number)
     if bad and warnings is not None:
-        lines = f"line {bad[0]}" if len(bad) == 1 else f"{len(bad)} lines (first: line {bad[0]})"
-        warnings.append(f"{path}: {lines} not a JSON event, skipped")
+        what = (f"line {bad[0]} is not a JSON event" if len(bad) == 1 else
+                f"{len(bad)} lines are not JSON events (first: line {bad[0]})")
+        warnings.append(f"{path}: {what}, skipped")
     return out
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_events(folder: str | Path, warnings: list[str] | None = None) -> list[dict]:
