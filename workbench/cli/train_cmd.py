@@ -161,9 +161,8 @@ def _cross_validate(args, project, settings) -> int:
 
 def _train(args, project, data, ctx, say) -> int:
     """Train the loaded project; ctx is a distributed Context (or None)."""
-    from workbench.train.trainer import Trainer, TrainingError
-
     from workbench.train.insight import HealthWatch
+    from workbench.train.trainer import Trainer, TrainingError
 
     main = ctx is None or ctx.is_main
     bar = Progress(sys.stderr if main else None, HealthWatch(project.graph))

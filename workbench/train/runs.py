@@ -94,9 +94,9 @@ def clear_run_folder(folder: Path) -> None:
 
 class EventLog:
     """metrics.jsonl: one JSON line per event, written at epoch ends and other non-step events
-    (step events wait in memory until then, 256 at most). Each write adds whole lines or nothing, so a crash
-    or a full disk never leaves a line cut in half. After a failed write the log stops (the
-    error is reported once, by the write that failed)."""
+    (step events wait in memory until then, 256 at most). Each write adds whole lines or
+    nothing, so a crash or a full disk never leaves a line cut in half. After a failed write
+    the log stops (the error is reported once, by the write that failed)."""
 
     def __init__(self, folder: Path):
         self.file = atomic.AppendFile(folder / "metrics.jsonl")
