@@ -94,3 +94,40 @@ def test_channels_first_follows_the_producer():
     assert relus and any(insight.channels_first(g, n) for n in relus)
     g2 = project_for(blobs()).graph
     assert not insight.channels_first(g2, "n3")
+
+
+def test_gradient_verdicts():
+    last = {"a": 0.5, "b": 1e-9, "c": 80.0, "d": 2e3, "e": float("nan")}
+    early = {"a": 0.5, "b": 1e-9, "c": 0.3, "d": None, "e": None}
+    assert insight.gradient_verdicts(last, early) == {
+        "a": "ok", "b": "vanishing", "c": "exploding", "d": "exploding", "e": "nan"}
+    assert insight.gradient_verdicts({"a": 80.0}) == {"a": "ok"}     # growth needs an early value
+    assert insight.gradient_verdicts({"a": 1e-3, "b": 20.0}) == {"a": "vanishing", "b": "ok"}
+    assert insight.early_median([1.0] * 9) is None
+    assert insight.early_median([1.0, float("nan"), 3.0] + [5.0] * 7 + [1e9]) == 5.0
+    assert insight.dead_verdicts({"r1": 0.49, "r2": 0.5, "r3": None}) == {"r2": 0.5}
+
+
+def test_train_prints_the_apps_warnings_once_per_layer():
+    """A dead ReLU starves the layers before it: one stderr line per layer, as `workbench train`
+    prints them (the run's events through the CLI's progress callback)."""
+    import io
+    from workbench.cli.train_cmd import Progress
+    from workbench.train.events import Event
+
+    data = blobs()
+    project = project_for(data, epochs=3, batch_size=32)
+    events = []
+    result = DeadTrainer(project, data, save=False, callbacks=[events.append]).run()
+    assert result.ok, result.message
+    stream = io.StringIO()
+    bar = Progress(stream, insight.HealthWatch(project.graph))
+    for e in events:
+        bar(e)
+    warnings = [ln for ln in stream.getvalue().splitlines() if ln.startswith("warning:")]
+    assert warnings == ["warning: Linear 'fc1': gradients vanishing (L2 norm 0)",
+                        "warning: Linear 'fc2': gradients vanishing (L2 norm 0)",
+                        "warning: ReLU 'relu2': 100% of its units are dead (output 0 for every sample)"]
+    watch = insight.HealthWatch(project.graph)   # a layer whose gradients grow 1500-fold
+    lines = [watch(Event("step", grad_norms={"n2": 0.1 if i < 10 else 150.0})) for i in range(12)]
+    assert lines[10] == ["Linear 'fc1': gradients exploding (L2 norm 1.5e+02)"] and lines[11] == []

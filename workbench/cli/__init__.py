@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         _load_plugins_quietly()
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # a second Ctrl-C (or SIGTERM, SIGHUP) while training
         print("interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # `workbench validate p.wbproj | head`
         sys.stderr.close()
         return 0

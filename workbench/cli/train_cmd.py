@@ -2,9 +2,12 @@
 
 Progress (epoch, loss, ETA) goes to stderr; the final metrics table to stdout, or with
 --json only the summary JSON, so `workbench train p.wbproj --json | jq .test` works.
-Ctrl-C asks the trainer to stop after the current batch (the last epoch's checkpoint stays);
-a second Ctrl-C aborts at once. Exit status: 0 trained (also when stopped early by the
-early-stopping rule), 1 training failed, 2 unreadable project or data, 130 stopped by Ctrl-C.
+Ctrl-C, SIGTERM and SIGHUP ask the trainer to stop after the current batch (the last epoch's
+checkpoint stays, summary.json says "stopped"); a second signal aborts at once. Exit status:
+0 trained (also when stopped early by the early-stopping rule), 1 training failed, 2 unreadable
+project or data, 128 + the signal's number when stopped by one (130 Ctrl-C, 143 SIGTERM,
+129 SIGHUP). Gradient and dead-unit warnings (the app's Insight verdicts) go to stderr, once
+per layer.
 
 With --distributed, under torchrun, every process runs this command: they join one process
 group and train with DistributedDataParallel (workbench/train/distributed.py). Rank 0 alone
@@ -28,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train a project on its data (or --data FILE) and write a run "
                                    "folder (default: runs/<timestamp>/ beside the project) with "
                                    "checkpoints, metrics.jsonl and summary.json. Exit status: 0 "
-                                   "trained, 1 training failed, 2 unreadable input, 130 Ctrl-C.")
+                                   "trained, 1 training failed, 2 unreadable input, 130 Ctrl-C, "
+                                   "143 SIGTERM, 129 SIGHUP (each stops after the current batch).")
     p.add_argument("project", help="a .wbproj file")
     p.add_argument("--data", metavar="FILE", help="train on this file instead of the project's")
     p.add_argument("--test-data", metavar="FILE", help="a separate test file (e.g. test.txt)")
@@ -39,7 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to train; auto = CUDA, then Apple MPS, then CPU (default: the project's)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="mixed precision on CUDA")
     p.add_argument("--seed", type=int, metavar="N", help="random seed: same seed, same numbers on the CPU")
-    p.add_argument("--out", metavar="RUNDIR", help="the run folder to write")
+    p.add_argument("--out", metavar="RUNDIR",
+                   help="the run folder to write: new or empty (an earlier run there is refused)")
+    p.add_argument("--force", action="store_true",
+                   help="with --out: delete the earlier run in RUNDIR (all its files) before "
+                        "training; a folder that is not a run folder is never deleted")
     p.add_argument("--resume", metavar="RUNDIR",
                    help="continue this run folder (its project copy and data; --epochs sets the new total)")
     p.add_argument("--json", action="store_true", help="print only the summary as JSON on stdout")
@@ -65,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     say = _error if not distributed else (
         lambda message, code: _error(f"[rank {rank}] {message}", code))
     from workbench.core.project import ProjectError, load
+    from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
     from workbench.data import DataError, DataSettings, prepare
     from workbench.train.checkpoint import CheckpointError
     from workbench.train.device import DeviceError, resolve
@@ -74,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             project = load(Path(args.resume) / "project.wbproj")
         else:
             project = load(args.project)
+        try:
+            TrainingSettings.from_dict(project.training)
+        except TrainingSettingsError as exc:
+            raise ProjectError(f"{project.path}: {exc}") from None
         settings = DataSettings.from_dict(project.data)
         for attr, value in (("path", args.data), ("test_path", args.test_data)):
             if value:
@@ -85,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
         data = prepare(settings, project.folder)
     except (ProjectError, DataError, DeviceError, CheckpointError) as exc:
         return say(exc, 2)
-    for warning in getattr(data, "warnings", []) or [] if not quiet else []:
+    warnings = list(getattr(data, "warnings", []) or [])
+    if args.resume:
+        from workbench.train.runs import read_events
+        read_events(args.resume, warnings)   # lines that will be dropped from its event log
+    for warning in warnings if not quiet else []:
         print(f"warning: {warning}", file=sys.stderr)
     project.data = settings.to_dict()
     if getattr(args, "kfold", None):
@@ -95,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
     from workbench.train import distributed as dist
     try:
-        with dist.session(args.device or str(project.training.get("device", "auto"))) as ctx:
+        device = TrainingSettings.from_dict(project.training).device
+        with dist.session(args.device or device) as ctx:
             code = _train(args, project, data, ctx, say)
             ctx.ok = code in (0, 130)  # every rank ended the same way: tear down together
     except dist.DistributedError as exc:
@@ -143,32 +161,40 @@ def _cross_validate(args, project, settings) -> int:
 
 def _train(args, project, data, ctx, say) -> int:
     """Train the loaded project; ctx is a distributed Context (or None)."""
+    from workbench.train.insight import HealthWatch
     from workbench.train.trainer import Trainer, TrainingError
 
     main = ctx is None or ctx.is_main
-    bar = Progress(sys.stderr if main else None)
+    bar = Progress(sys.stderr if main else None, HealthWatch(project.graph))
+    if getattr(args, "force", False) and not args.out:
+        return say("--force goes with --out RUNDIR (the run folder to replace)", 2)
     try:
         trainer = Trainer(project, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           device=args.device, precision=args.precision, seed=args.seed,
                           run_dir=args.resume or args.out, resume=bool(args.resume),
-                          callbacks=[bar] if main else [], distributed=ctx)
+                          callbacks=[bar] if main else [], distributed=ctx,
+                          overwrite=bool(getattr(args, "force", False)))
     except TrainingError as exc:
         return say(exc, 2)
-    interrupted = []
+    caught: list[int] = []
 
-    def on_sigint(signum, frame):
-        if interrupted:  # second Ctrl-C: give up at once
-            raise KeyboardInterrupt
-        interrupted.append(time.monotonic())
+    def on_signal(signum, frame):
+        if caught:  # a second signal: give up at once
+            raise Aborted(signum)
+        caught.append(signum)
         trainer.stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+    # Under torchrun SIGTERM belongs to the distributed session (it unwinds every rank).
+    names = ("SIGINT",) if ctx is not None else ("SIGINT", "SIGTERM", "SIGHUP")
+    stops = [getattr(signal, n) for n in names if hasattr(signal, n)]  # no SIGHUP on Windows
+    previous = {s: signal.signal(s, on_signal) for s in stops} if _main_thread() else {}
     try:
         result = trainer.run()
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         bar.close()
+    interrupted = 128 + caught[0] if caught else 0
     if result.status == "failed":
         return say(result.message, 1)
     if ctx is not None:
@@ -176,7 +202,7 @@ def _train(args, project, data, ctx, say) -> int:
         if result.model is not None:
             dump_weights(result.model.module, ctx)  # only with WORKBENCH_DIST_DUMP (tests, debugging)
         if not main:
-            return 130 if interrupted else 0
+            return interrupted
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:
@@ -185,7 +211,15 @@ def _train(args, project, data, ctx, say) -> int:
             print(f"\nrun folder: {result.folder}")
     if result.message:
         print(result.message, file=sys.stderr)
-    return 130 if interrupted else 0
+    return interrupted
+
+
+class Aborted(KeyboardInterrupt):
+    """A second stop signal: leave at once, with the exit status of that signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
 
 
 def _main_thread() -> bool:
@@ -225,13 +259,16 @@ class Progress:
     """A one-line progress bar on a terminal; on a pipe or file, a line per epoch, at most
     one a second (plus the last), so logs stay readable."""
 
-    def __init__(self, stream, width: int = 24):
-        self.stream, self.width = stream, width
+    def __init__(self, stream, health=None, width: int = 24):
+        self.stream, self.width, self.health = stream, width, health
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last_line = 0.0
         self.drawn = False
 
     def __call__(self, e) -> None:
+        for line in self.health(e) if self.health is not None and self.stream is not None else ():
+            self._newline()
+            print(f"warning: {line}", file=self.stream)
         if e.kind == "start":
             print(e.message, file=self.stream)
         elif e.kind in ("step", "epoch") and e.steps:

@@ -22,23 +22,16 @@ def run(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    analysis = analyse(project.graph, batch_size=_batch_size(project))
+    analysis = analyse(project.graph, project.training)
     print(report(project, analysis))
     return 0 if analysis.valid else 1
-
-
-def _batch_size(project) -> int:
-    try:
-        return max(1, int(project.training.get("batch_size", 1)))
-    except (TypeError, ValueError):
-        return 1
 
 
 def report(project, analysis=None) -> str:
     from workbench.core import analyse
 
     graph = project.graph
-    analysis = analysis or analyse(graph, batch_size=_batch_size(project))
+    analysis = analysis or analyse(graph, project.training)
     order = analysis.order or list(graph.nodes)
     rows = [("node", "type", "output shape", "parameters")]
     for nid in order:

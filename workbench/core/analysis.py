@@ -13,6 +13,7 @@ from workbench.core import memory
 from workbench.core.graph import CycleError, Graph, Node
 from workbench.core.spec import (INPUT, LOSS_ROLE, MODEL, OPTIMIZER_ROLE, OUTPUT, SCHEDULE, TARGET,
                                  TENSOR, Call, ShapeError)
+from workbench.core.training_settings import problems as training_problems
 from workbench.core.types import TensorType
 
 ERROR, WARNING = "error", "warning"
@@ -78,11 +79,16 @@ def count_params(node: Node, ins: dict[str, TensorType]) -> int:
     return _count_cache[key]
 
 
-def analyse(graph: Graph, batch_size: int = 1) -> Analysis:
-    """batch_size: the training batch, for the memory estimate (the app and `validate` pass the
-    project's; 1 checks the weights and one sample)."""
+def analyse(graph: Graph, training: dict | None = None, batch_size: int | None = None) -> Analysis:
+    """`training`: the project's training settings dict; its bad keys are problems too.
+    `batch_size`: the batch of the memory estimate; by default the settings' batch when they
+    are valid, else 1 (the weights and one sample)."""
+    if batch_size is None:
+        batch_size = _training_batch(training)
     result = Analysis()
     add = result.problems.append
+    for message in training_problems(training):
+        add(Problem(None, message, training=True))
     try:
         result.order = graph.topological_order()
     except CycleError as exc:
@@ -141,6 +147,11 @@ def analyse(graph: Graph, batch_size: int = 1) -> Analysis:
 
 
 MEMORY_FLOOR = 256 * 1024 ** 2  # below this a model fits anywhere Workbench runs: no look-up
+
+
+def _training_batch(training: dict | None) -> int:
+    value = (training or {}).get("batch_size", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def _check_memory(graph: Graph, result: Analysis, batch_size: int) -> None:

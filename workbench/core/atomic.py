@@ -8,6 +8,7 @@ process left without touching a live writer's file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -26,6 +27,35 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         with open(tmp, "wb") as f:
             f.write(data)
     return Path(path)
+
+
+class AppendFile:
+    """A log that grows by whole records only (metrics.jsonl). Each `append` lands whole or
+    not at all: a short or failed write (a full disk, a file-size limit) is cut back to where
+    the file ended, so a reader never finds half a line, and the OSError names the file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+
+    def append(self, data: bytes) -> None:
+        start = os.fstat(self.fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                if written == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, start)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 @contextlib.contextmanager

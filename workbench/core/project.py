@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.core import atomic, files
 from workbench.core.graph import Graph, GraphFormatError, brief_json
+from workbench.core.training_settings import TrainingSettings  # the one list of defaults
 
 FORMAT_VERSION = 1
 SUFFIX = ".wbproj"
@@ -29,16 +30,7 @@ class ProjectError(Exception):
 
 
 def default_training() -> dict:
-    return {
-        "epochs": 20,
-        "batch_size": 32,
-        "device": "auto",
-        "precision": "fp32",
-        "seed": 0,
-        "grad_clip": 0.0,
-        "early_stopping": {"enabled": True, "metric": "val_loss", "patience": 5, "min_delta": 0.0,
-                           "restore_best": True},
-    }
+    return TrainingSettings().to_dict()
 
 
 @dataclass

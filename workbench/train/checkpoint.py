@@ -9,6 +9,8 @@ the fitted preprocessing, class names, seed, Workbench version).
 from __future__ import annotations
 
 import json
+import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from workbench import __version__
 from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model
+from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
 
 
 class CheckpointError(Exception):
@@ -41,18 +44,54 @@ class LoadedRun:
 
 
 def save_checkpoint(folder: Path, name: str, model: torch.nn.Module | dict, meta: dict) -> Path:
-    """Write NAME.pt and NAME.json atomically (temp file, then rename). `model` is a module or
-    a state dict already taken (the trainer keeps snapshots of epochs it has not written yet)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write NAME.pt and NAME.json, each atomically. `model` is a module or a state dict already
+    taken (the trainer keeps snapshots of epochs it has not written yet)."""
     weights = folder / f"{name}.pt"
-    tmp = folder / f".{name}.pt.tmp"
     items = model.items() if isinstance(model, dict) else model.state_dict().items()
-    state = {k: v.detach().to("cpu") for k, v in items}
-    torch.save(state, tmp)
-    tmp.replace(weights)
+    save_tensors({k: v.detach().to("cpu") for k, v in items}, weights)
     meta = {"workbench_version": __version__, **meta}
     atomic.write_text(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
     return weights
+
+
+def save_tensors(obj, path: Path) -> None:
+    """torch.save through the atomic writer: `path` holds the old file or the whole new one.
+    torch reports a full disk as a RuntimeError from its C++ writer; it becomes an OSError
+    naming the path, so every caller reports it like any other failed write."""
+    try:
+        with atomic.atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except RuntimeError as exc:
+        raise OSError(f"{path}: could not be written ({_first_line(exc)}; is the disk full?)") from None
+
+
+def load_tensors(path: Path, what: str = "checkpoint"):
+    """torch.load(weights_only=True) with its failures as one CheckpointError naming the file."""
+    try:
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: the file is empty (0 bytes), not a {what}")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # corrupt, truncated, not a weights file, or unsafe
+        raise CheckpointError(f"{path}: not a readable {what} ({_why(exc)})") from None
+
+
+def _why(exc: BaseException) -> str:
+    """torch's reason in one line, without its advice to retry with weights_only=False: a file
+    that holds pickled objects is refused, never loaded another way."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in text.lower():
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        named = f", here {found.group(1)}" if found else ""
+        return (f"it contains objects that are not plain tensors{named}; Workbench loads "
+                f"only tensors and numbers")
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    return line[:300] or type(exc).__name__
 
 
 def load_checkpoint(folder: Path, name: str = "best") -> tuple[dict, dict]:
@@ -60,14 +99,15 @@ def load_checkpoint(folder: Path, name: str = "best") -> tuple[dict, dict]:
     weights, meta_path = Path(folder) / f"{name}.pt", Path(folder) / f"{name}.json"
     if not weights.exists():
         raise CheckpointError(f"{weights}: no such checkpoint")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or not a weights file
-        raise CheckpointError(f"{weights}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+    state = load_tensors(weights)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{weights}: not a checkpoint (no state dict of named tensors)")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{meta_path}: unreadable ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: unreadable ({_first_line(exc)})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{meta_path}: expected a JSON object")
     return state, meta
 
 
@@ -80,12 +120,15 @@ def load_run(folder: str | Path, name: str = "best") -> LoadedRun:
     if not (folder / f"{name}.pt").exists() and name == "best" and (folder / "last.pt").exists():
         name = "last"
     state, meta = load_checkpoint(folder, name)
-    model = compile_model(project.graph, seed=int(project.training.get("seed", 0)),
-                          class_name=project.name)
+    try:
+        seed = TrainingSettings.from_dict(project.training).seed
+    except TrainingSettingsError as exc:
+        raise CheckpointError(f"{folder / 'project.wbproj'}: {exc}") from None
+    model = compile_model(project.graph, seed=seed, class_name=project.name)
     try:
         model.module.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{folder / (name + '.pt')}: does not fit the project's graph "
-                              f"({str(exc).splitlines()[0]})") from None
+                              f"({_first_line(exc)})") from None
     model.module.eval()
     return LoadedRun(folder, project, model, meta)

@@ -332,7 +332,7 @@ def dump_weights(module: torch.nn.Module, ctx: Context) -> Path | None:
     folder = os.environ.get(DUMP_ENV)
     if not folder:
         return None
+    from workbench.train.checkpoint import save_tensors
     path = Path(folder) / f"rank{ctx.rank}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, path)
+    save_tensors({k: v.detach().cpu() for k, v in module.state_dict().items()}, path)
     return path

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from workbench.core import atomic
 from workbench.core import project as project_file
-from workbench.train.checkpoint import CheckpointError
+from workbench.train.checkpoint import CheckpointError, load_tensors, save_tensors
 from workbench.train.events import Event, _clean
 
 STATE_FILE = "last.state.pt"
@@ -68,53 +67,170 @@ def move_runs(src: Path, dst: Path) -> list[Path]:
     return moved
 
 
+def check_new_run_folder(folder: str | Path, overwrite: bool = False) -> bool:
+    """May a new run be written into `folder`? Raises CheckpointError when not; True when an
+    earlier run there is to be deleted first (overwrite). A folder that holds files but is
+    not a run folder is never deleted, whatever `overwrite` says."""
+    folder = Path(folder)
+    if not folder.exists():
+        return False
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: exists and is not a folder")
+    if not any(folder.iterdir()):
+        return False
+    if not (folder / "project.wbproj").is_file():
+        raise CheckpointError(f"{folder}: holds other files and is not a run folder; choose a "
+                              f"new or empty folder")
+    if not overwrite:
+        raise CheckpointError(f"{folder}: already holds a run; continue it with --resume, or "
+                              f"replace it with --force")
+    return True
+
+
+def clear_run_folder(folder: Path) -> None:
+    """Delete an earlier run (see check_new_run_folder) so the new one starts from nothing."""
+    shutil.rmtree(folder)
+
+
 class EventLog:
-    """metrics.jsonl: appended line by line, flushed at epoch ends (the file survives a crash)."""
+    """metrics.jsonl: one JSON line per event, written at epoch ends and other non-step events
+    (step events wait in memory until then, 256 at most). Each write adds whole lines or
+    nothing, so a crash or a full disk never leaves a line cut in half. After a failed write
+    the log stops (the error is reported once, by the write that failed)."""
 
     def __init__(self, folder: Path):
-        self.file = open(folder / "metrics.jsonl", "a", encoding="utf-8")
+        self.file = atomic.AppendFile(folder / "metrics.jsonl")
+        self.pending: list[str] = []
+        self.broken = False
 
     def write(self, event: Event) -> None:
-        self.file.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
-        if event.kind != "step":
-            self.file.flush()
+        if self.broken:
+            return
+        self.pending.append(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+        if event.kind != "step" or len(self.pending) >= 256:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending or self.broken:
+            return
+        data, self.pending = "".join(self.pending).encode("utf-8"), []
+        try:
+            self.file.append(data)
+        except OSError:
+            self.broken = True
+            raise
 
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.flush()
+        except OSError:
+            pass  # the run's end is reported already; the lines so far are whole
+        finally:
+            self.file.close()
 
 
-def read_events(folder: str | Path) -> list[dict]:
+def read_event_lines(folder: str | Path, warnings: list[str] | None = None) -> list[tuple[bytes, dict]]:
+    """(raw line, event) for each readable line of metrics.jsonl. A line that is not a JSON
+    object (binary garbage, half a line left by an older version or another program) is
+    skipped, with one warning for all of them appended to `warnings`."""
     path = Path(folder) / "metrics.jsonl"
-    if not path.exists():
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as exc:
+        if warnings is not None:
+            warnings.append(f"{path}: unreadable ({exc.strerror or exc}), no curves")
+        return []
+    out, bad = [], []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line.decode("utf-8"))
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            event = None
+        if isinstance(event, dict) and _whole(event.get("epoch", 0)) and _whole(event.get("step", 0)):
+            out.append((line, event))
+        else:
+            bad.append(number)
+    if bad and warnings is not None:
+        what = (f"line {bad[0]} is not a JSON event" if len(bad) == 1 else
+                f"{len(bad)} lines are not JSON events (first: line {bad[0]})")
+        warnings.append(f"{path}: {what}, skipped")
+    return out
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_events(folder: str | Path, warnings: list[str] | None = None) -> list[dict]:
+    """The events of metrics.jsonl, oldest first; unreadable lines skipped (see above)."""
+    return [event for _, event in read_event_lines(folder, warnings)]
+
+
+@dataclass
+class RunRecord:
+    """What a run folder says about its run, for lists and comparisons (see `read_run`)."""
+    folder: Path
+    summary: dict                    # summary.json; {} while running, or when unreadable
+    epochs: list[dict]               # the epoch events of metrics.jsonl (empty unless asked)
+    warnings: list[str]              # what could not be read, one line each
+
+    @property
+    def status(self) -> str:
+        """completed / early_stopped / stopped / failed from the summary; else running (an
+        event log but no summary yet) or empty."""
+        status = self.summary.get("status")
+        if isinstance(status, str) and status:
+            return status
+        return "running" if (self.folder / "metrics.jsonl").exists() else "empty"
+
+    @property
+    def has_weights(self) -> bool:
+        return (self.folder / "best.pt").exists() or (self.folder / "last.pt").exists()
+
+    def split(self, name: str) -> dict:
+        """The summary's metrics of one split (train, val, test); {} when absent."""
+        value = self.summary.get(name)
+        return value if isinstance(value, dict) else {}
+
+
+def read_run(folder: str | Path, events: bool = False) -> RunRecord:
+    """Read a run folder without ever raising: an unreadable summary.json or event log
+    becomes a warning. `events=True` also reads the epoch events (curves)."""
+    folder = Path(folder)
+    warnings: list[str] = []
+    summary: dict = {}
+    path = folder / "summary.json"
+    try:
+        loaded = json.loads(path.read_bytes().decode("utf-8"))
+        if isinstance(loaded, dict):
+            summary = loaded
+        else:
+            warnings.append(f"{path}: not a JSON object, ignored")
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        warnings.append(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc}), ignored")
+    epochs = [e for e in read_events(folder, warnings) if e.get("kind") == "epoch"] if events else []
+    return RunRecord(folder, summary, epochs, warnings)
 
 
 def write_summary(folder: Path, summary: dict) -> None:
     atomic.write_text(folder / "summary.json", json.dumps(_clean(summary), indent=2) + "\n")
 
 
-def read_summary(folder: str | Path) -> dict:
-    path = Path(folder) / "summary.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc})") from None
-
-
 def save_state(folder: Path, state: dict) -> None:
-    tmp = folder / f".{STATE_FILE}.tmp"
-    torch.save(state, tmp)
-    tmp.replace(folder / STATE_FILE)
+    save_tensors(state, folder / STATE_FILE)
 
 
 def load_state(folder: str | Path) -> dict:
     path = Path(folder) / STATE_FILE
     if not path.exists():
         raise CheckpointError(f"{folder}: cannot resume, no {STATE_FILE} (the run never finished an epoch)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable training state ({str(exc).splitlines()[0]})") from None
+    state = load_tensors(path, "training state")
+    if not isinstance(state, dict) or "optimizer" not in state or "rng" not in state:
+        raise CheckpointError(f"{path}: not a training state (no optimizer or generator state)")
+    return state

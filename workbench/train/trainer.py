@@ -15,8 +15,6 @@ accelerator it looks at the buffered losses whenever values are read anyway.
 """
 from __future__ import annotations
 
-import copy
-import json
 import math
 import threading
 import time
@@ -30,11 +28,13 @@ from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model, training_plan
 from workbench.core.spec import OPTIMIZER_ROLE
+from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
 from workbench.train import device as devices
 from workbench.train import insight
 from workbench.train import metrics as metric_fns
 from workbench.train import runs
-from workbench.train.checkpoint import load_checkpoint, save_checkpoint
+from workbench.train.checkpoint import CheckpointError, load_checkpoint
+from workbench.train.checkpointer import Checkpointer
 from workbench.train.events import Callback, Event, EventGate
 
 STATUSES = ("completed", "early_stopped", "stopped", "failed")
@@ -101,6 +101,8 @@ class Trainer:
     precision, seed, grad_clip, early_stopping (a dict merged into the project's).
     run_dir: the run folder (default `<project folder>/runs/<timestamp>/`); save=False writes
     nothing (benchmarks, quick experiments). resume=True continues the run in run_dir.
+    A run_dir that already holds files is refused (results are never mixed or overwritten);
+    overwrite=True deletes an earlier run there first (only a folder that is a run folder).
     """
 
     def __init__(self, project: project_file.Project, data, *, epochs: int | None = None,
@@ -108,15 +110,21 @@ class Trainer:
                  precision: str | None = None, seed: int | None = None, grad_clip: float | None = None,
                  early_stopping: dict | None = None, run_dir: str | Path | None = None,
                  resume: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
-                 event_rate: float = 20.0, checkpoint_every_s: float = 2.0, distributed=None):
+                 event_rate: float = 20.0, checkpoint_every_s: float = 2.0, distributed=None,
+                 overwrite: bool = False):
         self.project = project.copy()
         training = self.project.training
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("device", device),
                            ("precision", precision), ("seed", seed), ("grad_clip", grad_clip)):
             if value is not None:
                 training[key] = value
-        training["early_stopping"] = {**project_file.default_training()["early_stopping"],
-                                      **training.get("early_stopping", {}), **(early_stopping or {})}
+        if isinstance(training.get("early_stopping", {}), dict):  # else refused just below
+            training["early_stopping"] = {**project_file.default_training()["early_stopping"],
+                                          **training.get("early_stopping", {}), **(early_stopping or {})}
+        try:
+            self.settings = TrainingSettings.from_dict(training)
+        except TrainingSettingsError as exc:
+            raise TrainingError(str(exc)) from None
         if lr is not None:
             opt = self._optimizer_node()
             try:
@@ -132,6 +140,12 @@ class Trainer:
         self.save = save and (distributed is None or distributed.is_main)
         if resume and not self.run_dir:
             raise TrainingError("resuming needs the run folder to continue")
+        self.overwrite = False
+        if save and not resume and self.run_dir is not None:
+            try:
+                self.overwrite = runs.check_new_run_folder(self.run_dir, overwrite)
+            except CheckpointError as exc:
+                raise TrainingError(str(exc)) from None
         self.gate = EventGate(event_rate)
         self.gate_rate = event_rate
         self.checkpoint_every_s = checkpoint_every_s
@@ -170,8 +184,11 @@ class Trainer:
         self.t0 = time.monotonic()
         try:
             return self._run()
-        except TrainingError as exc:
+        except (TrainingError, CheckpointError) as exc:
             return self._fail(str(exc))
+        except OSError as exc:  # a full disk, a folder that cannot be written
+            where = f"{exc.filename}: " if exc.filename else ""
+            return self._fail(f"{where}{exc.strerror or exc}")
         except Exception as exc:  # a bug or a runtime shape/type error: still one line for the user
             text = " ".join(str(exc).split()) or type(exc).__name__
             explained = self.dist.explain(exc) if self.dist is not None else None
@@ -197,13 +214,17 @@ class Trainer:
 
     def _setup(self) -> None:
         from workbench.core.compile import CompileError
-        t = self.project.training
-        self.device = self.dist.device if self.dist is not None else devices.resolve(str(t["device"]))
-        self.amp_dtype = devices.autocast_dtype(self.device, str(t["precision"]))
+        t = self.settings
+        self.device = self.dist.device if self.dist is not None else devices.resolve(t.device)
+        self.amp_dtype = devices.autocast_dtype(self.device, t.precision)
+        unknown = [n for n in self.project.graph.nodes.values() if n.spec is None]
+        if unknown:
+            raise TrainingError(f"node '{unknown[0].title}' has an unknown type '{unknown[0].type}' "
+                                f"(is the plugin that provides it installed?)")
         if hasattr(self.data, "bind"):
             self.data.bind(self.project.graph)
         try:
-            self.model = compile_model(self.project.graph, seed=int(t["seed"]), class_name=self.project.name)
+            self.model = compile_model(self.project.graph, seed=t.seed, class_name=self.project.name)
             self.plan = training_plan(self.project.graph)
         except CompileError as exc:
             raise TrainingError(f"the graph cannot be trained: {exc}") from None
@@ -215,11 +236,7 @@ class Trainer:
         self.num_classes = len(self.data.classes or []) if self.task == "classification" else 0
         term = self.plan.losses[0]
         self.metric_output, self.metric_target = term.output, term.target
-        self.epochs = int(t["epochs"])
-        self.batch_size = int(t["batch_size"])
-        if self.epochs < 1 or self.batch_size < 1:
-            raise TrainingError(f"epochs and batch size must be at least 1 (got {self.epochs}, "
-                                f"{self.batch_size})")
+        self.epochs, self.batch_size = t.epochs, t.batch_size
         self.train_rows = int(self.data.train.y.shape[0])
         if self.train_rows == 0:
             raise TrainingError("the training split is empty")
@@ -228,10 +245,10 @@ class Trainer:
             self.world = self.dist.world_size
             self.train_rows = self.dist.shard_rows(self.train_rows)
         self.steps_per_epoch = math.ceil(self.train_rows / self.batch_size)
-        self.grad_clip = float(t.get("grad_clip") or 0.0)
-        es = t["early_stopping"]
+        self.grad_clip = t.grad_clip
+        es = t.early_stopping
         has_val = self.data.val is not None and int(self.data.val.y.shape[0]) > 0
-        metric = str(es.get("metric", "val_loss"))
+        metric = es.metric
         key = metric.removeprefix("val_")
         if key not in ("loss", *metric_fns.names(self.task)):
             raise TrainingError(f"early stopping metric '{metric}' is not measured for {self.task}; "
@@ -239,15 +256,14 @@ class Trainer:
                                 + ", ".join(f"val_{m}" for m in metric_fns.names(self.task)))
         self.monitor = key if has_val else "loss"
         self.monitor_split = "val" if has_val else "train"
-        self.early = _EarlyStop(metric if has_val else "train_loss", int(es.get("patience", 5)),
-                                float(es.get("min_delta", 0.0)), metric_fns.higher_is_better(self.monitor))
-        self.early_enabled = bool(es.get("enabled", True))
-        self.restore_best = bool(es.get("restore_best", True))
+        self.early = _EarlyStop(metric if has_val else "train_loss", es.patience, es.min_delta,
+                                metric_fns.higher_is_better(self.monitor))
+        self.early_enabled, self.restore_best = es.enabled, es.restore_best
 
         self.optimizer = self.plan.make_optimizer(self.module)
         self.scheduler = self.plan.make_scheduler(self.optimizer, self.epochs, self.steps_per_epoch)
         self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None)
-        seed = int(t["seed"])
+        seed = t.seed
         offset = self.dist.rank * 100_003 if self.dist is not None else 0  # own dropout/noise per rank
         torch.manual_seed(seed + offset)  # dropout and other layers that draw from the global generator
         self.shuffle_gen = torch.Generator().manual_seed(seed)  # the same on every rank
@@ -264,12 +280,7 @@ class Trainer:
         self.non_blocking = self.device.type == "cuda"
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
-        self.best_state: dict | None = None   # CPU copy of the best epoch's weights
-        self.best_meta: dict | None = None
-        self.best_unsaved = False
-        self.pending: tuple | None = None     # (weights, training state, meta) of an unwritten epoch end
-        self.last_write = -math.inf
-        self.last_saved_epoch = 0
+        self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
 
     def _prepare_folder(self) -> None:
         if not self.save:
@@ -282,8 +293,11 @@ class Trainer:
             self._restore(self.folder)
         else:
             self.folder = self.run_dir or runs.new_run_folder(self.project)
+            if self.overwrite:
+                runs.clear_run_folder(self.folder)
             self.folder.mkdir(parents=True, exist_ok=True)
             project_file.save(self.project.copy(), self.folder / "project.wbproj")
+        self.checkpoints.folder = self.folder
         self._log = runs.EventLog(self.folder)
 
     def _restore(self, folder: Path, rewrite_log: bool = True) -> None:
@@ -303,26 +317,22 @@ class Trainer:
         if self.device.type == "cpu":
             self.augment_gen.set_state(state["rng"]["augment"])
         self.epoch, self.step = int(meta["epoch"]), int(meta.get("step", 0))
-        self.last_saved_epoch = self.epoch
-        self.history = [e for e in runs.read_events(folder) if e.get("kind") == "epoch"
-                        and e.get("epoch", 0) <= self.epoch]
-        if (folder / "best.pt").exists():
-            best, _ = load_checkpoint(folder, "best")
-            self.best_state = best
+        self.checkpoints.restored(folder, self.epoch)
+        events = runs.read_event_lines(folder)
+        self.history = [e for _, e in events if e.get("kind") == "epoch" and e.get("epoch", 0) <= self.epoch]
         if not rewrite_log:
             return
         # Events of an epoch that never finished (a stop or crash mid-epoch) are dropped, so
         # the appended curve continues from the checkpoint without a jump.
-        lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines() \
-            if (folder / "metrics.jsonl").exists() else []
-        kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
-        atomic.write_text(folder / "metrics.jsonl", "".join(ln + "\n" for ln in kept))
+        # Lines that are not JSON events (garbage, a cut-off last line) are dropped too.
+        kept = [line for line, e in events if e.get("epoch", 0) <= self.epoch]
+        atomic.write_bytes(folder / "metrics.jsonl", b"".join(line + b"\n" for line in kept))
 
     def _run(self) -> RunResult:
         self._setup()
         self._prepare_folder()
         total_params = sum(p.numel() for p in self.params)
-        precision = str(self.project.training["precision"])
+        precision = self.settings.precision
         note = "" if self.amp_dtype or precision == "fp32" else f" ({precision} runs as fp32 off CUDA)"
         where, batch = self.device.type, f"{self.batch_size}"
         if self.dist is not None:
@@ -455,7 +465,7 @@ class Trainer:
         message = (f"{exc or type(exc).__name__} on {self.dist} (another rank failed or the launcher "
                    f"stopped the run); the last finished epoch's checkpoint is kept")
         with contextlib.suppress(Exception):
-            self._flush_checkpoints()
+            self.checkpoints.flush()
         with contextlib.suppress(Exception):
             self._fail(message)
 
@@ -644,15 +654,8 @@ class Trainer:
         epoch_metrics = {"train": {"loss": train_loss}, "val": val}
         meta = self._meta(epoch, epoch_metrics)
         if is_best:
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
-            self.best_meta, self.best_unsaved = meta, True
-        if self.folder is not None:
-            if time.monotonic() - self.last_write >= self.checkpoint_every_s:
-                self.pending = None
-                self._write_checkpoints(self.module.state_dict(), self._state(), meta)
-            else:  # written at the next chance or when the run ends, whichever comes first
-                self.pending = ({k: v.detach().clone() for k, v in self.module.state_dict().items()},
-                                copy.deepcopy(self._state()), meta)
+            self.checkpoints.keep_best(self.module.state_dict(), meta)
+        state = self._state() if self.folder is not None else None  # before callbacks see the event
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
@@ -664,30 +667,10 @@ class Trainer:
         self.gate.mark()
         self._emit(event)
         self.history.append(event.to_json())
+        # After the event: the log may run ahead of the checkpoints (resuming drops the extra
+        # epochs) but never behind them, so a resumed curve has no gap whatever write fails.
+        self.checkpoints.epoch_end(self.module.state_dict(), state, meta)
         return self.early_enabled and self.early.wait >= self.early.patience
-
-    def _write_checkpoints(self, weights: dict, state: dict, meta: dict) -> None:
-        """best (if it changed) and last + the training state of one epoch end. Writing is
-        throttled to one every `checkpoint_every_s`: with epochs of a few milliseconds (iris,
-        digits) writing three files each epoch would cost more than the training."""
-        if self.best_unsaved and self.best_state is not None:
-            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
-            self.best_unsaved = False
-        save_checkpoint(self.folder, "last", weights, meta)
-        runs.save_state(self.folder, state)
-        self.last_saved_epoch = int(meta["epoch"])
-        self.last_write = time.monotonic()
-
-    def _flush_checkpoints(self) -> None:
-        """Write the newest unwritten epoch end (never the weights of a half-done epoch)."""
-        if self.folder is None:
-            return
-        if self.pending is not None:
-            self._write_checkpoints(*self.pending)
-            self.pending = None
-        elif self.best_unsaved and self.best_state is not None:
-            save_checkpoint(self.folder, "best", self.best_state, self.best_meta)
-            self.best_unsaved = False
 
     def _meta(self, epoch: int, epoch_metrics: dict) -> dict:
         pre = getattr(self.data, "preprocessor", None)
@@ -695,7 +678,7 @@ class Trainer:
                 "classes": list(self.data.classes) if self.data.classes else None,
                 "metrics": epoch_metrics,
                 "preprocessing": pre.to_dict() if pre is not None else {},
-                "seed": int(self.project.training["seed"]),
+                "seed": self.settings.seed,
                 "project": {"name": self.project.name, "format_version": project_file.FORMAT_VERSION},
                 "input_names": self.model.input_names, "output_names": self.model.output_names,
                 "monitor": {"metric": self.early.metric, "best": self.early.best,
@@ -712,7 +695,7 @@ class Trainer:
 
     def _finish(self, status: str, message: str) -> RunResult:
         """Settle on the final weights, evaluate every split, write summary.json."""
-        self._flush_checkpoints()
+        self.checkpoints.flush()
         if self.epoch == 0:
             summary = {"status": status, "message": message, "epochs_run": 0,
                        "train": {}, "val": {}, "test": {}}
@@ -722,24 +705,24 @@ class Trainer:
             return RunResult(status, summary, self.folder, self.model, 0, 0, message, self.history)
         if self.dist is not None and status == "failed":
             return self._fail(message)  # the other ranks are not evaluating with us: no collectives
-        if self.restore_best and self.best_state is not None:
-            self.module.load_state_dict(self.best_state)
+        saved = self.checkpoints
+        if self.restore_best and saved.best_state is not None:
+            self.module.load_state_dict(saved.best_state)
             weights = f"best (epoch {self.early.best_epoch})"
-        elif status in ("stopped", "failed") and self.last_saved_epoch and (
+        elif status in ("stopped", "failed") and saved.last_saved_epoch and (
                 self.folder is not None or self.dist is not None):
             if self.folder is not None:
-                state, _ = load_checkpoint(self.folder, "last")
-                self.module.load_state_dict(state)
+                self.module.load_state_dict(saved.last_weights())
             if self.dist is not None:  # rank 0 read its checkpoint; the others take its weights
                 self.dist.broadcast_weights(self.module)
-            weights = f"last good (epoch {self.last_saved_epoch})"
+            weights = f"last good (epoch {saved.last_saved_epoch})"
         else:
             weights = f"last (epoch {self.epoch})"
         self.module.eval()
         summary = {"status": status, "message": message, "epochs_run": self.epoch,
                    "best_epoch": self.early.best_epoch, "monitor": self.early.metric,
                    "weights": weights, "task": self.task, "device": self.device.type,
-                   "seed": int(self.project.training["seed"]),
+                   "seed": self.settings.seed,
                    "time_s": round(time.monotonic() - self.t0, 3),
                    "train": self.evaluate(self.data.train), "val": self.evaluate(self.data.val),
                    "test": self.evaluate(getattr(self.data, "test", None))}
@@ -763,11 +746,16 @@ class Trainer:
                          message, self.history)
 
     def _fail(self, message: str) -> RunResult:
+        """Report a run that could not go on. The summary of a run being resumed is left as it
+        was (a refused or failed resume never destroys the result it was meant to extend), and a
+        summary that cannot be written (a full disk) does not hide the first error."""
+        import contextlib
         summary = {"status": "failed", "message": message, "train": {}, "val": {}, "test": {}}
         self._emit(Event("error", message=message))
         folder = getattr(self, "folder", None)
-        if folder is not None:
-            runs.write_summary(folder, summary)
+        if folder is not None and not (self.resume_run and (folder / "summary.json").exists()):
+            with contextlib.suppress(OSError):
+                runs.write_summary(folder, summary)
         return RunResult("failed", summary, folder, self.model, getattr(self, "epoch", 0), 0, message,
                          getattr(self, "history", []))
 

@@ -22,12 +22,10 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHeaderView, QLabel, QT
 from workbench.ui import theme
 from workbench.ui.editor.items import WIDTH, font
 
-VANISH_ABS = 1e-7        # a norm below this is vanishing whatever the other layers do
-VANISH_REL = 1e-4        # ... or below this share of the median layer's norm
-EXPLODE_ABS = 1e3        # a norm above this is exploding
-EXPLODE_GROWTH = 100.0   # ... or this many times the layer's own early median
+from workbench.train.insight import (DEAD_WARN, dead_verdicts, dead_warning,  # the policy
+                                     gradient_verdicts)
+
 HISTORY = 600            # points kept per node (older ones are thinned by half)
-DEAD_WARN = 0.5         # a ReLU with at least this share of dead units gets a warning
 STATE_COLOURS = {"ok": "#2e9e5b", "vanishing": "#e0a020", "exploding": "#d9534f", "nan": "#d9534f",
                  "dead": "#d9534f"}
 COLUMNS = ["Layer", "‖∇‖ last", "min", "max", "act mean", "act std", "zeros", "dead", "state"]
@@ -68,20 +66,8 @@ class GradientTracker:
             self.nodes.setdefault(nid, NodeGradients()).add(float(v))
 
     def states(self) -> dict[str, str]:
-        lasts = [g.last for g in self.nodes.values() if math.isfinite(g.last) and g.last > 0]
-        median = float(np.median(lasts)) if lasts else 0.0
-        out = {}
-        for nid, g in self.nodes.items():
-            v = g.last
-            if not math.isfinite(v):
-                out[nid] = "nan"
-            elif v > EXPLODE_ABS or (g.early and v > EXPLODE_GROWTH * g.early):
-                out[nid] = "exploding"
-            elif v < VANISH_ABS or (len(lasts) > 1 and v < VANISH_REL * median):
-                out[nid] = "vanishing"
-            else:
-                out[nid] = "ok"
-        return out
+        return gradient_verdicts({nid: g.last for nid, g in self.nodes.items()},
+                                 {nid: g.early for nid, g in self.nodes.items()})
 
 
 class ActivationTracker:
@@ -106,7 +92,7 @@ class ActivationTracker:
 
     def dead_nodes(self) -> dict[str, float]:
         """node id -> dead share, for the ReLUs at or above DEAD_WARN now."""
-        return {nid: v[-1] for nid, v in self.dead.items() if v and v[-1] >= DEAD_WARN}
+        return dead_verdicts({nid: v[-1] for nid, v in self.dead.items() if v})
 
 
 def _pct(v) -> str:
@@ -312,8 +298,7 @@ class InsightPanel(QWidget):
             self.warned |= {n for n, _ in bad}
         for nid, share in dead.items():
             kind = graph.nodes[nid].type if graph is not None and nid in graph.nodes else "ReLU"
-            text = (f"{kind} '{title(nid)}': {share:.0%} of its units are dead "
-                    f"(output 0 for every sample)")
+            text = dead_warning(kind, title(nid), share)
             lines.append(f"⚠ {text}")
             if ("dead", nid) not in self.warned:
                 self.warned.add(("dead", nid))
