@@ -44,7 +44,7 @@ def make_run(root: Path, name: str, summary, weights: bool = True) -> Path:
     return folder
 
 
-def test_runs_panel_lists_runs_with_bad_summaries_without_raising(app, tmp_path):
+def test_runs_panel_lists_runs_with_bad_summaries_without_raising(app, tmp_path, artifacts):
     from workbench.ui.panels.runs_panel import RunsPanel
     root = tmp_path / "runs"
     make_run(root, "20260101-000001", {"status": "completed", "epochs_run": 12,
@@ -68,6 +68,8 @@ def test_runs_panel_lists_runs_with_bad_summaries_without_raising(app, tmp_path)
             for i in range(panel.tree.topLevelItemCount())}
     assert tips["20260101-000002"].endswith("summary.json: not a JSON object, ignored")
     assert "summary.json: unreadable" in tips["20260101-000005"]
+    panel.resize(620, 260)
+    assert panel.grab().save(str(artifacts / "runs-panel-bad-summaries.png"))
     import workbench.ui.panels.runs_panel as runs_panel
     assert not hasattr(runs_panel, "_summary") and "json" not in vars(runs_panel)  # no own parsing
 
@@ -75,7 +77,7 @@ def test_runs_panel_lists_runs_with_bad_summaries_without_raising(app, tmp_path)
 # -- 2. training settings: a bad value is a problem, never a traceback -----------------------
 
 def test_a_bad_training_setting_is_a_problem_and_train_refuses(make_window, qtbot, tmp_path,
-                                                               monkeypatch, capfd):
+                                                               monkeypatch, capfd, artifacts):
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
     path = iris_project(tmp_path, epochs="ten", batch_size=8)
     win = make_window()
@@ -91,6 +93,9 @@ def test_a_bad_training_setting_is_a_problem_and_train_refuses(make_window, qtbo
     win.actions["train"].trigger()
     assert tp.state == "idle" and tp.error == f"cannot train: {expected}"
     assert not (tmp_path / "runs").exists()                       # no run folder made
+    win.docks["training"].raise_()
+    qtbot.wait(50)
+    assert tp.grab().save(str(artifacts / "training-panel-bad-epochs.png"))
     # setting it in the panel fixes the file's value: the problem goes
     tp.epochs.setValue(3)
     assert win.document.project.training["epochs"] == 3
@@ -214,3 +219,19 @@ def test_node_specs_have_no_onnx_flag_and_the_ui_shows_none(make_window):
     win = make_window("mlp-classifier")
     tips = [item.toolTip(0) for item in win.palette.items().values()]
     assert tips and not any("ONNX" in tip for tip in tips)
+
+
+def test_editing_over_a_bad_settings_object_replaces_it_and_undo_restores_the_file(make_window, tmp_path):
+    path = iris_project(tmp_path, early_stopping="yes")
+    win = make_window()
+    assert win.open_file(path)
+    tp, doc = win.workflow.training, win.document
+    assert [p.message for p in doc.analysis.problems] == [
+        'training.early_stopping: expected an object such as {"enabled": true, "patience": 5}, '
+        'got "yes"']
+    tp.patience.setValue(7)                                  # no TypeError on the string
+    assert doc.project.training["early_stopping"] == {"patience": 7}
+    assert doc.validate_now().valid
+    doc.undo_stack.undo()
+    assert doc.project.training["early_stopping"] == "yes" and not doc.validate_now().valid
+    assert doc.project.training == json.loads(path.read_text())["training"]

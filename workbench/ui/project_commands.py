@@ -90,26 +90,26 @@ class SetData(QUndoCommand):
         self.document.dataChanged.emit()
 
 
-def _get(d: dict, key: str):
-    for part in key.split("."):
-        d = d.get(part, {}) if isinstance(d, dict) else {}
-    return d
-
-
 def _set(d: dict, key: str, value) -> None:
+    """Set a dotted key; a part that is not an object in the file (`"early_stopping": "yes"`)
+    becomes one: the user's edit replaces the bad value."""
     parts = key.split(".")
     for part in parts[:-1]:
-        d = d.setdefault(part, {})
+        if not isinstance(d.get(part), dict):
+            d[part] = {}
+        d = d[part]
     d[parts[-1]] = value
 
 
 class SetTraining(QUndoCommand):
-    """One key of project.training (dotted for nested ones: 'early_stopping.patience')."""
+    """One key of project.training (dotted for nested ones: 'early_stopping.patience').
+    Undo puts the whole settings dict back as it was, so a key the file did not have is
+    absent again (not set to a placeholder)."""
 
     def __init__(self, document, key: str, value, label: str | None = None):
         super().__init__(f"Set {label or key.replace('_', ' ')} to {value}")
         self.document, self.key, self.value = document, key, value
-        self.old = copy.deepcopy(_get(document.project.training, key))
+        self.old = copy.deepcopy(document.project.training)
 
     def id(self) -> int:
         return _MERGE_TRAINING
@@ -126,5 +126,5 @@ class SetTraining(QUndoCommand):
         self.document.trainingChanged.emit()
 
     def undo(self) -> None:
-        _set(self.document.project.training, self.key, copy.deepcopy(self.old))
+        self.document.project.training = copy.deepcopy(self.old)
         self.document.trainingChanged.emit()

@@ -299,10 +299,9 @@ class TrainingPanel(QWidget):
         if data is None or self.document is None:
             self.sizing.hide()
             return
-        t = self.document.project.training
-        rule = read_training(templates.apply_sizing(t, data.rows, data.task))[0]
+        mine, found = read_training(self.document.project.training)
+        rule = read_training(templates.apply_sizing(mine.to_dict(), data.rows, data.task))[0]
         text = templates.describe_sizing(data.rows, data.task)
-        mine, found = read_training(t)
         same = not found and (mine.epochs, mine.batch_size, mine.early_stopping) == (
             rule.epochs, rule.batch_size, rule.early_stopping)
         self.sizing.setText(text if same else f"the data-size rule gives: {text[0].lower()}"
