@@ -169,6 +169,7 @@ class TrainingPanel(QWidget):
         self.error_label.hide()
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
+        self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
         self.sizing.hide()
         self.progress.setMaximumWidth(320)
         self.progress.setMinimumWidth(200)
@@ -470,6 +471,7 @@ class TrainingPanel(QWidget):
             self._progress(e)
         elif e.kind == "epoch":
             self.series["train"].add(e.epoch, _finite(e.train_loss))
+            self.series["lr"].add(e.epoch, e.lr)  # a run quicker than the step-event rate has no steps
             self.series["val"].add(e.epoch, _finite(e.val_loss))
             val = (e.metrics or {}).get("val", {})
             name = next((m for m in ("accuracy", "r2") if m in val), None)
