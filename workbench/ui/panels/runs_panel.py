@@ -47,7 +47,7 @@ def list_runs(root: Path) -> list[RunRecord]:
     return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
-def test_metric(run: RunRecord) -> tuple[str, float | None]:
+def headline_metric(run: RunRecord) -> tuple[str, float | None]:
     """The test split's headline metric (accuracy for classification, r2 for regression)."""
     test = run.split("test")
     name = "accuracy" if "accuracy" in test else ("r2" if "r2" in test else "")
@@ -119,7 +119,7 @@ class RunsPanel(QWidget):
         self.tree.clear()
         current = None
         for run in list_runs(self.root):
-            name, value = test_metric(run)
+            name, value = headline_metric(run)
             epochs = run.summary.get("epochs_run")
             status = run.status if run.has_weights or run.status in ("running", "empty") \
                 else f"{run.status} · no weights"
