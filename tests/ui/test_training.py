@@ -90,6 +90,8 @@ def test_runs_overlay_and_export_dialog(iris_window, qtbot, tmp_path):
     wf = win.workflow
     first = train(qtbot, win, 4).last_result.folder
     second = train(qtbot, win, 3).last_result.folder
+    # the learning-rate chart has a point per epoch even when no step event came (a quick run)
+    assert {1.0, 2.0, 3.0} <= set(wf.training.curves["lr"].getData()[0].tolist())
     assert [r for r in (first, second) if r] and wf.runs.tree.topLevelItemCount() == 2
     wf.runs.set_ticked(first)
     assert str(first) in wf.training.overlays
@@ -164,3 +166,25 @@ def test_first_save_takes_the_untitled_projects_runs_along(iris_window, qtbot, t
     assert prepare(DataSettings.from_dict(copy.data), moved).classes == ["setosa", "versicolor", "virginica"]
     from workbench.export.api import export_run
     assert export_run(moved, "onnx", tmp_path / "m.onnx").passed
+
+
+def test_the_confusion_matrix_labels_every_class(app, qtbot):
+    """pyqtgraph skips a tick label wider than its axis is when drawn, and widens the axis only
+    later: the widest class name was missing from the matrix drawn at a run's end."""
+    from PySide6.QtGui import QPainter, QPixmap
+    from workbench.ui.panels.results_view import ResultsView
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    # the run ends while the Training tab is not shown: nothing is painted, so the axis has not
+    # widened when the tab is opened (or the panel grabbed) and its first paint is drawn
+    view.show_confusion(np.eye(3, dtype=int) * 8, ["setosa", "versicolor", "virginica"])
+    app.processEvents()
+    axis = view.item.getAxis("left")
+    pixmap = QPixmap(10, 10)
+    painter = QPainter(pixmap)
+    try:
+        texts = [spec[2] for spec in axis.generateDrawSpecs(painter)[2]]
+    finally:
+        painter.end()
+    assert sorted(texts) == ["setosa", "versicolor", "virginica"]

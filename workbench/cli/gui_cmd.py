@@ -10,7 +10,10 @@ def register(subparsers) -> None:
                               description="Open the desktop app, optionally with a project.")
     p.add_argument("project", nargs="?", help="a .wbproj file to open")
     p.add_argument("--screenshot", metavar="FILE.png",
-                   help="lay out the window at a fixed size, save a screenshot and exit")
+                   help="lay out the window at a fixed size, save a screenshot and exit; "
+                        "no dialog is shown: an error (a project or data file that cannot be "
+                        "read) is printed to stderr and the exit status is 1, with no "
+                        "screenshot")
     p.add_argument("--size", default="1400x860", metavar="WxH",
                    help="window size for --screenshot (default 1400x860)")
     theme = p.add_mutually_exclusive_group()

@@ -107,10 +107,6 @@ class NodeSpec:
     infer: InferFn | None = None  # (params, input types) -> output types; raises ShapeError
     build: BuildFn | None = None  # (params, input types) -> nn.Module (model) or factory (training)
     role: str = MODEL
-    # A plugin's declaration that the ONNX exporter fails on its op (the app marks the node).
-    # Built-in and shipped plugin specs never set it: tests/core/test_catalog.py exports every
-    # one of them to ONNX and Python and compares the outputs with PyTorch.
-    onnx_ok: bool = True
     title: str = ""  # default title prefix for new nodes
     # Facts about the node type that other layers ask for (never looked up by type name):
     dead_units: bool = False      # outputs >= 0 and a unit at 0 for a whole batch learns nothing (ReLU)

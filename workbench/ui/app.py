@@ -40,9 +40,12 @@ def make_app(argv: list[str] | None = None, dark: bool | None = None) -> QApplic
     return app
 
 
-def open_window(project: str | os.PathLike | None = None):
+def open_window(project: str | os.PathLike | None = None, collect_errors: bool = False):
+    """`collect_errors`: errors go to `window.collected_errors`, never to a modal box."""
     from workbench.ui.main_window import MainWindow
     window = MainWindow()
+    if collect_errors:
+        window.collected_errors = []
     if project is not None:
         window.open_file(project)
     return window
@@ -75,21 +78,40 @@ def _wait_for_workers(window, timeout_s: float = 30.0) -> None:
     app.processEvents()
 
 
+def _screenshot_run(project: str | None, path: str, size: tuple[int, int]) -> int:
+    """No modal dialog may wait for a click here: an error (a project that cannot be opened,
+    data that cannot be read) is printed to stderr, one line each, no screenshot is written
+    (a picture of an error state is not the one asked for) and the exit status is 1."""
+    from workbench.core.files import short
+    window = open_window(project, collect_errors=True)
+    _wait_for_workers(window)  # the project's data loads in the background: show it loaded
+    errors = list(window.collected_errors) + [e for e in [window.workflow.data.error()] if e]
+    out = None
+    if not errors:
+        try:
+            out = screenshot(window, path, size)
+        except OSError as exc:
+            errors.append(f"{path}: cannot write the screenshot ({exc.strerror or exc})")
+    window.workflow.shutdown()
+    window.document.close()
+    window.hide()
+    for error in errors:
+        print(f"workbench: {short(error)}", file=sys.stderr)
+    if out is None:
+        return 1
+    print(out)
+    return 0
+
+
 def run(project: str | None = None, screenshot_path: str | None = None,
         size: tuple[int, int] = SCREENSHOT_SIZE, dark: bool | None = None) -> int:
     app = make_app(dark=dark)
     if project is not None and not Path(project).exists():
         print(f"workbench: {project}: no such file", file=sys.stderr)
         return 1
-    window = open_window(project)
     if screenshot_path:
-        _wait_for_workers(window)  # the project's data loads in the background: show it loaded
-        out = screenshot(window, screenshot_path, size)
-        window.workflow.shutdown()
-        window.document.close()
-        window.hide()
-        print(out)
-        return 0
+        return _screenshot_run(project, screenshot_path, size)
+    window = open_window(project)
     window.show()
     QTimer.singleShot(0, window.offer_recovery)
     return app.exec()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from workbench.core import Analysis, Project, analyse, project as project_io
 from workbench.core.atomic import write_text as write_atomic
+from workbench.core.files import PROJECT_LIMIT, FileRefused, load_json, short
 from workbench.resources import is_bundled_example
 
 AUTOSAVE_MS = 30_000
@@ -50,22 +52,45 @@ _counter = [0]
 
 
 def find_recoveries() -> list[dict]:
-    """Recovery files left by a process that ended without closing its documents."""
+    """Recovery files left by a process that ended without closing its documents. One that
+    cannot be read (not a regular file, too big, nested too deep, not a recovery record) is
+    skipped with a warning on stderr: a bad file in the recovery folder never stops the app."""
     folder = recovery_dir()
     found = []
     for path in sorted(folder.glob(f"*{RECOVERY_SUFFIX}")) if folder.is_dir() else []:
         if path in _live_recovery_files:
             continue
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            pid = int(doc.get("pid", 0))
-        except (OSError, ValueError, TypeError):
+            doc = _record(path, load_json(path, PROJECT_LIMIT, "recovery file"))
+        except FileRefused as exc:
+            print(f"workbench: recovery copy skipped: {exc}", file=sys.stderr)
             continue
+        pid = doc["pid"]
         if pid and pid != os.getpid() and _alive(pid):
             continue  # another running Workbench owns it
         doc["recovery_file"] = str(path)
         found.append(doc)
     return found
+
+
+_RECORD = {"pid": int, "time": (int, float), "path": str, "name": str, "untitled_id": str}
+
+
+def _record(path: Path, doc) -> dict:
+    """A recovery record whose fields have the types `autosave` writes; FileRefused if not."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("project"), dict):
+        raise FileRefused(path, "not a recovery record (no project object in it)")
+    for key, kind in _RECORD.items():
+        value = doc.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise FileRefused(path, f"not a recovery record ({key} is {short(json.dumps(value), 40)})")
+    doc["pid"] = doc.get("pid") or 0
+    if not 0 <= doc["pid"] < 2 ** 31:
+        raise FileRefused(path, f"not a recovery record (pid {doc['pid']})")
+    untitled = doc.get("untitled_id")
+    if untitled is not None and not (untitled.isascii() and untitled.isalnum() and len(untitled) <= 32):
+        doc["untitled_id"] = None   # it names a folder: a fresh one rather than '../x'
+    return doc
 
 
 def restore(found: dict) -> Project:
@@ -107,6 +132,7 @@ class Document(QObject):
         self.recovery_file = recovery_dir() / f"{os.getpid()}-{_counter[0]}{RECOVERY_SUFFIX}"
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.graph.subscribe(self._on_graph_event)
+        self.trainingChanged.connect(self._validate_timer.start)  # `training.epochs: ...` goes
         self.validate_now()
 
     # -- state ------------------------------------------------------------------------------
@@ -141,7 +167,7 @@ class Document(QObject):
     # -- validation -------------------------------------------------------------------------
     def validate_now(self) -> Analysis:
         self._validate_timer.stop()
-        self.analysis = analyse(self.graph)
+        self.analysis = analyse(self.graph, self.project.training)  # bad settings by key too
         if self.data_fit is not None:  # where the graph and the loaded data disagree
             self.analysis.problems += self.data_fit.problems(self.graph)
         self.analysed.emit(self.analysis)

@@ -122,6 +122,9 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self._recent: list[str] = []
         self._paste = ("", 0)  # last pasted text, how many times
+        # Screenshot mode (nobody to click OK): errors are collected here instead of shown in
+        # a modal box; `workbench gui --screenshot` prints them and exits 1.
+        self.collected_errors: list[str] | None = None
         self.undo_group = QUndoGroup(self)
         self.threads = Threads(self)     # every worker thread of the window (stopped on close)
 
@@ -473,6 +476,9 @@ class MainWindow(QMainWindow):
 
     def show_error(self, title: str, text: str) -> None:
         self.show_message(text, 15000)
+        if self.collected_errors is not None:
+            self.collected_errors.append(text)
+            return
         QMessageBox.warning(self, title, text)
 
     def _start_dir(self) -> Path:

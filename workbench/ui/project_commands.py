@@ -14,18 +14,40 @@ from PySide6.QtGui import QUndoCommand
 
 from workbench.core import templates
 from workbench.core.project import default_training
+from workbench.core.training_settings import TrainingSettings, problems
 
 _MERGE_TRAINING = 7001
 _SIZED = ("epochs", "batch_size")
 _SIZED_ES = ("metric", "patience")
 
 
+def read_training(training) -> tuple[TrainingSettings, list[str]]:
+    """The project's training settings as the panels show them, and their problems.
+
+    Read through `TrainingSettings.from_dict` like every other reader; a bad value (a file
+    saying `"epochs": "ten"`) is left out, so the widgets show its default while the problem
+    (`training.epochs: ...`) is listed by validation and refuses Train, never a traceback."""
+    found = problems(training)
+    if not found:
+        return TrainingSettings.from_dict(training), []
+    usable: dict = {}
+    for key, value in (training.items() if isinstance(training, dict) else ()):
+        if key == "early_stopping" and isinstance(value, dict):
+            usable[key] = {k: v for k, v in value.items() if not problems({key: {k: v}})}
+        elif not problems({key: value}):
+            usable[key] = value
+    return TrainingSettings.from_dict(usable), found
+
+
 def untouched(training: dict) -> bool:
     """True while the settings the sizing rule decides are still File › New's defaults."""
-    default = default_training()
-    es, default_es = training.get("early_stopping", {}), default["early_stopping"]
-    return (all(training.get(k) == default[k] for k in _SIZED)
-            and all(es.get(k) == default_es[k] for k in _SIZED_ES))
+    settings, found = read_training(training)
+    if found:
+        return False    # a value the user wrote, even a bad one, is not the template's
+    default = TrainingSettings.from_dict(default_training())
+    return (all(getattr(settings, k) == getattr(default, k) for k in _SIZED)
+            and all(getattr(settings.early_stopping, k) == getattr(default.early_stopping, k)
+                    for k in _SIZED_ES))
 
 
 class SetData(QUndoCommand):
@@ -68,26 +90,26 @@ class SetData(QUndoCommand):
         self.document.dataChanged.emit()
 
 
-def _get(d: dict, key: str):
-    for part in key.split("."):
-        d = d.get(part, {}) if isinstance(d, dict) else {}
-    return d
-
-
 def _set(d: dict, key: str, value) -> None:
+    """Set a dotted key; a part that is not an object in the file (`"early_stopping": "yes"`)
+    becomes one: the user's edit replaces the bad value."""
     parts = key.split(".")
     for part in parts[:-1]:
-        d = d.setdefault(part, {})
+        if not isinstance(d.get(part), dict):
+            d[part] = {}
+        d = d[part]
     d[parts[-1]] = value
 
 
 class SetTraining(QUndoCommand):
-    """One key of project.training (dotted for nested ones: 'early_stopping.patience')."""
+    """One key of project.training (dotted for nested ones: 'early_stopping.patience').
+    Undo puts the whole settings dict back as it was, so a key the file did not have is
+    absent again (not set to a placeholder)."""
 
     def __init__(self, document, key: str, value, label: str | None = None):
         super().__init__(f"Set {label or key.replace('_', ' ')} to {value}")
         self.document, self.key, self.value = document, key, value
-        self.old = copy.deepcopy(_get(document.project.training, key))
+        self.old = copy.deepcopy(document.project.training)
 
     def id(self) -> int:
         return _MERGE_TRAINING
@@ -104,5 +126,5 @@ class SetTraining(QUndoCommand):
         self.document.trainingChanged.emit()
 
     def undo(self) -> None:
-        _set(self.document.project.training, self.key, copy.deepcopy(self.old))
+        self.document.project.training = copy.deepcopy(self.old)
         self.document.trainingChanged.emit()

@@ -7,7 +7,7 @@ small text when zoomed far out.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPen)
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
@@ -195,7 +195,6 @@ class NodeItem(QGraphicsItem):
         spec = node.spec
         self.category = spec.category if spec else "Unknown"
         self.colour = theme.category_colour(self.category) if spec else QColor("#888888")
-        self.onnx_ok = spec.onnx_ok if spec else True
         self.unknown = spec is None
         self.out_text = ""     # inferred output shape(s)
         self.params_text = ""  # trainable parameter count
@@ -240,8 +239,6 @@ class NodeItem(QGraphicsItem):
         if spec:
             spec_help = spec.help
         lines = [f"{self.title} · {self.type_name}", spec_help]
-        if not self.onnx_ok:
-            lines.append("⚠ the ONNX exporter cannot handle this node: export to ONNX will fail")
         if self.unknown:
             lines.append("unknown node type: is the plugin that provides it installed?")
         self.setToolTip("\n".join(line for line in lines if line))
@@ -324,13 +321,6 @@ class NodeItem(QGraphicsItem):
         painter.setFont(font("small"))
         painter.drawText(QRectF(10, y + 16, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
                          self.params_text)
-        if not self.onnx_ok:  # export-readiness mark
-            tag = QRectF(WIDTH - 62, y + 17, 54, 13)
-            painter.setPen(Qt.NoPen)
-            painter.setBrush(QColor(c.warning))
-            painter.drawRoundedRect(tag, 3, 3)
-            painter.setPen(QColor("#1d2025"))
-            painter.drawText(tag, Qt.AlignCenter, "no ONNX")
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionChange and self.scene() is not None \

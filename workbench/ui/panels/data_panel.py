@@ -44,27 +44,18 @@ class Loaded:
     seconds: float
 
 
-def resolve(base_dir: Path, path: str) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else Path(base_dir) / p
-
-
 def load_job(settings: dict, base_dir: Path):
-    """The worker's function: read, describe and prepare; raises DataError on bad input."""
+    """The worker's function: read, describe and prepare, reading the file once (`prepare`
+    hands back the frame and schema it read); raises DataError on bad input."""
     def job(report, cancelled):
-        from workbench.data import prepare, read_table
-        from workbench.data.schema import infer_schema
+        from workbench.data import prepare
         t0 = time.perf_counter()
         s = DataSettings.from_dict(settings)
-        name = Path(s.path).name
-        report(5, f"reading {name}")
-        df, info = read_table(resolve(base_dir, s.path), types=s.types, display=s.path)
-        report(40, f"describing {len(df):,} rows")
-        schema = infer_schema(df, info, s, path=resolve(base_dir, s.path))
-        report(55, "preparing tensors (fitting transforms on the training split)")
-        prepared = prepare(s, base_dir)
+        report(5, f"reading {Path(s.path).name}, then fitting transforms on the training split")
+        prepared = prepare(s, base_dir, keep_frame=True)
+        df, prepared.frame = prepared.frame, None  # the preview keeps it; training does not
         report(100, "done")
-        return Loaded(s.to_dict(), df, schema, prepared, time.perf_counter() - t0)
+        return Loaded(s.to_dict(), df, prepared.schema, prepared, time.perf_counter() - t0)
     return job
 
 
@@ -379,6 +370,10 @@ class DataPanel(QWidget):
                           f"Input {p.input_shape} {p.input_dtype}"
                           + (f", {p.num_classes} classes" if p.classes else ""))
         self.loadedChanged.emit()
+
+    def error(self) -> str:
+        """The error the panel shows now (a file that cannot be read), or ''."""
+        return "" if self.error_label.isHidden() else self.error_label.toolTip()
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(f"⚠ {message}")

@@ -259,9 +259,6 @@ class Inspector(QWidget):
         if problems:
             rows.append("<b>Problems</b>")
             rows += [f"• {p.message}" for p in problems]
-        node = doc.graph.nodes[nid]
-        if node.spec is not None and not node.spec.onnx_ok:
-            rows.append("⚠ The ONNX exporter cannot handle this node.")
         self.shapes.setText("<br>".join(rows))
 
     # -- committing -------------------------------------------------------------------------

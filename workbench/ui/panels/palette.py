@@ -3,7 +3,7 @@ double-click / Enter to add at the view's centre."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -32,8 +32,6 @@ def spec_tooltip(spec) -> str:
     outs = ", ".join(p.name + (f" ({p.kind})" if p.kind != "tensor" else "") for p in spec.outputs) or "none"
     text = (f"<b>{spec.type}</b> <i>({spec.category})</i><br>{spec.help}<br>"
             f"<small>inputs: {ins} · outputs: {outs}</small>")
-    if not spec.onnx_ok:
-        text += "<br><small>⚠ not exportable to ONNX</small>"
     return text
 
 
@@ -91,8 +89,6 @@ class Palette(QWidget):
                 child.setData(0, TYPE_ROLE, spec.type)
                 child.setToolTip(0, spec_tooltip(spec))
                 child.setIcon(0, category_icon(category))
-                if not spec.onnx_ok:
-                    child.setForeground(0, QColor(theme.canvas().warning))
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
         self.tree.expandAll()

@@ -27,7 +27,9 @@ class ProblemsPanel(QTreeWidget):
         ordered = sorted(analysis.problems, key=lambda p: p.severity != "error")
         for p in ordered:
             node = graph.nodes.get(p.node_id) if p.node_id else None
-            item = QTreeWidgetItem([node.title if node else "(graph)", p.message])
+            where = node.title if node else (
+                "(training)" if p.message.startswith(("training.", "training:")) else "(graph)")
+            item = QTreeWidgetItem([where, p.message])
             item.setIcon(0, err if p.severity == "error" else warn)
             item.setToolTip(1, p.message)
             item.setData(0, NODE_ROLE, p.node_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -62,6 +62,7 @@ class ResultsView(QWidget):
         for axis in ("left", "bottom"):
             self.item.getAxis(axis).setTicks([[]])
             self.item.setLabel(axis, "")
+        self.item.getAxis("left").setWidth(None)
         self.item.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def _clear_plot(self) -> None:
@@ -115,8 +116,13 @@ class ResultsView(QWidget):
         self.item.setLabel("left", "true class")
         self.item.setLabel("bottom", "predicted class")
         ticks = charts.class_ticks(classes, 10)
-        self.item.getAxis("left").setTicks(ticks)
+        left = self.item.getAxis("left")
+        left.setTicks(ticks)
         self.item.getAxis("bottom").setTicks(ticks)
+        # pyqtgraph skips a tick label wider than the axis is at that moment (it widens only on
+        # a later paint): room for the widest class name from the start
+        metrics = QFontMetrics(left.style.get("tickFont") or QFont())
+        left.setWidth(max(metrics.horizontalAdvance(t) for _, t in ticks[0] + ticks[1]) + 20)
         if k <= MAX_LABELLED:
             font = QFont()
             font.setPointSizeF(7.5 if k > 10 else 8.5)
@@ -133,6 +139,7 @@ class ResultsView(QWidget):
     def show_scatter(self, predicted: np.ndarray, actual: np.ndarray) -> None:
         self._clear_plot()
         self.item.getAxis("left").setTicks(None)
+        self.item.getAxis("left").setWidth(None)
         self.item.getAxis("bottom").setTicks(None)
         self.item.invertY(False)
         self.item.setTitle("Predicted vs actual (test)", size="9pt", color=charts.colours()[1])

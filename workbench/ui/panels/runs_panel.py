@@ -2,10 +2,8 @@
 "Export ONNX" exports; ticking runs overlays their curves on the training dashboard."""
 from __future__ import annotations
 
-import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, Signal, Slot
@@ -13,6 +11,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.train.runs import RunRecord, read_run
 
 FOLDER_ROLE = Qt.UserRole + 1
 
@@ -38,44 +38,28 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("_")
 
 
-@dataclass
-class RunRow:
-    folder: Path
-    status: str
-    epochs: int | None
-    val_loss: float | None
-    test_name: str
-    test_value: float | None
-    has_weights: bool
-
-
-def _summary(folder: Path) -> dict:
-    """The run's summary.json, {} when missing or unreadable. The one place this panel reads
-    a run's files: it becomes `workbench.train.runs.read_run` (issue 14) in one line."""
-    try:
-        return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def read_run(folder: Path) -> RunRow:
-    summary = _summary(folder)
-    test = summary.get("test") or {}
-    name = "accuracy" if "accuracy" in test else ("r2" if "r2" in test else "")
-    status = summary.get("status", "running" if (folder / "metrics.jsonl").exists() else "empty")
-    return RunRow(folder, status, summary.get("epochs_run"), (summary.get("val") or {}).get("loss"),
-                  name, test.get(name) if name else None,
-                  (folder / "best.pt").exists() or (folder / "last.pt").exists())
-
-
-def list_runs(root: Path) -> list[RunRow]:
+def list_runs(root: Path) -> list[RunRecord]:
+    """The run folders under `root`, newest first, each read by the one run reader
+    (`workbench.train.runs.read_run`, which never raises: what it cannot read is a warning)."""
     if not root.is_dir():
         return []
     folders = [p for p in root.iterdir() if p.is_dir() and (p / "project.wbproj").exists()]
     return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
+def headline_metric(run: RunRecord) -> tuple[str, float | None]:
+    """The test split's headline metric (accuracy for classification, r2 for regression)."""
+    test = run.split("test")
+    name = "accuracy" if "accuracy" in test else ("r2" if "r2" in test else "")
+    return name, _number(test.get(name)) if name else None
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def _num(v) -> str:
+    v = _number(v)
     return "—" if v is None else f"{v:.4f}"
 
 
@@ -135,15 +119,22 @@ class RunsPanel(QWidget):
         self.tree.clear()
         current = None
         for run in list_runs(self.root):
-            test = f"{run.test_name} {_num(run.test_value)}" if run.test_name else "—"
-            item = QTreeWidgetItem([run.folder.name, run.status, str(run.epochs or "—"),
-                                    _num(run.val_loss), test])
+            name, value = headline_metric(run)
+            epochs = run.summary.get("epochs_run")
+            status = run.status if run.has_weights or run.status in ("running", "empty") \
+                else f"{run.status} · no weights"
+            item = QTreeWidgetItem([run.folder.name, status,
+                                    str(epochs) if _number(epochs) else "—",
+                                    _num(run.split("val").get("loss")),
+                                    f"{name} {_num(value)}" if name else "—"])
             item.setData(0, FOLDER_ROLE, str(run.folder))
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(0, Qt.Checked if run.folder in ticked else Qt.Unchecked)
-            item.setToolTip(0, str(run.folder))
+            item.setToolTip(0, "\n".join([str(run.folder), *run.warnings]))
             if run.status == "failed":
                 item.setForeground(1, Qt.red)
+            if run.warnings:   # an unreadable summary or log: say so where the run is listed
+                item.setForeground(0, Qt.darkYellow)
             self.tree.addTopLevelItem(item)
             if keep is not None and run.folder == Path(keep):
                 current = item

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from workbench.ui import charts
 from workbench.ui.panels.results_view import ResultsView
-from workbench.ui.project_commands import SetTraining
+from workbench.ui.project_commands import SetTraining, read_training
 from workbench.ui.workers import Task, TrainingWorker
 
 REDRAW_MS = 50
@@ -94,6 +94,7 @@ class TrainingPanel(QWidget):
         self.metric_name = None
         self.run_folder = None
         self._dirty = False
+        self._settings_shown = False     # the error line shows a bad training setting
         self._build()
         self.setMinimumSize(860, 380)  # smaller docks scroll (see main_window.scrolled)
         self.timer = QTimer(self, interval=REDRAW_MS)
@@ -168,6 +169,7 @@ class TrainingPanel(QWidget):
         self.error_label.hide()
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
+        self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
         self.sizing.hide()
         self.progress.setMaximumWidth(320)
         self.progress.setMinimumWidth(200)
@@ -251,6 +253,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.error_label.hide()
+        self._settings_shown = False
         self.status.setText("Ready: load data, then Train (F5).")
         self._empty_charts = True       # drawn as empty frames until a run sends points
 
@@ -261,19 +264,19 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def show_settings(self) -> None:
-        t = self.document.project.training
-        es = t.get("early_stopping", {})
+        t, found = read_training(self.document.project.training)
         widgets = (self.device, self.epochs, self.batch, self.lr, self.early, self.patience)
         blockers = [QSignalBlocker(w) for w in widgets]
-        i = self.device.findData(str(t.get("device", "auto")))
+        i = self.device.findData(t.device)
         if i < 0:
-            self.device.addItem(f"{t.get('device')} (not on this machine)", str(t.get("device")))
+            self.device.addItem(f"{t.device} (not on this machine)", t.device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
-        self.epochs.setValue(int(t.get("epochs", 20)))
-        self.batch.setValue(int(t.get("batch_size", 32)))
-        self.early.setChecked(bool(es.get("enabled", True)))
-        self.patience.setValue(int(es.get("patience", 5)))
+        self.epochs.setValue(t.epochs)
+        self.batch.setValue(t.batch_size)
+        self.early.setChecked(t.early_stopping.enabled)
+        self.patience.setValue(t.early_stopping.patience)
+        self.show_settings_problems(found)
         opt = self._optimizer()
         has_lr = opt is not None and "lr" in opt.params
         self.lr.setEnabled(has_lr)
@@ -297,10 +300,11 @@ class TrainingPanel(QWidget):
         if data is None or self.document is None:
             self.sizing.hide()
             return
-        t = self.document.project.training
-        rule = templates.apply_sizing(t, data.rows, data.task)
+        mine, found = read_training(self.document.project.training)
+        rule = read_training(templates.apply_sizing(mine.to_dict(), data.rows, data.task))[0]
         text = templates.describe_sizing(data.rows, data.task)
-        same = all(t.get(k) == rule[k] for k in ("epochs", "batch_size", "early_stopping"))
+        same = not found and (mine.epochs, mine.batch_size, mine.early_stopping) == (
+            rule.epochs, rule.batch_size, rule.early_stopping)
         self.sizing.setText(text if same else f"the data-size rule gives: {text[0].lower()}"
                             f"{text[1:]} (these settings differ: the template's or yours)")
         self.sizing.show()
@@ -351,7 +355,22 @@ class TrainingPanel(QWidget):
             w.setEnabled(not running)
         self.stateChanged.emit(state)
 
+    def show_settings_problems(self, found: list[str]) -> None:
+        """A bad value in the project file (`"epochs": "ten"`): its box shows the default, and
+        this says so until the value is set (Train refuses meanwhile)."""
+        if found:
+            more = f" (and {len(found) - 1} more: see the Problems panel)" if len(found) > 1 else ""
+            self.error_label.setText(f"⚠ {found[0]}{more}; the box shows the default until "
+                                     f"you set it")
+            self.error_label.setToolTip("\n".join(found))
+            self.error_label.show()
+            self._settings_shown = True
+        elif self._settings_shown:   # set right now: the note (or Train's refusal) goes
+            self.error_label.hide()
+            self._settings_shown = False
+
     def show_error(self, message: str) -> None:
+        self._settings_shown = False
         self.error = message
         self.error_label.setText(f"⚠ {message}")
         self.error_label.setToolTip(message)
@@ -366,6 +385,11 @@ class TrainingPanel(QWidget):
         if self.state != "idle" or self.document is None:
             return False
         self.error_label.hide()
+        found = read_training(self.document.project.training)[1]
+        if found:
+            self.show_error(f"cannot train: {found[0]}")
+            self._settings_shown = True
+            return False
         data = self.data_source() if self.data_source else None
         if data is None:
             self.show_error("no data to train on: open a data file in the Data panel first"
@@ -447,6 +471,7 @@ class TrainingPanel(QWidget):
             self._progress(e)
         elif e.kind == "epoch":
             self.series["train"].add(e.epoch, _finite(e.train_loss))
+            self.series["lr"].add(e.epoch, e.lr)  # a run quicker than the step-event rate has no steps
             self.series["val"].add(e.epoch, _finite(e.val_loss))
             val = (e.metrics or {}).get("val", {})
             name = next((m for m in ("accuracy", "r2") if m in val), None)
