@@ -223,6 +223,7 @@ class Trainer:
                                 f"(is the plugin that provides it installed?)")
         if hasattr(self.data, "bind"):
             self.data.bind(self.project.graph)
+        self._check_fits()
         try:
             self.model = compile_model(self.project.graph, seed=t.seed, class_name=self.project.name)
             self.plan = training_plan(self.project.graph)
@@ -281,6 +282,22 @@ class Trainer:
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
         self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
+
+    def _check_fits(self) -> None:
+        """Refuse a graph that cannot be trained, or whose training cannot fit in memory, before
+        compile_model allocates its weights: the estimate (weights, gradients, optimizer
+        moments, activations of a real batch) names the biggest node and the figures. On a GPU
+        the device's free memory is the limit."""
+        from workbench.core.analysis import analyse
+        rows = int(self.data.train.y.shape[0])
+        if self.dist is not None:
+            rows = self.dist.shard_rows(rows)
+        batch = max(1, min(self.settings.batch_size, rows))  # a batch is never more than the split
+        analysis = analyse(self.project.graph, self.project.training, batch_size=batch,
+                           free_memory=devices.free_memory(self.device))
+        if analysis.errors:
+            first = [p for p in analysis.errors if not p.training] or analysis.errors
+            raise TrainingError("the graph cannot be trained: " + "; ".join(p.message for p in first))
 
     def _prepare_folder(self) -> None:
         if not self.save:
