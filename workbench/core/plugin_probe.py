@@ -35,6 +35,7 @@ PHASES = {"import": "at import", "register": "in register(api)"}
 
 probes_run = 0            # how many children were started in this process (tests count them)
 _running: set = set()     # the probe children alive now (ended at once by `cancel_all`)
+cancelled = threading.Event()   # set by `cancel_all`: a probe starting after it ends at once
 
 
 def timeout() -> float:
@@ -144,6 +145,8 @@ def probe(kind: str, target: str, name: str, limit: float) -> dict:
     threading.Thread(target=_read_lines, args=(child.stdout, lines), daemon=True).start()
     phase, deadline = None, time.monotonic() + STARTUP_LIMIT
     try:
+        if cancelled.is_set():   # started while cancel_all ran
+            return {"error": "cancelled", "cache": False}
         while True:
             try:
                 line = lines.get(timeout=max(deadline - time.monotonic(), 0))
@@ -179,6 +182,7 @@ def probe(kind: str, target: str, name: str, limit: float) -> dict:
 def cancel_all() -> None:
     """End every probe still running (a Ctrl-C in the parent): their threads then return at
     once instead of waiting out the plugin's time limit."""
+    cancelled.set()
     for child in list(_running):
         _end(child, os.name == "posix")
 

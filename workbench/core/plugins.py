@@ -231,6 +231,7 @@ def _verdicts(items: list[_Found], recheck: bool) -> dict[str, dict]:
             wanted.setdefault(item.key, item)
     if not wanted:
         return verdicts
+    plugin_probe.cancelled.clear()
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         try:
             probed = dict(zip(wanted, pool.map(
