@@ -117,3 +117,25 @@ def test_exported_train_py_on_two_nodes(iris_run, tmp_path):
     assert len(losses) == 6 and losses[-1] < losses[0]
     digest = re.search(r"weights identical on all 2 ranks: sha256 ([0-9a-f]{64})", node0.stdout).group(1)
     assert _digest(torch.load(folder / "trained.pt", weights_only=True)) == digest
+
+
+def test_training_settings_are_read_typed_and_a_bad_one_is_named(iris_project, tmp_path):
+    """cluster/python exports read the training dict through TrainingSettings: the values
+    written are the project's, and a bad one is one line naming its key, never an int() error."""
+    from workbench.core import project as project_file
+    from workbench.export.cluster import write_cluster_bundle
+    from workbench.export.onnx_export import ExportError
+    project = project_file.load(iris_project)
+    project.training.update(epochs=7, batch_size=24, seed=3)
+    good = iris_project.with_name("typed.wbproj")
+    project_file.save(project, good)
+    write_cluster_bundle(good, tmp_path / "c", nproc_per_node=2, nnodes=2)
+    train_py = (tmp_path / "c" / "train.py").read_text()
+    assert "'epochs': 7," in train_py and "'batch_size': 24," in train_py and "'seed': 3," in train_py
+    assert "24 x 4 = 96 rows" in (tmp_path / "c" / "COMMANDS.md").read_text()
+    project.training["batch_size"] = "big"
+    bad = iris_project.with_name("typed_bad.wbproj")
+    project_file.save(project, bad)
+    with pytest.raises(ExportError) as caught:
+        write_cluster_bundle(bad, tmp_path / "d", nproc_per_node=2, nnodes=2)
+    assert str(caught.value) == 'training.batch_size: expected a whole number >= 1, got "big"'

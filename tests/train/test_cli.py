@@ -200,3 +200,49 @@ def test_moved_runs_keep_their_data_paths_and_names(iris_project, tmp_path, caps
         assert not Path(data).is_absolute() and (run / data).resolve() == want
         assert main(["export", str(run / "project.wbproj"), "--run", str(run), "--format", "onnx",
                      "-o", str(run / "m.onnx")]) == 0
+
+
+def _misfitted(iris_project) -> Path:
+    """The iris project with the Input, Target and head edited away from what the data gives."""
+    project = project_file.load(iris_project)
+    g = project.graph
+    g.set_param(g.by_title("input").id, "shape", "7")
+    g.set_param(g.by_title("target").id, "num_classes", 5)
+    g.set_param(g.by_title("head").id, "out_features", 5)
+    return project_file.save(project, iris_project.with_name("misfit.wbproj"))
+
+
+FIT_NOTES = ["Input 'input': shape 7 → 4 (fitted to the data)",
+             "Target 'target': num_classes 5 → 3 (fitted to the data)",
+             "Linear 'head': out_features 5 → 3 (fitted to the data)"]
+
+
+def test_train_says_which_nodes_it_fits_to_the_data(iris_project, tmp_path, capsys):
+    assert main(["train", str(_misfitted(iris_project)), "--epochs", "1", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert [ln for ln in err.splitlines() if ln.startswith("warning:")] == [f"warning: {n}" for n in FIT_NOTES]
+    trained = project_file.load(tmp_path / "r" / "project.wbproj").graph
+    assert trained.by_title("input").params["shape"] == "4"        # it did fit, as it said
+    assert main(["train", str(iris_project), "--epochs", "1", "--out", str(tmp_path / "s")]) == 0
+    assert "warning:" not in capsys.readouterr().err                 # a fitted project: silent
+
+
+def test_validate_reports_the_same_fits_as_warnings(iris_project, capsys):
+    assert main(["validate", str(_misfitted(iris_project))]) == 0    # warnings: still valid
+    out = capsys.readouterr().out
+    titles = ["input", "target", "head"]
+    assert [ln for ln in out.splitlines() if ln.startswith("warning:")] == [
+        f"warning: [{t}] {n}" for t, n in zip(titles, FIT_NOTES)]
+    assert out.rstrip().endswith("· 3 warnings")
+    assert main(["validate", str(iris_project)]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_validate_says_when_the_data_could_not_be_checked(iris_project, tmp_path, capsys):
+    project = project_file.load(iris_project)
+    project.data["path"] = "gone.csv"
+    path = project_file.save(project, tmp_path / "gone.wbproj")
+    assert main(["validate", str(path)]) == 0
+    warnings = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "warning: the data was not checked against the graph: ") and "gone.csv" in warnings[0], warnings

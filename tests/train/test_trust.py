@@ -264,3 +264,40 @@ def test_an_unsafe_checkpoint_is_refused_without_torchs_advice(tmp_path):
     assert text.startswith(f"{tmp_path / 'best.pt'}: not a readable checkpoint (it contains "
                            f"objects that are not plain tensors")
     assert "weights_only" not in text and "\n" not in text and not (tmp_path / "ran").exists()
+
+
+# -- a model whose training cannot fit --------------------------------------------------------
+
+TRAIN_UNDER_LIMIT = """
+import json, os, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from workbench.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc")
+def test_a_model_whose_training_cannot_fit_is_refused_before_anything_is_allocated(tmp_path, data_dir):
+    """Under a 4 GiB address-space limit, the weights (1.1 GiB) fit but Adam's moments and the
+    activations of a batch do not (about 7.7 GiB). Before, the weights were built, then the first
+    forward pass failed to allocate; now nothing is built: the refusal names the node and the
+    figures, and the process never grew to the size of the weights."""
+    from tests.core.helpers import classifier
+    graph, _ = classifier(("Linear", {"out_features": 1_000_000}), "ReLU", "ReLU", "ReLU",
+                          ("Linear", {"out_features": 300}), ("Linear", {"out_features": 3}))
+    project = project_file.Project(graph, name="wide", data={"path": str(data_dir / "iris.csv")})
+    project.training["batch_size"] = 4096
+    path = project_file.save(project, tmp_path / "wide.wbproj")
+    done = subprocess.run([sys.executable, "-c", TRAIN_UNDER_LIMIT, "train", str(path), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    code, peak = json.loads(done.stdout.splitlines()[-1])
+    line = one_error_line(done.stderr)
+    assert code == 1
+    assert line.startswith("error: the graph cannot be trained: Linear 'linear1' holds 300,000,300 of "
+                           "the model's 305,001,203 parameters; training needs about 7.6 GiB "), line
+    assert ("(weights, gradients, optimizer state and the activations of a batch of 102), and "
+            "only ") in line and line.endswith("of memory is available: make the layers or the batch "
+                                               "smaller"), line
+    assert peak < 305_001_203 * 4, peak               # the weights were never allocated
+    assert not (tmp_path / "run").exists()

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command != "plugins":
-        _load_plugins_quietly()
     try:
+        if args.command != "plugins":  # inside the try: a Ctrl-C during a plugin probe is one line
+            _load_plugins_quietly()
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:  # a second Ctrl-C (or SIGTERM, SIGHUP) while training
         print("interrupted", file=sys.stderr)

@@ -66,13 +66,15 @@ def run(args: argparse.Namespace) -> int:
     except DataError as exc:
         return _error(exc, 2)
     from workbench.core import analyse
+    from workbench.core.training_settings import TrainingSettings
     analysis = analyse(project.graph)
+    training = TrainingSettings.from_dict(project.training)  # the template's own: always valid
     save(project, path)
     # The first line says which target was used, and why when it was guessed: a wrong guess
     # (`year` for penguins) is caught here, not after training.
     print(f"wrote {path}: {_target_text(data)}; {_data_text(data)}; {args.template}, "
-          f"{analysis.total_params:,} parameters; {project.training['epochs']} epochs, "
-          f"batch {project.training['batch_size']}")
+          f"{analysis.total_params:,} parameters; {training.epochs} epochs, "
+          f"batch {training.batch_size}")
     for warning in getattr(data, "warnings", []) or []:
         print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         data = prepare(settings, project.folder)
     except (ProjectError, DataError, DeviceError, CheckpointError) as exc:
         return say(exc, 2)
+    from workbench.data.fitted import fit_notes
     warnings = list(getattr(data, "warnings", []) or [])
+    warnings += [note for _, note in fit_notes(project.graph, data)]  # bound in Trainer, said here
     if args.resume:
         from workbench.train.runs import read_events
         read_events(args.resume, warnings)   # lines that will be dropped from its event log

@@ -23,8 +23,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     analysis = analyse(project.graph, project.training)
+    analysis.problems += _data_fit(project)
     print(report(project, analysis))
     return 0 if analysis.valid else 1
+
+
+def _data_fit(project) -> list:
+    """Warnings for what `workbench train` would fit to the project's data (none without data)."""
+    from workbench.core.analysis import WARNING, Problem
+    if not (project.data and project.data.get("path")):
+        return []
+    from workbench.data import DataError, DataSettings, prepare
+    from workbench.data.fitted import fit_notes
+    try:
+        data = prepare(DataSettings.from_dict(project.data), project.folder)
+    except DataError as exc:
+        return [Problem(None, f"the data was not checked against the graph: {exc}", WARNING)]
+    return [Problem(nid, note, WARNING) for nid, note in fit_notes(project.graph, data)]
 
 
 def report(project, analysis=None) -> str:

@@ -79,10 +79,12 @@ def count_params(node: Node, ins: dict[str, TensorType]) -> int:
     return _count_cache[key]
 
 
-def analyse(graph: Graph, training: dict | None = None, batch_size: int | None = None) -> Analysis:
+def analyse(graph: Graph, training: dict | None = None, batch_size: int | None = None,
+            free_memory: int | None = None) -> Analysis:
     """`training`: the project's training settings dict; its bad keys are problems too.
     `batch_size`: the batch of the memory estimate; by default the settings' batch when they
-    are valid, else 1 (the weights and one sample)."""
+    are valid, else 1 (the weights and one sample). `free_memory`: the bytes the model may
+    take (a GPU's free memory); by default what this process may still get (`memory.available`)."""
     if batch_size is None:
         batch_size = _training_batch(training)
     result = Analysis()
@@ -142,7 +144,7 @@ def analyse(graph: Graph, training: dict | None = None, batch_size: int | None =
 
     _check_training_part(graph, result)
     _check_titles(graph, result)
-    _check_memory(graph, result, batch_size)
+    _check_memory(graph, result, batch_size, free_memory)
     return result
 
 
@@ -154,14 +156,14 @@ def _training_batch(training: dict | None) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
-def _check_memory(graph: Graph, result: Analysis, batch_size: int) -> None:
+def _check_memory(graph: Graph, result: Analysis, batch_size: int, free: int | None = None) -> None:
     """A model that cannot fit in memory is refused here, before anything is allocated, on its
     biggest node, with the figures. Weights alone too big: an error that stops compiling too.
     Only training too big: an error of the training part (the model still compiles, exports)."""
     est = memory.estimate(result.total_params, result.outputs, batch_size)
     if est.training < MEMORY_FLOOR:
         return
-    free = memory.available()
+    free = memory.available() if free is None else free
     if free is None or est.training <= free:
         return
     biggest = max(result.params, key=result.params.get, default=None)

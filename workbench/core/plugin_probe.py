@@ -34,6 +34,8 @@ CACHE_MAX_BYTES = 4 << 20
 PHASES = {"import": "at import", "register": "in register(api)"}
 
 probes_run = 0            # how many children were started in this process (tests count them)
+_running: set = set()     # the probe children alive now (ended at once by `cancel_all`)
+cancelled = threading.Event()   # set by `cancel_all`: a probe starting after it ends at once
 
 
 def timeout() -> float:
@@ -138,10 +140,13 @@ def probe(kind: str, target: str, name: str, limit: float) -> dict:
                                  start_new_session=posix, env=_child_env())
     except OSError as exc:
         return {"error": f"could not start the plugin probe: {exc.strerror or exc}", "cache": False}
+    _running.add(child)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_read_lines, args=(child.stdout, lines), daemon=True).start()
     phase, deadline = None, time.monotonic() + STARTUP_LIMIT
     try:
+        if cancelled.is_set():   # started while cancel_all ran
+            return {"error": "cancelled", "cache": False}
         while True:
             try:
                 line = lines.get(timeout=max(deadline - time.monotonic(), 0))
@@ -171,6 +176,15 @@ def probe(kind: str, target: str, name: str, limit: float) -> dict:
         return {"error": f"{_death(code)} {PHASES[phase]}"}
     finally:
         _end(child, posix)
+        _running.discard(child)
+
+
+def cancel_all() -> None:
+    """End every probe still running (a Ctrl-C in the parent): their threads then return at
+    once instead of waiting out the plugin's time limit."""
+    cancelled.set()
+    for child in list(_running):
+        _end(child, os.name == "posix")
 
 
 def _command(kind: str, target: str, name: str) -> list[str]:

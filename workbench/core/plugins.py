@@ -231,9 +231,15 @@ def _verdicts(items: list[_Found], recheck: bool) -> dict[str, dict]:
             wanted.setdefault(item.key, item)
     if not wanted:
         return verdicts
+    plugin_probe.cancelled.clear()
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        probed = dict(zip(wanted, pool.map(
-            lambda it: plugin_probe.probe(it.kind, it.target, it.plugin.name, limit), wanted.values())))
+        try:
+            probed = dict(zip(wanted, pool.map(
+                lambda it: plugin_probe.probe(it.kind, it.target, it.plugin.name, limit), wanted.values())))
+        except BaseException:  # Ctrl-C: no verdict is kept, and no probe is waited for
+            pool.shutdown(wait=False, cancel_futures=True)
+            plugin_probe.cancel_all()
+            raise
     fresh = {key: {"verdict": v, "source": wanted[key].plugin.source, "limit": limit, "when": time.time()}
              for key, v in probed.items() if v.pop("cache", True)}
     if fresh:

@@ -76,6 +76,16 @@ def data_problems(graph, data) -> list:
     return problems
 
 
+def fit_notes(graph, data) -> list[tuple[str, str]]:
+    """(node id, one line) per node that training on `data` would change, naming the old and
+    the new values: the command line fits a project to its data but says so."""
+    by_node: dict[str, list[str]] = {}
+    for nid, name, old, new in fit_changes(graph, data):
+        by_node.setdefault(nid, []).append(f"{name} {_shown(old)} → {_shown(new)}")
+    return [(nid, f"{graph.nodes[nid].label()}: {', '.join(parts)} (fitted to the data)")
+            for nid, parts in by_node.items()]
+
+
 def _shown(value) -> str:
     return "(none)" if value in (None, "") else str(value)
 

@@ -104,12 +104,13 @@ def load_source(run_or_project: str | Path, checkpoint: str = "best"):
     from workbench.core import project as project_file
     from workbench.core.compile import compile_model
     from workbench.data import DataSettings, prepare
+    from workbench.export.python_code import training_settings
     project = project_file.load(path)
     if not project.data or not project.data.get("path"):
         raise ExportError(f"{path}: the project names no data file")
     data = prepare(DataSettings.from_dict(project.data), project.folder)
     data.bind(project.graph)
-    model = compile_model(project.graph, seed=int(project.training.get("seed", 0)), class_name=project.name)
+    model = compile_model(project.graph, seed=training_settings(project).seed, class_name=project.name)
     model.module.eval()
     meta = {"preprocessing": data.preprocessor.to_dict(), "classes": data.classes, "task": data.task}
     return RunInfo(project.folder, project, model, meta, "initial")
@@ -182,7 +183,8 @@ def _write_scripts(bundle: ClusterBundle, data_arg: str, run) -> list[Path]:
 
 def _commands_md(bundle: ClusterBundle, data_arg: str, run) -> str:
     n, m = bundle.nproc_per_node, bundle.multi_nodes
-    batch = int(run.project.training.get("batch_size", 32))
+    from workbench.export.python_code import training_settings
+    batch = training_settings(run.project).batch_size
     single = escape.markdown_code_block(bundle.commands["single_node"])
     multi = escape.markdown_code_block(f"export MASTER_ADDR=<node-0-address> MASTER_PORT={DEFAULT_PORT} "
                                        f"NODE_RANK=<0..{m - 1}>\n" + bundle.commands["multi_node"])

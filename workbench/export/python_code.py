@@ -376,15 +376,23 @@ def optimizer_source(plan, module: nn.Module) -> str:
 def train_source(run, data_path: str) -> str:
     from workbench.core.compile import training_plan
     plan = training_plan(run.project.graph)
-    t = run.project.training
-    settings = {"task": run.task, "data": data_path, "epochs": int(t.get("epochs", 10)),
-                "batch_size": int(t.get("batch_size", 32)), "lr": float(plan.lr),
-                "seed": int(t.get("seed", 0))}
+    t = training_settings(run.project)
+    settings = {"task": run.task, "data": data_path, "epochs": t.epochs,
+                "batch_size": t.batch_size, "lr": float(plan.lr), "seed": t.seed}
     src = template("train.py")
     return (src.replace("__PREPROCESS__", template("preprocess.py").strip())
                .replace("__SETTINGS__", _settings_literal(settings))
                .replace("__LOSS__", loss_source(plan))
                .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))
+
+
+def training_settings(project):
+    """The project's TrainingSettings; a bad setting is an ExportError naming its key."""
+    from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
+    try:
+        return TrainingSettings.from_dict(project.training)
+    except TrainingSettingsError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _settings_literal(settings: dict) -> str:

@@ -55,3 +55,12 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on a CUDA device (what the model, its optimizer state and activations must
+    fit in); None elsewhere, where the process' own memory is the limit (core.memory)."""
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free)

@@ -35,6 +35,7 @@ from workbench.train import metrics as metric_fns
 from workbench.train import runs
 from workbench.train.checkpoint import CheckpointError, load_checkpoint
 from workbench.train.checkpointer import Checkpointer
+from workbench.train.distributed_session import session_for
 from workbench.train.events import Callback, Event, EventGate
 
 STATUSES = ("completed", "early_stopped", "stopped", "failed")
@@ -136,8 +137,8 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_run = resume
         # distributed: a workbench.train.distributed.Context (torchrun + DDP); only rank 0 writes
-        self.dist = distributed
-        self.save = save and (distributed is None or distributed.is_main)
+        self.session = session_for(distributed)
+        self.save = save and self.session.is_main
         if resume and not self.run_dir:
             raise TrainingError("resuming needs the run folder to continue")
         self.overwrite = False
@@ -152,7 +153,6 @@ class Trainer:
         self._go = threading.Event()
         self._go.set()
         self._stop = threading.Event()
-        self._stop_wanted = threading.Event()  # distributed: a stop asked here, not yet agreed
         self.model: CompiledModel | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.device: torch.device | None = None
@@ -166,11 +166,7 @@ class Trainer:
         self._go.set()
 
     def stop(self) -> None:
-        if self.dist is not None:  # every rank must stop at the same batch: agreed in the loop
-            self._stop_wanted.set()
-            return
-        self._stop.set()
-        self._go.set()
+        self.session.request_stop(self._stop, self._go)
 
     @property
     def stopping(self) -> bool:
@@ -191,19 +187,17 @@ class Trainer:
             return self._fail(f"{where}{exc.strerror or exc}")
         except Exception as exc:  # a bug or a runtime shape/type error: still one line for the user
             text = " ".join(str(exc).split()) or type(exc).__name__
-            explained = self.dist.explain(exc) if self.dist is not None else None
-            return self._fail(explained or f"{type(exc).__name__}: {text[:500]}")
+            return self._fail(self.session.explain(exc) or f"{type(exc).__name__}: {text[:500]}")
         except BaseException as exc:  # SIGTERM / a second Ctrl-C in a distributed run
-            if self.dist is not None:
-                self._abandon(exc)
+            message = self.session.abandoned(exc)
+            if message:
+                self._abandon(message)
             raise
         finally:
             if self._log is not None:
                 self._log.close()
-            if self.dist is not None:  # let DDP's reducer go while the process group still exists
-                import gc
-                self.train_module = getattr(self, "module", None)
-                gc.collect()
+            self.train_module = getattr(self, "module", None)  # drop a DDP wrapper, then
+            self.session.release()
 
     def _optimizer_node(self):
         g = self.project.graph
@@ -215,7 +209,7 @@ class Trainer:
     def _setup(self) -> None:
         from workbench.core.compile import CompileError
         t = self.settings
-        self.device = self.dist.device if self.dist is not None else devices.resolve(t.device)
+        self.device = self.session.device(t.device)
         self.amp_dtype = devices.autocast_dtype(self.device, t.precision)
         unknown = [n for n in self.project.graph.nodes.values() if n.spec is None]
         if unknown:
@@ -223,6 +217,7 @@ class Trainer:
                                 f"(is the plugin that provides it installed?)")
         if hasattr(self.data, "bind"):
             self.data.bind(self.project.graph)
+        self._check_fits()
         try:
             self.model = compile_model(self.project.graph, seed=t.seed, class_name=self.project.name)
             self.plan = training_plan(self.project.graph)
@@ -240,10 +235,8 @@ class Trainer:
         self.train_rows = int(self.data.train.y.shape[0])
         if self.train_rows == 0:
             raise TrainingError("the training split is empty")
-        self.all_train_rows, self.world = self.train_rows, 1
-        if self.dist is not None:  # from here on, train_rows counts this rank's shard
-            self.world = self.dist.world_size
-            self.train_rows = self.dist.shard_rows(self.train_rows)
+        self.all_train_rows = self.train_rows
+        self.train_rows = self.session.shard_rows(self.train_rows)  # this process' rows per epoch
         self.steps_per_epoch = math.ceil(self.train_rows / self.batch_size)
         self.grad_clip = t.grad_clip
         es = t.early_stopping
@@ -263,8 +256,7 @@ class Trainer:
         self.optimizer = self.plan.make_optimizer(self.module)
         self.scheduler = self.plan.make_scheduler(self.optimizer, self.epochs, self.steps_per_epoch)
         self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None)
-        seed = t.seed
-        offset = self.dist.rank * 100_003 if self.dist is not None else 0  # own dropout/noise per rank
+        seed, offset = t.seed, self.session.seed_offset  # own dropout/noise per process
         torch.manual_seed(seed + offset)  # dropout and other layers that draw from the global generator
         self.shuffle_gen = torch.Generator().manual_seed(seed)  # the same on every rank
         self.augment_gen = torch.Generator(device=self.device).manual_seed(seed + 1 + offset)
@@ -273,7 +265,7 @@ class Trainer:
         aug = self.data_settings.augment if self.data_settings else {}
         self.augmenting = any(float(v or 0) > 0 for v in aug.values())
         self.params = [p for p in self.module.parameters() if p.requires_grad]
-        self.train_module = self.module   # a DistributedDataParallel wrapper in distributed runs
+        self.train_module = self.module   # wrapped by the session in _run (DDP in distributed runs)
         # hooks go on the plain module's layers: a DDP wrapper calls it, so they fire there too
         self.probe = insight.ActivationProbe(self.module, self.model.submodules, self.project.graph,
                                              rate=self.gate_rate)
@@ -282,10 +274,24 @@ class Trainer:
         self.epoch, self.step = 0, 0
         self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
 
+    def _check_fits(self) -> None:
+        """Refuse a graph that cannot be trained, or whose training cannot fit in memory, before
+        compile_model allocates its weights: the estimate (weights, gradients, optimizer
+        moments, activations of a real batch) names the biggest node and the figures. On a GPU
+        the device's free memory is the limit."""
+        from workbench.core.analysis import analyse
+        rows = self.session.shard_rows(int(self.data.train.y.shape[0]))
+        batch = max(1, min(self.settings.batch_size, rows))  # a batch is never more than the split
+        analysis = analyse(self.project.graph, self.project.training, batch_size=batch,
+                           free_memory=devices.free_memory(self.device))
+        if analysis.errors:
+            first = [p for p in analysis.errors if not p.training] or analysis.errors
+            raise TrainingError("the graph cannot be trained: " + "; ".join(p.message for p in first))
+
     def _prepare_folder(self) -> None:
         if not self.save:
             self.folder = None
-            if self.dist is not None and self.resume_run:  # ranks > 0 read rank 0's run folder
+            if self.session.distributed and self.resume_run:  # ranks > 0 read rank 0's run folder
                 self._restore(self.run_dir, rewrite_log=False)
             return
         if self.resume_run:
@@ -334,11 +340,8 @@ class Trainer:
         total_params = sum(p.numel() for p in self.params)
         precision = self.settings.precision
         note = "" if self.amp_dtype or precision == "fp32" else f" ({precision} runs as fp32 off CUDA)"
-        where, batch = self.device.type, f"{self.batch_size}"
-        if self.dist is not None:
-            self._wrap_distributed()
-            where = f"{self.device.type} x {self.world} processes ({self.dist.backend})"
-            batch = f"{self.batch_size} per process ({self.batch_size * self.world} in all)"
+        self.train_module = self.session.wrap(self.module, self.device)
+        where, batch = self.session.describe(self.device, self.batch_size)
         first = self.epoch + 1
         self._emit(Event("start", epoch=self.epoch, epochs=self.epochs, step=self.step,
                          steps=self.epochs * self.steps_per_epoch, lr=self._lr(),
@@ -356,7 +359,7 @@ class Trainer:
                     break
                 self.epoch = epoch
                 stop_early = self._end_epoch(epoch)
-                if self._stop.is_set() or (self.dist is not None and self._agree_stop()):
+                if self.session.agree_stop(self._stop):
                     status, message = "stopped", f"stopped by request after epoch {epoch}"
                     break
                 if stop_early:
@@ -376,7 +379,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch; False when stopped by request (the epoch is then incomplete)."""
-        from workbench.data import augment, batches
+        from workbench.data import augment
         module, opt = self.train_module, self.optimizer
         compute_loss = self._loss_function()
         autocast = devices.autocast(self.device, self.amp_dtype)
@@ -391,8 +394,7 @@ class Trainer:
         self.paused_s, started = 0.0, time.monotonic()
         i = -1
         module.train()
-        epoch_batches = (batches(self.data.train, self.batch_size, shuffle=True, generator=self.shuffle_gen)
-                         if self.dist is None else self._shard_batches())
+        epoch_batches = self.session.epoch_batches(self.data.train, self.batch_size, self.shuffle_gen, stop)
         for i, (x, y) in enumerate(epoch_batches):
             if stop.is_set() or not go.is_set():
                 if not self._hold(epoch):
@@ -441,29 +443,9 @@ class Trainer:
         self.epoch_train_s = time.monotonic() - started - self.paused_s
         return True
 
-    # -- distributed (torchrun + DDP; see distributed.py) -----------------------------------------
-
-    def _wrap_distributed(self) -> None:
-        from torch.nn.parallel import DistributedDataParallel
-        from workbench.train.distributed import Fault
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        self.train_module = DistributedDataParallel(self.module, device_ids=ids)
-        self.fault = Fault.from_env(self.dist.rank)
-
-    def _shard_batches(self):
-        return self.dist.train_batches(self.data.train, self.batch_size, self.shuffle_gen,
-                                       self._stop_wanted, self._stop, self.fault)
-
-    def _agree_stop(self) -> bool:
-        if self.dist.any(self._stop_wanted.is_set()):
-            self._stop.set()
-        return self._stop.is_set()
-
-    def _abandon(self, exc: BaseException) -> None:
+    def _abandon(self, message: str) -> None:
         """A distributed run killed from outside: keep the newest finished epoch, say why."""
         import contextlib
-        message = (f"{exc or type(exc).__name__} on {self.dist} (another rank failed or the launcher "
-                   f"stopped the run); the last finished epoch's checkpoint is kept")
         with contextlib.suppress(Exception):
             self.checkpoints.flush()
         with contextlib.suppress(Exception):
@@ -613,9 +595,7 @@ class Trainer:
         from workbench.data import batches
         if split is None or int(split.y.shape[0]) == 0:
             return {}
-        whole = split
-        if self.dist is not None:  # each rank its piece, then the sums of all pieces
-            split = self.dist.eval_piece(split)
+        whole, split = split, self.session.eval_piece(split)  # each rank its piece, then the sums
         module = self.module
         was_training = module.training
         module.eval()
@@ -631,17 +611,14 @@ class Trainer:
                 loss = self.plan.loss(outputs, {self.metric_target: y})
             acc.add(outputs[self.metric_output].float(), y, loss)
         module.train(was_training)
-        if self.dist is not None:
-            self.dist.reduce_accumulator(acc, whole)
+        self.session.reduce(acc, whole)
         return acc.result()
 
     def _end_epoch(self, epoch: int) -> bool:
         """Evaluate, checkpoint, report; True when early stopping says stop."""
         losses, done = self.epoch_losses, self.epoch_done
         self._check_buffer(epoch, losses, done, self.data.train.x[:1], self.data.train.y[:1])
-        train_loss = self._mean_loss(losses, done)
-        if self.dist is not None:
-            train_loss = self.dist.mean(train_loss, self._seen(done))
+        train_loss = self.session.mean(self._mean_loss(losses, done), self._seen(done))
         if not self.check_each_step and not math.isfinite(train_loss):
             raise NonFiniteError(f"the loss became NaN/Inf in epoch {epoch}")
         val = self.evaluate(self.data.val)
@@ -659,7 +636,7 @@ class Trainer:
         event = Event("epoch", epoch=epoch, epochs=self.epochs, step=self.step,
                       steps=self.epochs * self.steps_per_epoch, train_loss=train_loss,
                       val_loss=val.get("loss"), metrics={"val": val}, lr=self._lr(),
-                      samples_per_s=self._seen(done) * self.world / self.epoch_train_s if self.epoch_train_s > 0 else None,
+                      samples_per_s=self._seen(done) * self.session.world_size / self.epoch_train_s if self.epoch_train_s > 0 else None,
                       eta_s=None, message="best so far" if is_best else "")
         event.grad_norms, event.act_stats = self._insight()
         loop_s = time.monotonic() - self.t_loop
@@ -703,18 +680,17 @@ class Trainer:
                 runs.write_summary(self.folder, summary)
             self._emit(Event("end", epochs=self.epochs, step=self.step, message=message or status))
             return RunResult(status, summary, self.folder, self.model, 0, 0, message, self.history)
-        if self.dist is not None and status == "failed":
+        if self.session.distributed and status == "failed":
             return self._fail(message)  # the other ranks are not evaluating with us: no collectives
         saved = self.checkpoints
         if self.restore_best and saved.best_state is not None:
             self.module.load_state_dict(saved.best_state)
             weights = f"best (epoch {self.early.best_epoch})"
         elif status in ("stopped", "failed") and saved.last_saved_epoch and (
-                self.folder is not None or self.dist is not None):
+                self.folder is not None or self.session.distributed):
             if self.folder is not None:
                 self.module.load_state_dict(saved.last_weights())
-            if self.dist is not None:  # rank 0 read its checkpoint; the others take its weights
-                self.dist.broadcast_weights(self.module)
+            self.session.share_weights(self.module)  # rank 0 read its checkpoint; the others take it
             weights = f"last good (epoch {saved.last_saved_epoch})"
         else:
             weights = f"last (epoch {self.epoch})"
@@ -728,14 +704,12 @@ class Trainer:
                    "test": self.evaluate(getattr(self.data, "test", None))}
         if self.task == "classification" and self.data.classes:
             summary["classes"] = list(self.data.classes)
-        if self.dist is not None:
-            digests = self.dist.weight_digests(self.module)
-            summary["distributed"] = {"world_size": self.world, "backend": self.dist.backend,
-                                      "batch_per_process": self.batch_size,
-                                      "weights_identical": len(set(digests)) == 1}
-            if len(set(digests)) != 1:
-                message = (message + "; " if message else "") + "warning: the ranks' final weights differ"
-                summary["message"] = message
+        entry, warning = self.session.summary(self.module, self.batch_size)
+        if entry is not None:
+            summary["distributed"] = entry
+        if warning:
+            message = (message + "; " if message else "") + warning
+            summary["message"] = message
         if self.folder is not None:
             runs.write_summary(self.folder, summary)
         metrics = {k: summary[k] for k in ("train", "val", "test")}
