@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from workbench import __version__
-from workbench.core import atomic
+from workbench.core import atomic, files
 from workbench.core import project as project_file
 from workbench.core.compile import CompiledModel, compile_model
 from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
@@ -68,11 +68,13 @@ def save_tensors(obj, path: Path) -> None:
 def load_tensors(path: Path, what: str = "checkpoint"):
     """torch.load(weights_only=True) with its failures as one CheckpointError naming the file."""
     try:
-        if path.stat().st_size == 0:
+        if files.check_regular(path, what).st_size == 0:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not a {what}")
         return torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
+    except files.FileRefused as exc:  # a FIFO or device would block or never end
+        raise CheckpointError(str(exc)) from None
     except Exception as exc:  # corrupt, truncated, not a weights file, or unsafe
         raise CheckpointError(f"{path}: not a readable {what} ({_why(exc)})") from None
 
@@ -103,9 +105,9 @@ def load_checkpoint(folder: Path, name: str = "best") -> tuple[dict, dict]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{weights}: not a checkpoint (no state dict of named tensors)")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{meta_path}: unreadable ({_first_line(exc)})") from None
+        meta = files.load_json(meta_path, what="checkpoint description") if meta_path.exists() else {}
+    except files.FileRefused as exc:
+        raise CheckpointError(f"{meta_path}: unreadable ({exc.why})") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{meta_path}: expected a JSON object")
     return state, meta

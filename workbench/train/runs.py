@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.core import atomic
+from workbench.core import atomic, files
 from workbench.core import project as project_file
 from workbench.train.checkpoint import CheckpointError, load_tensors, save_tensors
 from workbench.train.events import Event, _clean
 
 STATE_FILE = "last.state.pt"
+EVENTS_LIMIT = 1024 * 1024 * 1024  # metrics.jsonl: ~200 bytes an epoch; a gigabyte is no run's log
 
 
 def new_run_folder(project: project_file.Project, root: str | Path | None = None) -> Path:
@@ -134,21 +135,21 @@ def read_event_lines(folder: str | Path, warnings: list[str] | None = None) -> l
     object (binary garbage, half a line left by an older version or another program) is
     skipped, with one warning for all of them appended to `warnings`."""
     path = Path(folder) / "metrics.jsonl"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return []
-    except OSError as exc:
+    try:
+        raw = files.read_regular_bytes(path, EVENTS_LIMIT, "event log")
+    except files.FileRefused as exc:
         if warnings is not None:
-            warnings.append(f"{path}: unreadable ({exc.strerror or exc}), no curves")
+            warnings.append(f"{path}: unreadable ({exc.why}), no curves")
         return []
     out, bad = [], []
     for number, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
-            event = json.loads(line.decode("utf-8"))
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            event = files.parse_json(line.decode("utf-8"), str(path))
+        except (ValueError, files.FileRefused):  # not JSON, not UTF-8, or nested too deep
             event = None
         if isinstance(event, dict) and _whole(event.get("epoch", 0)) and _whole(event.get("step", 0)):
             out.append((line, event))
@@ -205,15 +206,13 @@ def read_run(folder: str | Path, events: bool = False) -> RunRecord:
     summary: dict = {}
     path = folder / "summary.json"
     try:
-        loaded = json.loads(path.read_bytes().decode("utf-8"))
+        loaded = files.load_json(path, what="run summary") if path.exists() else {}
         if isinstance(loaded, dict):
             summary = loaded
         else:
             warnings.append(f"{path}: not a JSON object, ignored")
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        warnings.append(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc}), ignored")
+    except files.FileRefused as exc:
+        warnings.append(f"{path}: unreadable ({exc.why}), ignored")
     epochs = [e for e in read_events(folder, warnings) if e.get("kind") == "epoch"] if events else []
     return RunRecord(folder, summary, epochs, warnings)
 
