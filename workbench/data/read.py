@@ -148,7 +148,9 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
                             "a table Workbench can read", path=display, line=1)
         covered = len(text[: cut + 1].encode(encoding, errors="replace"))
         text = text[: cut + 1]
-    numbered = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    # lines end at \n, \r\n or \r only, as for csv and pandas (str.splitlines also splits at
+    # U+2028, U+0085, \x1c ..., which are characters of a field there)
+    numbered = [(i, ln) for i, ln in enumerate(_LINE_END.split(text), 1) if ln.strip()]
     numbered = numbered[: SAMPLE_ROWS + 1]
     lines = [ln for _, ln in numbered]
     if not lines:
@@ -422,7 +424,12 @@ def _split(line: str, delimiter: str, quoting: bool) -> list[str]:
         return line.split()
     if not quoting:  # what the csv module does with QUOTE_NONE, also for a joined header
         return line.split(delimiter)
-    return next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    except csv.Error:
+        if "\n" in line:  # a joined header split by a delimiter it was not written with
+            return [line]
+        raise
 
 
 def _delimiter(lines: list[str]) -> str:
@@ -457,7 +464,8 @@ def _quoting(lines: list[str], delimiter: str) -> bool:
     In text<TAB>label files a description may hold one `"`: reading it as an opening quote
     would swallow the following lines. Comma/semicolon/pipe files always get CSV quoting.
     A TSV written by a CSV writer quotes a field holding a tab (`"a<TAB>b"`): that is quoting
-    when every line then splits, quotes honoured, into the same number of fields.
+    when every line then splits, quotes honoured, into the same number of fields (and some
+    line splits otherwise without them: a `"` inside a word needs no quoting).
     """
     if delimiter not in ("\t", WHITESPACE):
         return True
@@ -473,14 +481,15 @@ def _quoting(lines: list[str], delimiter: str) -> bool:
 def _quoted_fields_line_up(lines: list[str]) -> bool:
     """Every line is whole tab-separated CSV (each quote opened at a field's start is closed
     on that line, no stray quote after it) and all lines have as many fields, more than one."""
-    widths = set()
+    widths, quoted = set(), False
     for line in lines:
         try:
             fields = next(csv.reader([line], delimiter="\t", strict=True), [])
         except csv.Error:
             return False
         widths.add(len(fields))
-    return len(widths) == 1 and widths.pop() > 1
+        quoted = quoted or fields != line.split("\t")
+    return quoted and len(widths) == 1 and widths.pop() > 1
 
 
 _COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+$")
@@ -508,6 +517,7 @@ def header_names(cells: list[str]) -> list[str]:
     return _unique([n or f"column_{i + 1}" for i, n in enumerate(names)])
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 

@@ -68,9 +68,12 @@ def _read_raw(path, pre):
     for encoding in tries:
         try:
             names = None
+            if not has_header and _names_the_columns(path, pre, delimiter, quoting, encoding):
+                has_header = True  # a file with a header, where the training file had none
             if has_header:  # named as training named them; a file separated otherwise is read so
-                names, delimiter = _header_names(path, needed, delimiter, quoting, encoding)
-                decimal = "." if delimiter == "," else decimal
+                names, other = _header_names(path, needed, delimiter, quoting, encoding)
+                if other != delimiter:  # 1,5 can only be a decimal comma where "," is not between fields
+                    delimiter, decimal = other, "." if other == "," else ","
             df = _read_as(path, pre, names, delimiter, quoting, encoding, decimal)
             break
         except UnicodeDecodeError:
@@ -83,7 +86,9 @@ def _read_raw(path, pre):
         shown = ", ".join(_short(c) for c in list(df.columns)[:8]) + (", ..." if df.shape[1] > 8 else "")
         raise SystemExit(f"error: {path}: no column {_short(missing[0])} (the model was trained "
                          f"with it; this file has {shown})")
-    _check_numbers(path, df, pre)
+    dialect = (delimiter, quoting, encoding, has_header)
+    _check_short_rows(path, df, needed, dialect)
+    _check_numbers(path, df, pre, dialect)
     return df
 
 
@@ -143,6 +148,57 @@ def _header_names(path, needed, delimiter, quoting, encoding):
     return names, delimiter
 
 
+def _names_the_columns(path, pre, delimiter, quoting, encoding):
+    """Is the first line of a file read without a header the training columns' names?"""
+    first = header_names(_first_record(path, delimiter, quoting, encoding))
+    return len(first) > 0 and first == list(pre["columns"])[: len(first)] and \
+        all(c in first for c in _needed_columns(pre))
+
+
+def _records(path, delimiter, quoting, encoding):
+    """(line number, fields) of each non-blank record, as pandas splits the file; slow (Python
+    per row), so only used to name the line of an error."""
+    csv.field_size_limit(16 * 1024 * 1024)
+    with open(path, encoding=encoding, newline="") as f:
+        if delimiter == " ":
+            for number, line in enumerate(f, 1):
+                if line.split():
+                    yield number, line.split()
+            return
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+        start = 1
+        for fields in reader:
+            if fields and fields != [""]:
+                yield start, fields
+            start = reader.line_num + 1
+
+
+def _data_records(path, dialect):
+    records = _records(path, *dialect[:3])
+    if dialect[3]:
+        next(records, None)
+    return records
+
+
+def _line_of(path, dialect, row):
+    return next((number for i, (number, _) in enumerate(_data_records(path, dialect)) if i == row), "?")
+
+
+def _check_short_rows(path, df, needed, dialect):
+    """A line with too few fields reads as missing values at its end, which would be filled in
+    silently: when a needed column has gaps, find such a line and stop there."""
+    if not needed or df.shape[1] < 2:
+        return
+    width = max(list(df.columns).index(c) for c in needed) + 1
+    if not df[list(df.columns)[width - 1]].isna().any():
+        return
+    for number, fields in _data_records(path, dialect):
+        if len(fields) < width:
+            raise SystemExit(f"error: {path}: line {number}: {len(fields)} field(s), the "
+                             f"model needs column {_short(list(df.columns)[width - 1])} "
+                             f"(field {width}): {_short(dialect[0].join(fields))}")
+
+
 def _read_as(path, pre, names, delimiter, quoting, encoding, decimal):
     kwargs = dict(sep=r"\s+" if delimiter == " " else delimiter, encoding=encoding, dtype=str,
                   keep_default_na=False, na_values=pre.get("missing_tokens", []), decimal=decimal)
@@ -168,7 +224,7 @@ def _numeric_columns(pre):
     return numeric
 
 
-def _check_numbers(path, df, pre):
+def _check_numbers(path, df, pre, dialect):
     """A numeric feature holding a word or inf stops with the row and column: filled in
     silently, it would give a prediction for a row that was not there."""
     for f in pre.get("features", []):
@@ -179,8 +235,8 @@ def _check_numbers(path, df, pre):
         bad = ~np.isfinite(v) & text.notna().to_numpy()
         if bad.any():
             row = int(bad.argmax())
-            raise SystemExit(f"error: {path}: data row {row + 1}, column {_short(f['column'])}: "
-                             f"{_short(text.iloc[row])} is not a finite number")
+            raise SystemExit(f"error: {path}: line {_line_of(path, dialect, row)}, column "
+                             f"{_short(f['column'])}: {_short(text.iloc[row])} is not a finite number")
 
 
 def _short(text, limit=60):
