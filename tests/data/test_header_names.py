@@ -105,3 +105,20 @@ def test_names_holding_delimiters_and_quotes(tmp_path, delimiter):
     df, info = read_table(write(tmp_path, "p.csv", table(rows, delimiter)))
     assert info.delimiter == delimiter and info.has_header and list(df.columns) == names
     assert df['e\tf"g"'].tolist() == CLASSES and df["a,b"].tolist() == [1.5] * 8
+
+
+def test_unprintable_names_are_escaped_in_messages_and_in_inspect(tmp_path, capsys):
+    """A terminal escape or a line separator in a column name is shown as its escape: it can
+    neither recolour nor move the user's terminal, nor split a one-line error."""
+    from workbench.cli import main
+    from workbench.data import DataError
+    name = "a\x1b[31mRED\u2028x"
+    path = write(tmp_path, "esc.csv", table([[name, "label"]] + [[str(i), c] for i, c in enumerate(CLASSES)]))
+    assert read_table(path)[0].columns[0] == name  # the name itself is kept
+    with pytest.raises(DataError) as info:
+        inspect(path, target="zz")
+    assert str(info.value) == (f"{path}: no column 'zz' to use as the target (columns: "
+                               "a\\x1b[31mRED x, label)")  # a line separator: a space
+    assert main(["data", "inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u2028" not in out and "a\\x1b[31mRED\\u2028x  numeric" in out
