@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -137,6 +138,10 @@ def test_what_cannot_be_read_is_one_line_naming_file_line_and_column(replay, tra
                                          "finite number")
     empty = write(tmp_path, "empty.csv", "")
     assert refusal(replay, pre, empty) == f"error: {empty}: the file is empty"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.csv")
+        assert refusal(replay, pre, tmp_path / "pipe.csv") == (
+            f"error: {tmp_path / 'pipe.csv'}: not a regular file: only regular files are read")
     x, y = inputs(replay, pre, write(tmp_path, "header_only.csv", body[0] + "\n"))
     assert x.shape == (0, x.shape[1]) and len(y) == 0  # no rows, no predictions: not an error
 

@@ -4,7 +4,9 @@
 # Workbench did in training. Nothing is fitted again.
 import csv
 import json
+import os
 import re
+import stat
 import sys
 
 import numpy as np
@@ -62,6 +64,8 @@ def read_raw(path, pre):
 
 
 def _read_raw(path, pre):
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, /dev/zero never end
+        raise SystemExit(f"error: {path}: not a regular file: only regular files are read")
     delimiter, has_header, quoting, encoding, decimal = _dialect(path, pre)
     needed = _needed_columns(pre)
     tries = _encodings(path)
