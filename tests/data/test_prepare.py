@@ -236,3 +236,14 @@ def test_prepare_hands_back_what_it_read_so_no_caller_reads_twice(monkeypatch):
     assert data.frame.shape == (150, 5) and list(data.frame.columns) == data.schema.info.columns
     assert data.schema.target == "species" and data.schema.rows == 150
     assert prepare(DataSettings(path=str(DATA / "iris.csv"))).frame is None  # training keeps none
+
+
+def test_a_held_out_row_is_taken_from_a_class_with_rows_to_spare():
+    """Tiny files (a class of one row): the validation and test rows a split must not lack
+    come from a class that still trains without them, so no class loses its only row."""
+    from workbench.data.split import split_indices
+    labels = np.array([0, 0, 0, 1, 2])
+    for seed in range(20):
+        train, val, test = split_indices(5, 0.15, 0.15, seed, labels)
+        assert len(val) == 1 and len(test) == 1, seed
+        assert set(labels[train]) == {0, 1, 2}, seed

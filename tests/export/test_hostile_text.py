@@ -20,10 +20,13 @@ import pytest
 MARK = "PWNED"
 HOSTILE = ('x"""\'\'\'\nimport os; os.system("touch PWNED") # $(touch PWNED) `touch PWNED`; rm -f nothing '
            '*/ <script>alert(1)</script> [a](javascript:x) \\ \\n é☃ \u2028 ${HOME}')
-# A file name cannot hold '/'. Column names: short and without line breaks, else the reader
-# (rightly) takes the first line for data; class names: the label column's values.
+# A file name cannot hold '/'. Column names: the whole hostile string, long and many words
+# (the header is known by the repeated classes under it); the line break inside the quoted
+# name reads as a space, as a wrapped spreadsheet heading would. Class names: the label
+# column's values, the hostile string with its line break.
 FILE_NAME = HOSTILE.replace("/", "∕") + ".csv"
-COLUMN = 'c"""\'\'\'$(touch${IFS}PWNED)`id`;rm<b>*/#\\é'
+COLUMN = HOSTILE
+COLUMN_READ = HOSTILE.replace("\n", " ")  # how the reader names it
 WORDS = ["good", "bad", "$(touch", "PWNED)", "`touch", '"""', "'''", "<script>", "\\x", "é☃", "#", "*/", ";rm"]
 FORMATS = {"onnx": "m.onnx", "torchscript": "m.pt", "pt2": "m.pt2", "python": "code", "bundle": "bundle"}
 
@@ -79,7 +82,8 @@ def test_every_format_exports_and_verifies_and_nothing_ran(exported):
     from workbench.export.api import load
     info = load(run)
     assert info.classes == [COLUMN + "no", COLUMN + "yes"]
-    assert info.preprocessing["text"]["columns"] == [COLUMN + " text"]
+    assert info.preprocessing["text"]["columns"] == [COLUMN_READ + " text"]
+    assert info.preprocessing["target"]["columns"] == [COLUMN_READ + " label"]
     assert {"touch", "pwned", "script"} <= set(info.preprocessing["text"]["vocab"])  # \w+ tokens
     assert _marks(root) == []
 

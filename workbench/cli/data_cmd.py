@@ -41,7 +41,8 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, UnicodeError, ValueError) as exc:  # a reader failure not foreseen
-        print(f"error: {args.file}: {' '.join(str(exc).split())}", file=sys.stderr)
+        from workbench.data.errors import one_line
+        print(f"error: {one_line(f'{args.file}: {exc}')}", file=sys.stderr)
         return 2
     if args.json:
         import json
@@ -53,25 +54,27 @@ def run(args) -> int:
 
 
 def _describe(schema) -> str:
+    from workbench.data.errors import printable as _p
+
     info = schema.info
-    lines = [f"file: {schema.path}",
+    lines = [f"file: {_p(schema.path)}",
              f"delimiter: {info.delimiter_name}   encoding: {info.encoding}   "
              f"header: {'yes' if info.has_header else 'no'}   rows: {schema.rows}"]
-    width = max([len("column")] + [len(c.name) for c in schema.columns])
+    width = max([len("column")] + [len(_p(c.name)) for c in schema.columns])
     lines.append(f"{'column':<{width}}  {'type':<11}  {'role':<7}  {'missing':>7}  distinct  note")
     for c in schema.columns:
-        lines.append(f"{c.name:<{width}}  {c.type:<11}  {c.role:<7}  {c.missing:>7}  "
-                     f"{c.distinct:>8}  {c.note}".rstrip())
-    targets = ", ".join(f"'{t}'" for t in schema.targets)
+        lines.append(f"{_p(c.name):<{width}}  {c.type:<11}  {c.role:<7}  {c.missing:>7}  "
+                     f"{c.distinct:>8}  {_p(c.note)}".rstrip())
+    targets = ", ".join(f"'{_p(t)}'" for t in schema.targets)
     if schema.classes is not None:
         shown = schema.classes[:CLASSES_SHOWN]
-        counts = ", ".join(f"{name} {n}" for name, n in shown)
+        counts = ", ".join(f"{_p(name)} {n}" for name, n in shown)
         if len(schema.classes) > len(shown):
             counts += f", … ({len(schema.classes) - len(shown)} more)"
         lines.append(f"target {targets}: classification, {len(schema.classes)} classes: {counts}")
     else:
         lines.append(f"target {targets}: regression")
-    lines += [f"warning: {w}" for w in schema.warnings]
+    lines += [f"warning: {_p(' '.join(str(w).splitlines()))}" for w in schema.warnings]
     return "\n".join(lines)
 
 
@@ -92,10 +95,13 @@ def _show_preview(p, as_json: bool) -> int:
              f"delimiter: {info.delimiter_name}   encoding: {info.encoding}   "
              f"header: {'yes' if info.has_header else 'no'}   {about}: {p.estimated_rows}",
              f"first {info.rows} rows:"]
-    width = max([len("column")] + [len(c.name) for c in p.columns])
+    from workbench.data.errors import printable as _p
+
+    width = max([len("column")] + [len(_p(c.name)) for c in p.columns])
     lines.append(f"{'column':<{width}}  {'type':<11}  {'missing':>7}  examples")
     for c in p.columns:
-        lines.append(f"{c.name:<{width}}  {c.type:<11}  {c.missing:>7}  {', '.join(c.examples)}")
-    lines += [f"warning: {w}" for w in info.warnings]
+        lines.append(f"{_p(c.name):<{width}}  {c.type:<11}  {c.missing:>7}  "
+                     f"{_p(', '.join(c.examples))}")
+    lines += [f"warning: {_p(' '.join(str(w).splitlines()))}" for w in info.warnings]
     print("\n".join(lines))
     return 0

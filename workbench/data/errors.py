@@ -34,11 +34,19 @@ MESSAGE_LIMIT = 300  # a message quoting a 65 KB header line is no message
 
 
 def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Collapse any line breaks so that a message never spans lines, and cut it at `limit`."""
-    text = str(text)
-    if "\n" in text or "\r" in text:
-        text = " ".join(text.splitlines())
+    """Collapse any line breaks so that a message never spans lines, and cut it at `limit`.
+    Other unprintable characters (a terminal escape in a column name) show as escapes."""
+    text = printable(" ".join(str(text).splitlines()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """`text` with each unprintable character (ESC, TAB, U+2028, a lone surrogate) written as
+    its Python escape: a name from a file can neither move a terminal's cursor nor break a line."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def show(value: object, limit: int = 40) -> str:

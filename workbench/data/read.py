@@ -148,11 +148,14 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
                             "a table Workbench can read", path=display, line=1)
         covered = len(text[: cut + 1].encode(encoding, errors="replace"))
         text = text[: cut + 1]
-    numbered = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    # lines end at \n, \r\n or \r only, as for csv and pandas (str.splitlines also splits at
+    # U+2028, U+0085, \x1c ..., which are characters of a field there)
+    numbered = [(i, ln) for i, ln in enumerate(_LINE_END.split(text), 1) if ln.strip()]
     numbered = numbered[: SAMPLE_ROWS + 1]
     lines = [ln for _, ln in numbered]
     if not lines:
         raise DataError("the file is empty", path=display)
+    lines = _join_quoted_header(lines)
     try:
         delimiter = overrides.get("delimiter") or _delimiter(lines)
         quoting = _quoting(lines, delimiter)
@@ -169,7 +172,8 @@ def sniff(path, display: str | None = None, sample_bytes: int = SAMPLE_BYTES, **
     text_format = False
     if names is None:
         if has_header:
-            names = _unique([c.strip() or f"column_{i + 1}" for i, c in enumerate(rows[0])])
+            names = header_names(rows[0])
+            warnings += _duplicate_warnings(display, rows[0], names)
         elif width == 2 and delimiter == "\t":
             names, text_format = _text_form_names(rows), True
         else:
@@ -418,8 +422,14 @@ def _decode(raw: bytes, encoding: str, complete: bool) -> tuple[str, str]:
 def _split(line: str, delimiter: str, quoting: bool) -> list[str]:
     if delimiter == WHITESPACE:
         return line.split()
-    quote = csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE
-    return next(csv.reader([line], delimiter=delimiter, quoting=quote, strict=False), [])
+    if not quoting:  # what the csv module does with QUOTE_NONE, also for a joined header
+        return line.split(delimiter)
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    except csv.Error:
+        if "\n" in line:  # a joined header split by a delimiter it was not written with
+            return [line]
+        raise
 
 
 def _delimiter(lines: list[str]) -> str:
@@ -453,6 +463,9 @@ def _quoting(lines: list[str], delimiter: str) -> bool:
 
     In text<TAB>label files a description may hold one `"`: reading it as an opening quote
     would swallow the following lines. Comma/semicolon/pipe files always get CSV quoting.
+    A TSV written by a CSV writer quotes a field holding a tab (`"a<TAB>b"`): that is quoting
+    when every line then splits, quotes honoured, into the same number of fields (and some
+    line splits otherwise without them: a `"` inside a word needs no quoting).
     """
     if delimiter not in ("\t", WHITESPACE):
         return True
@@ -461,8 +474,22 @@ def _quoting(lines: list[str], delimiter: str) -> bool:
             if '"' in f:
                 f = f.strip()
                 if not (len(f) >= 2 and f[0] == '"' and f[-1] == '"'):
-                    return False
+                    return delimiter == "\t" and _quoted_fields_line_up(lines)
     return True
+
+
+def _quoted_fields_line_up(lines: list[str]) -> bool:
+    """Every line is whole tab-separated CSV (each quote opened at a field's start is closed
+    on that line, no stray quote after it) and all lines have as many fields, more than one."""
+    widths, quoted = set(), False
+    for line in lines:
+        try:
+            fields = next(csv.reader([line], delimiter="\t", strict=True), [])
+        except csv.Error:
+            return False
+        widths.add(len(fields))
+        quoted = quoted or fields != line.split("\t")
+    return quoted and len(widths) == 1 and widths.pop() > 1
 
 
 _COMMA_NUMBER = re.compile(r"^[-+]?\d+,\d+$")
@@ -482,14 +509,71 @@ def _decimal(rows: list[list[str]], delimiter: str) -> str:
     return "," if comma and not dot else "."
 
 
+def header_names(cells: list[str]) -> list[str]:
+    """Column names from a header record: stripped, a line break inside a quoted name read as
+    a space (a wrapped spreadsheet heading), an empty name `column_<n>`, a repeated one `.1`.
+    An exported predict.py names columns by this same rule (preprocessing-format.md)."""
+    names = [_LINE_BREAKS.sub(" ", c).strip() for c in cells]
+    return _unique([n or f"column_{i + 1}" for i, n in enumerate(names)])
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
 def _unique(names: list[str]) -> list[str]:
-    """Duplicate header names get .1, .2 … as pandas would name them."""
+    """Repeated names get .1, .2 … as pandas would name them, skipping names already taken
+    (`a, a, a.1` -> `a, a.2, a.1`), so that every column keeps its own name."""
+    taken = set(names)
     seen: Counter = Counter()
     out = []
     for name in names:
-        out.append(name if not seen[name] else f"{name}.{seen[name]}")
+        if not seen[name]:
+            out.append(name)
+        else:
+            k = seen[name]
+            while f"{name}.{k}" in taken:
+                k += 1
+            out.append(f"{name}.{k}")
+            taken.add(out[-1])
+            seen[name] = k
         seen[name] += 1
     return out
+
+
+def _duplicate_warnings(display: str, cells: list[str], names: list[str]) -> list[str]:
+    out = []
+    for cell, name in zip(cells, names):
+        original = _LINE_BREAKS.sub(" ", cell).strip()
+        if original and name != original:
+            out.append(f"{display}: line 1: the header names column {show(original, 60)} again; "
+                       f"this one is read as {show(name, 60)}")
+    return out
+
+
+def _join_quoted_header(lines: list[str]) -> list[str]:
+    """A header name with a line break inside its quotes spans several lines: join them into
+    one record (csv-parsed later), so the sample's first row is the whole header."""
+    first = lines[0]
+    if first.count('"') % 2 == 0:
+        return lines
+    for k in range(1, min(len(lines), 20)):
+        first += "\n" + lines[k]
+        if first.count('"') % 2 == 0:
+            return [first] + lines[k + 1:] if _one_record(first) else lines
+    return lines
+
+
+def _one_record(text: str) -> bool:
+    """Is `text` one well-formed CSV record with some candidate delimiter (its line breaks all
+    inside quotes)? A stray quote in a line of plain text is not."""
+    for d in CANDIDATES:
+        try:
+            if len(list(csv.reader([text], delimiter=d, strict=True))) == 1:
+                return True
+        except csv.Error:
+            pass
+    return False
 
 
 def _is_number(text: str, decimal: str = ".") -> bool:
@@ -525,18 +609,29 @@ def _has_header(rows: list[list[str]], decimal: str) -> bool:
         if not _is_number(name, decimal) and name.strip() not in _NA \
                 and _numeric_column(body, j, decimal):
             return True
-    # All columns hold words. Header names are short, distinct, and not values of their column.
+    # All columns hold words. A header name is not a value of its column ...
     names = [f.strip() for f in first]
+    columns = [[r[j].strip() for r in body if j < len(r)] for j in range(len(names))]
+    if any(name in column for name, column in zip(names, columns) if name):
+        return False
+    # ... so a first cell above a column of repeated values (classes, categories) that is not
+    # one of them is a name, whatever its length ("The category label of the product").
+    if any(name and _repeats(column) for name, column in zip(names, columns)):
+        return True
+    # Every column differs in every row (free text, identifiers): little to go on. Names are
+    # distinct, and a phrase above phrases is a first row of data, not a header.
     if len(set(names)) != len(names) or any(not n for n in names):
         return False
-    if any(len(n) > 64 or len(n.split()) > 5 for n in names):
-        return False
-    for j, name in enumerate(names):
-        column = [r[j].strip() for r in body if j < len(r)]
-        if name in column:
-            return False
+    for name, column in zip(names, columns):
         words = sum(len(v.split()) for v in column) / max(1, len(column))
-        if words >= 3 and len(name.split()) >= 3:  # a phrase above phrases: data, not a name
+        if words >= 3 and len(name.split()) >= 3:
             return False
     return True
+
+
+def _repeats(column: list[str]) -> bool:
+    """A column of a few values, each seen again and again (at least 4 rows, at most half as
+    many distinct values as rows)."""
+    values = [v for v in column if v not in _NA]
+    return len(values) >= 4 and len(set(values)) * 2 <= len(values)
 

@@ -41,7 +41,12 @@ def split_indices(n: int, val: float, test: float, seed: int = 0,
     parts = [np.sort(np.concatenate(p)).astype(np.int64) for p in (train, val_rows, test_rows)]
     for i, ratio in ((1, val), (2, test)):  # a split asked for must not come out empty
         if ratio > 0 and len(parts[i]) == 0 and len(parts[0]) > 1:
-            moved = parts[0][rng.integers(len(parts[0]))]
+            # from a class that keeps a training row without it, when there is one
+            classes = np.unique(labels, return_inverse=True)[1]
+            left = np.bincount(classes[parts[0]], minlength=classes.max() + 1)
+            spare = parts[0][left[classes[parts[0]]] > 1]
+            pool = spare if len(spare) else parts[0]
+            moved = pool[rng.integers(len(pool))]
             parts[0] = parts[0][parts[0] != moved]
             parts[i] = np.array([moved], dtype=np.int64)
     return tuple(parts)  # type: ignore[return-value]

@@ -4,7 +4,10 @@
 # Workbench did in training. Nothing is fitted again.
 import csv
 import json
+import os
 import re
+import stat
+import sys
 
 import numpy as np
 import pandas as pd
@@ -49,7 +52,9 @@ def read_raw(path, pre):
         raise SystemExit(f"error: {path}: no such file") from None
     except OSError as exc:
         raise SystemExit(f"error: {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+    except pd.errors.EmptyDataError:
+        raise SystemExit(f"error: {path}: the file is empty") from None
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:  # ParserError is a ValueError
         delimiter, has_header = _dialect(path, pre)[:2]
         how = f"fields separated by {SEPARATORS.get(delimiter, repr(delimiter))}, " + \
             ("a header row" if has_header else "no header row")
@@ -59,26 +64,188 @@ def read_raw(path, pre):
 
 
 def _read_raw(path, pre):
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, /dev/zero never end
+        raise SystemExit(f"error: {path}: not a regular file: only regular files are read")
     delimiter, has_header, quoting, encoding, decimal = _dialect(path, pre)
+    needed = _needed_columns(pre)
+    tries = _encodings(path)
+    for encoding in tries:
+        try:
+            names = None
+            if not has_header and _names_the_columns(path, pre, delimiter, quoting, encoding):
+                has_header = True  # a file with a header, where the training file had none
+            if has_header:  # named as training named them; a file separated otherwise is read so
+                names, other = _header_names(path, needed, delimiter, quoting, encoding)
+                if other != delimiter:  # 1,5 can only be a decimal comma where "," is not between fields
+                    delimiter, decimal = other, "." if other == "," else ","
+            df = _read_as(path, pre, names, delimiter, quoting, encoding, decimal)
+            break
+        except UnicodeDecodeError:
+            if encoding == tries[-1]:
+                raise
+            if pre.get("read", {}).get("encoding") != "latin-1":
+                print(f"note: {path}: not valid UTF-8, read as Latin-1", file=sys.stderr)
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        shown = ", ".join(_short(c) for c in list(df.columns)[:8]) + (", ..." if df.shape[1] > 8 else "")
+        raise SystemExit(f"error: {path}: no column {_short(missing[0])} (the model was trained "
+                         f"with it; this file has {shown})")
+    dialect = (delimiter, quoting, encoding, has_header)
+    _check_short_rows(path, df, needed, dialect)
+    _check_numbers(path, df, pre, dialect)
+    return df
+
+
+def _needed_columns(pre):
+    return [f["column"] for f in pre.get("features", [])] + (pre["text"]["columns"] if pre.get("text") else [])
+
+
+def _encodings(path):
+    """The encodings to try, in order: UTF-16 when the file says so (a BOM), else UTF-8 (with
+    or without a BOM), then Latin-1, whatever the training file was (Latin-1 reads anything)."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ["utf-16"]
+    return ["utf-8-sig", "latin-1"]
+
+
+def _first_record(path, delimiter, quoting, encoding):
+    csv.field_size_limit(16 * 1024 * 1024)
+    with open(path, encoding=encoding, newline="") as f:
+        if delimiter == " ":
+            return next((line.split() for line in f if line.strip()), [])
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+        return next((r for r in reader if r and r != [""]), [])
+
+
+def header_names(cells):
+    """Workbench's naming rule (data/read.py header_names): stripped, a line break inside a
+    quoted name read as a space, an empty name column_<n>, a repeated one .1, .2 ..."""
+    names = [re.sub(r"\s*[\r\n]+\s*", " ", c).strip() for c in cells]
+    names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
+    taken, seen, out = set(names), {}, []
+    for name in names:
+        k = seen.get(name, 0)
+        if k:
+            while f"{name}.{k}" in taken:
+                k += 1
+            taken.add(f"{name}.{k}")
+        out.append(f"{name}.{k}" if k else name)
+        seen[name] = k + 1
+    return out
+
+
+def _header_names(path, needed, delimiter, quoting, encoding):
+    """(column names, delimiter): the training file's delimiter, or another one when only that
+    one splits this file's header into the columns the model needs."""
+    names = header_names(_first_record(path, delimiter, quoting, encoding))
+    if all(c in names for c in needed):
+        return names, delimiter
+    for other in DELIMITERS:
+        if other != delimiter:
+            names_other = header_names(_first_record(path, other, True, encoding))
+            if all(c in names_other for c in needed):
+                print(f"note: {path}: fields separated by {SEPARATORS[other]} (the training file: "
+                      f"{SEPARATORS.get(delimiter, repr(delimiter))})", file=sys.stderr)
+                return names_other, other
+    return names, delimiter
+
+
+def _names_the_columns(path, pre, delimiter, quoting, encoding):
+    """Is the first line of a file read without a header the training columns' names?"""
+    first = header_names(_first_record(path, delimiter, quoting, encoding))
+    return len(first) > 0 and first == list(pre["columns"])[: len(first)] and \
+        all(c in first for c in _needed_columns(pre))
+
+
+def _records(path, delimiter, quoting, encoding):
+    """(line number, fields) of each non-blank record, as pandas splits the file; slow (Python
+    per row), so only used to name the line of an error."""
+    csv.field_size_limit(16 * 1024 * 1024)
+    with open(path, encoding=encoding, newline="") as f:
+        if delimiter == " ":
+            for number, line in enumerate(f, 1):
+                if line.split():
+                    yield number, line.split()
+            return
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+        start = 1
+        for fields in reader:
+            if fields and fields != [""]:
+                yield start, fields
+            start = reader.line_num + 1
+
+
+def _data_records(path, dialect):
+    records = _records(path, *dialect[:3])
+    if dialect[3]:
+        next(records, None)
+    return records
+
+
+def _line_of(path, dialect, row):
+    return next((number for i, (number, _) in enumerate(_data_records(path, dialect)) if i == row), "?")
+
+
+def _check_short_rows(path, df, needed, dialect):
+    """A line with too few fields reads as missing values at its end, which would be filled in
+    silently: when a needed column has gaps, find such a line and stop there."""
+    if not needed or df.shape[1] < 2:
+        return
+    width = max(list(df.columns).index(c) for c in needed) + 1
+    if not df[list(df.columns)[width - 1]].isna().any():
+        return
+    for number, fields in _data_records(path, dialect):
+        if len(fields) < width:
+            raise SystemExit(f"error: {path}: line {number}: {len(fields)} field(s), the "
+                             f"model needs column {_short(list(df.columns)[width - 1])} "
+                             f"(field {width}): {_short(dialect[0].join(fields))}")
+
+
+def _read_as(path, pre, names, delimiter, quoting, encoding, decimal):
     kwargs = dict(sep=r"\s+" if delimiter == " " else delimiter, encoding=encoding, dtype=str,
                   keep_default_na=False, na_values=pre.get("missing_tokens", []), decimal=decimal)
     if not quoting:
         kwargs["quoting"] = csv.QUOTE_NONE
-    if has_header:
-        df = pd.read_csv(path, header=0, **kwargs)
-        df.columns = [str(c) for c in df.columns]
+    if names is not None:
+        df = pd.read_csv(path, header=0, names=names, index_col=False, **kwargs)
     else:
         df = pd.read_csv(path, header=None, **kwargs)
         names = list(pre["columns"])
         df.columns = (names + [f"column_{i + 1}" for i in range(len(names), df.shape[1])])[: df.shape[1]]
     if decimal != ".":  # read as text, so "1,5" must become "1.5" where training read numbers
-        numeric = [f["column"] for f in pre.get("features", []) if f["type"] == "numeric"]
-        if pre["target"]["task"] != "classification":
-            numeric += pre["target"]["columns"]
-        for c in numeric:
+        for c in _numeric_columns(pre):
             if c in df.columns:
                 df[c] = df[c].str.replace(decimal, ".", regex=False)
     return df
+
+
+def _numeric_columns(pre):
+    numeric = [f["column"] for f in pre.get("features", []) if f["type"] == "numeric"]
+    if pre["target"]["task"] != "classification":
+        numeric += pre["target"]["columns"]
+    return numeric
+
+
+def _check_numbers(path, df, pre, dialect):
+    """A numeric feature holding a word or inf stops with the row and column: filled in
+    silently, it would give a prediction for a row that was not there."""
+    for f in pre.get("features", []):
+        if f["type"] != "numeric":
+            continue
+        text = df[f["column"]]
+        v = numbers(text)
+        bad = ~np.isfinite(v) & text.notna().to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise SystemExit(f"error: {path}: line {_line_of(path, dialect, row)}, column "
+                             f"{_short(f['column'])}: {_short(text.iloc[row])} is not a finite number")
+
+
+def _short(text, limit=60):
+    text = str(text)
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def number_key(x):
