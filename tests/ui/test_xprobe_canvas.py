@@ -1,0 +1,74 @@
+"""What a reviewer found driving the window with a real mouse: a node spliced between two close
+nodes must not hide them, and the toolbar must not shift under the cursor after each edit."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QToolButton
+
+from workbench.core.graph import Edge
+from workbench.ui.editor import commands
+
+from .conftest import drag, port_point
+
+
+def add(win, type_name, x, y, **params):
+    cmd = commands.AddNode(win.graph, type_name, (x, y), params or None)
+    win.document.push(cmd)
+    return cmd.node.id
+
+
+def drop(win, type_name, scene_point):
+    vp = win.view.viewport()
+    mime = win.palette.tree.mimeData([win.palette.items()[type_name]])
+    at = win.view.mapFromScene(scene_point)
+    QApplication.sendEvent(vp, QDragEnterEvent(at, Qt.CopyAction, mime, Qt.LeftButton,
+                                               Qt.NoModifier))
+    QApplication.sendEvent(vp, QDropEvent(QPointF(at), Qt.CopyAction, mime, Qt.LeftButton,
+                                          Qt.NoModifier))
+
+
+def test_a_node_spliced_between_close_nodes_lands_in_free_space(window, qtbot):
+    # the example's spacing: 60 px between one node's right edge and the next one's left edge
+    a = add(window, "Input", 0, 0, shape="8")
+    lin = add(window, "Linear", 240, 0)
+    drag(window.view.viewport(), port_point(window, a, "out", True),
+         port_point(window, lin, "in", False))
+    stack = window.document.undo_stack
+    count, before = stack.count(), window.graph.to_dict()
+    mid = window.scene.edges[Edge(a, "out", lin, "in")]._path.pointAtPercent(0.5)
+    drop(window, "ReLU", mid)
+    (relu,) = [n.id for n in window.graph.nodes.values() if n.type == "ReLU"]
+    assert sorted(window.graph.edges, key=str) == sorted(
+        [Edge(a, "out", relu, "in"), Edge(relu, "out", lin, "in")], key=str)
+    rect = window.scene.nodes[relu].sceneBoundingRect()
+    for other in (a, lin):
+        assert not rect.intersects(window.scene.nodes[other].sceneBoundingRect()), other
+    assert stack.count() == count + 1 and stack.text(count) == "Insert ReLU"
+    stack.undo()
+    assert window.graph.to_dict() == before
+
+
+def test_a_splice_with_room_keeps_the_connection_straight(window, qtbot):
+    a = add(window, "Input", 0, 0, shape="8")
+    lin = add(window, "Linear", 700, 0)
+    drag(window.view.viewport(), port_point(window, a, "out", True),
+         port_point(window, lin, "in", False))
+    mid = window.scene.edges[Edge(a, "out", lin, "in")]._path.pointAtPercent(0.5)
+    drop(window, "ReLU", mid)
+    (relu,) = [n.id for n in window.graph.nodes.values() if n.type == "ReLU"]
+    item = window.scene.nodes[relu]
+    assert abs(item.port("in", False).scenePos().y() - mid.y()) < 1
+
+
+def test_the_toolbar_undo_button_keeps_its_width_after_an_edit(window, qtbot):
+    def button(key):
+        return window.toolbar.widgetForAction(window.actions[key])
+    assert isinstance(button("undo"), QToolButton)
+    delete_x = button("delete").x()
+    add(window, "Linear", 0, 0)
+    window.toolbar.layout().activate()
+    assert button("undo").text() == "Undo"
+    assert window.actions["undo"].text() == "&Undo Add Linear"   # the Edit menu still says what
+    assert "Add Linear" in button("undo").toolTip()
+    assert button("delete").x() == delete_x                     # nothing moved under the mouse
