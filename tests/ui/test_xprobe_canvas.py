@@ -72,3 +72,18 @@ def test_the_toolbar_undo_button_keeps_its_width_after_an_edit(window, qtbot):
     assert window.actions["undo"].text() == "&Undo Add Linear"   # the Edit menu still says what
     assert "Add Linear" in button("undo").toolTip()
     assert button("delete").x() == delete_x                     # nothing moved under the mouse
+
+
+def test_the_learning_rate_chart_reaches_the_last_epoch_when_step_events_stop_early(window):
+    """A 1-second run delivers its few step events in its first epochs; the epoch events that
+    follow must carry the learning-rate curve to the run's end."""
+    from workbench.train.events import Event
+    tp = window.workflow.training
+    tp._on_event(Event("start", epochs=30, steps=300, message="starting"))
+    tp._on_event(Event("step", epoch=1, epochs=30, step=5, steps=300, train_loss=1.0, lr=0.01))
+    for epoch in range(1, 31):
+        tp._on_event(Event("epoch", epoch=epoch, epochs=30, step=epoch * 10, steps=300,
+                           train_loss=1.0, val_loss=1.0, metrics={"val": {}}, lr=0.01))
+    x, y = tp.series["lr"].data()
+    assert x.max() == 30 and list(y) == [0.01] * len(y)
+    assert list(x) == sorted(x)                           # one curve, left to right

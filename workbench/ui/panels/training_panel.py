@@ -446,6 +446,9 @@ class TrainingPanel(QWidget):
             self.points_received += 1
             self._progress(e)
         elif e.kind == "epoch":
+            # step events are thinned in time: a fast run's last ones come long before its end,
+            # so every epoch also carries the rate on, or the chart stops at a third of the run
+            self.series["lr"].add(e.step / spe if spe else e.epoch, e.lr)
             self.series["train"].add(e.epoch, _finite(e.train_loss))
             self.series["val"].add(e.epoch, _finite(e.val_loss))
             val = (e.metrics or {}).get("val", {})
