@@ -87,3 +87,10 @@ def test_the_learning_rate_chart_reaches_the_last_epoch_when_step_events_stop_ea
     x, y = tp.series["lr"].data()
     assert x.max() == 30 and list(y) == [0.01] * len(y)
     assert list(x) == sorted(x)                           # one curve, left to right
+
+
+def test_the_progress_bar_shows_its_whole_text(window):
+    tp = window.workflow.training
+    tp.progress.setFormat("epoch 123/1000 · 15% of the run")
+    text = tp.progress.format()
+    assert tp.progress.minimumWidth() >= tp.progress.fontMetrics().horizontalAdvance(text) + 16

@@ -71,6 +71,9 @@ def device_choices() -> list[tuple[str, str]]:
     return out
 
 
+PROGRESS_WIDEST = "epoch 1000/1000 · 100% of the run"
+
+
 class TrainingPanel(QWidget):
     message = Signal(str)
     stateChanged = Signal(str)          # idle | running | pausing | paused | stopping
@@ -169,8 +172,10 @@ class TrainingPanel(QWidget):
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
         self.sizing.hide()
-        self.progress.setMaximumWidth(320)
-        self.progress.setMinimumWidth(200)
+        # wide enough for its longest text in this font (200 px cut "epoch 5/30 · 15% of the run")
+        widest = self.progress.fontMetrics().horizontalAdvance(PROGRESS_WIDEST) + 32
+        self.progress.setMinimumWidth(max(200, widest))
+        self.progress.setMaximumWidth(max(320, widest))
         line = QHBoxLayout()
         line.addWidget(self.progress)
         line.addWidget(self.status, 1)
