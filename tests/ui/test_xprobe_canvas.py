@@ -94,3 +94,28 @@ def test_the_progress_bar_shows_its_whole_text(window):
     tp.progress.setFormat("epoch 123/1000 · 15% of the run")
     text = tp.progress.format()
     assert tp.progress.minimumWidth() >= tp.progress.fontMetrics().horizontalAdvance(text) + 16
+
+
+def test_the_data_panel_shows_enough_column_rows_to_set_roles_at_1400x900(
+        make_window, qtbot, tmp_path):
+    """The role table is what a user edits; at 1400×900 it got two rows under a ten-row
+    preview of the raw file."""
+    path = tmp_path / "penguins.csv"
+    rows = ["species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"]
+    for i in range(60):
+        rows.append(f"{['Adelie', 'Gentoo', 'Chinstrap'][i % 3]},Dream,{38 + i % 9}.1,"
+                    f"{15 + i % 4}.2,{190 + i % 20},{3500 + 10 * i},{['male', 'female'][i % 2]},"
+                    f"{2007 + i % 3}")
+    path.write_text("\n".join(rows) + "\n")
+    win = make_window(size=(1400, 900))
+    wf = win.workflow
+    wf.open_data(str(path))
+    qtbot.waitUntil(lambda: not wf.data.busy(), timeout=30_000)
+    wf.show_panel("data")
+    panel = wf.data
+    qtbot.waitUntil(lambda: panel.columns.isVisible())
+    QApplication.processEvents()
+    # rows the user can see without scrolling the panel: the table's part inside the dock
+    visible = panel.columns.viewport().visibleRegion().boundingRect().height()
+    shown = visible / panel.columns.rowHeight(0)
+    assert shown >= 4.5, shown
