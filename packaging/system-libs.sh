@@ -3,7 +3,8 @@
 # calls this: it installs the missing ones with apt-get when it can do so without a password,
 # and otherwise prints the command to run. It never fails the build.
 PY=${1:-.venv/bin/python}
-pkgs=$("$PY" -c "from workbench.cli.gui_cmd import XCB_PACKAGES as P, missing_x11_libraries as m; print(' '.join(P[x] for x in m()))" 2>/dev/null)
+# the check only looks when a window will open (DISPLAY set); installing happens before that
+pkgs=$(DISPLAY="${DISPLAY:-:0}" "$PY" -c "from workbench.cli.gui_cmd import XCB_PACKAGES as P, missing_x11_libraries as m; print(' '.join(P[x] for x in m()))" 2>/dev/null)
 [ -z "$pkgs" ] && exit 0
 echo "Qt needs system libraries that are missing: $pkgs"
 if command -v apt-get >/dev/null 2>&1; then

@@ -247,6 +247,9 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([K(K.Redo), K("Ctrl+Shift+Z")] if K(K.Redo) != K("Ctrl+Shift+Z")
                           else [K(K.Redo)])
         for key, action in (("undo", undo), ("redo", redo)):
+            # the menu says what ("Undo Add Linear"); the toolbar button keeps one short word
+            # so that the buttons after it do not shift under the mouse with every edit
+            action.setIconText(key.capitalize())
             self.addAction(action)
             self.actions[key] = action
         A("cut", "Cu&t", self.cut, K.Cut, "Cut the selected nodes")

@@ -330,7 +330,14 @@ class EditorScene(QGraphicsScene):
                 else:  # its input port on the connection, so that it stays a straight line
                     port = command.edges[0].dst_port
                     row = [p.name for p in command.node.spec.inputs].index(port)
-                    command.node.pos = (x, at.y() - (HEADER + PORT_GAP * (row + 0.5) + 4))
+                    y = at.y() - (HEADER + PORT_GAP * (row + 0.5) + 4)
+                    if not self.is_free(QPointF(x + WIDTH / 2, y + 20)):
+                        # between two close nodes it would hide both: the nearest free place
+                        spot = self.free_spot(at)
+                        x, y = spot.x() - WIDTH / 2, spot.y() - 20
+                        if self.snap_to_grid:
+                            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
+                    command.node.pos = (x, y)
         except GraphError as exc:
             self.message.emit(str(exc))
             return None
@@ -359,11 +366,15 @@ class EditorScene(QGraphicsScene):
         for column in range(8):
             for row in range(8):
                 pos = at + QPointF(column * (WIDTH + 2 * GRID), row * 6 * GRID)
-                rect = QRectF(pos.x() - WIDTH / 2 - GRID / 2, pos.y() - 20 - GRID / 2,
-                              WIDTH + GRID, 5 * GRID)
-                if not any(isinstance(i, NodeItem) for i in self.items(rect)):
+                if self.is_free(pos):
                     return pos
         return at
+
+    def is_free(self, at: QPointF) -> bool:
+        """Whether a new node with its header centred at `at` would cover no other."""
+        rect = QRectF(at.x() - WIDTH / 2 - GRID / 2, at.y() - 20 - GRID / 2,
+                      WIDTH + GRID, 5 * GRID)
+        return not any(isinstance(i, NodeItem) for i in self.items(rect))
 
     # -- background -------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:

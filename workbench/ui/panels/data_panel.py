@@ -17,8 +17,9 @@ from pathlib import Path
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
-                               QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QFrame, QLabel, QProgressBar, QPushButton, QScrollArea,
+                               QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 import pyqtgraph as pg
 
@@ -148,14 +149,21 @@ class DataPanel(QWidget):
         left.addWidget(self.columns)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 2)
+        left.setSizes([250, 350])  # the role table, what a user edits, gets the larger part
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.balance)
         right.addWidget(self._options_box())
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 0)
+        # the options and the chart scroll on their own: their height no longer sets the
+        # panel's, so in a 400 px dock the role table keeps its rows on screen
+        right_area = QScrollArea()
+        right_area.setWidget(right)
+        right_area.setWidgetResizable(True)
+        right_area.setFrameShape(QFrame.NoFrame)
         body = QSplitter(Qt.Horizontal)
         body.addWidget(left)
-        body.addWidget(right)
+        body.addWidget(right_area)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
         body.setSizes([600, 400])

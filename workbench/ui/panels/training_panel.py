@@ -71,6 +71,9 @@ def device_choices() -> list[tuple[str, str]]:
     return out
 
 
+PROGRESS_WIDEST = "epoch 1000/1000 · 100% of the run"
+
+
 class TrainingPanel(QWidget):
     message = Signal(str)
     stateChanged = Signal(str)          # idle | running | pausing | paused | stopping
@@ -171,8 +174,10 @@ class TrainingPanel(QWidget):
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
         self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
         self.sizing.hide()
-        self.progress.setMaximumWidth(320)
-        self.progress.setMinimumWidth(200)
+        # wide enough for its longest text in this font (200 px cut "epoch 5/30 · 15% of the run")
+        widest = self.progress.fontMetrics().horizontalAdvance(PROGRESS_WIDEST) + 32
+        self.progress.setMinimumWidth(max(200, widest))
+        self.progress.setMaximumWidth(max(320, widest))
         line = QHBoxLayout()
         line.addWidget(self.progress)
         line.addWidget(self.status, 1)
@@ -470,6 +475,9 @@ class TrainingPanel(QWidget):
             self.points_received += 1
             self._progress(e)
         elif e.kind == "epoch":
+            # step events are thinned in time: a fast run's last ones come long before its end,
+            # so every epoch also carries the rate on, or the chart stops at a third of the run
+            self.series["lr"].add(e.step / spe if spe else e.epoch, e.lr)
             self.series["train"].add(e.epoch, _finite(e.train_loss))
             self.series["lr"].add(e.epoch, e.lr)  # a run quicker than the step-event rate has no steps
             self.series["val"].add(e.epoch, _finite(e.val_loss))
