@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA, EXAMPLES
+from workbench.ui.panels.runs_panel import list_runs
 
 IRIS = DATA / "iris.csv"
 IRIS_EXAMPLE = EXAMPLES / "iris-classifier" / "project.wbproj"
@@ -255,3 +256,40 @@ def test_export_result_is_shown_in_a_message(make_window, qtbot, tmp_path, runs_
     assert report.passed
     win.actions["new"].trigger()                     # the message was about the last project
     assert win.workflow.export_box is None
+
+
+def test_two_projects_saved_in_one_folder_list_only_their_own_runs(make_window, qtbot, runs_dir,
+                                                                    tmp_path):
+    """They share `<folder>/runs/`; each run says which project file made it (origin.json), so
+    neither lists nor exports the other's model."""
+    win = make_window("mlp-classifier", size=(1400, 900))
+    load_iris(qtbot, win)
+    a = tmp_path / "shared" / "a.wbproj"
+    assert win.save_as(a)
+    run_a = train(qtbot, win).folder
+    assert run_a.parent == a.parent / "runs"
+
+    win.new_from_template("mlp-classifier")
+    load_iris(qtbot, win)
+    assert win.save_as(a.parent / "b.wbproj")
+    assert win.workflow.runs.tree.topLevelItemCount() == 0
+    assert not win.actions["export_onnx"].isEnabled()
+    run_b = train(qtbot, win).folder
+    assert [r.folder for r in list_runs(run_b.parent, a.parent / "b.wbproj")] == [run_b]
+    assert win.workflow.runs.tree.topLevelItemCount() == 1
+
+    assert win.open_file(a)
+    assert win.workflow.runs.tree.topLevelItemCount() == 1
+    assert win.workflow.runs.selected_run() in (None, run_a)
+
+
+def test_the_command_line_records_the_project_of_a_run(tmp_path):
+    from workbench.cli import main
+    from workbench.train.runs import made_by
+    project = tmp_path / "p.wbproj"
+    assert main(["new", str(project), "--template", "mlp-classifier", "--data", str(IRIS)]) == 0
+    assert main(["train", str(project), "--epochs", "1", "--out", str(tmp_path / "runs" / "r")]) == 0
+    run = tmp_path / "runs" / "r"
+    assert made_by(run, project) and not made_by(run, tmp_path / "other.wbproj")
+    moved = tmp_path.rename(tmp_path.with_name(tmp_path.name + "-moved"))  # a folder moved whole
+    assert made_by(moved / "runs" / "r", moved / "p.wbproj")

@@ -9,10 +9,13 @@ Layout (what `checkpoint.load_run` reads, plus what resuming needs):
     last.pt/.json       weights + meta of the last good epoch
     last.state.pt       optimizer, schedule, early-stopping and random-generator state; plain
                         tensors and numbers only, so it too loads with weights_only=True
+    origin.json         {"project_file": path of the project file that made it, relative to
+                        the run folder}; absent for an untitled project's runs
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -41,7 +44,36 @@ def new_run_folder(project: project_file.Project, root: str | Path | None = None
             folder = base / f"{stamp}-{i}"
 
 
-def move_runs(src: Path, dst: Path) -> list[Path]:
+ORIGIN_FILE = "origin.json"
+
+
+def write_origin(folder: Path, project_path: str | Path | None) -> None:
+    """Record which project file made the run: several projects saved in one folder share its
+    `runs/`, and each must list (and export) only its own. Relative to the run, so a folder
+    moved whole keeps it."""
+    if project_path is None:
+        return
+    rel = os.path.relpath(Path(project_path).resolve(), Path(folder).resolve())
+    atomic.write_text(Path(folder) / ORIGIN_FILE, json.dumps({"project_file": rel}) + "\n")
+
+
+def made_by(folder: str | Path, project_path: str | Path | None) -> bool:
+    """Was the run made by the project file `project_path`? A run that does not say (made by
+    an older version, or unreadable) counts as anyone's, so it is never hidden."""
+    path = Path(folder) / ORIGIN_FILE
+    if project_path is None or not path.exists():
+        return True
+    try:
+        doc = files.load_json(path, what="run origin")
+    except files.FileRefused:
+        return True
+    rel = doc.get("project_file") if isinstance(doc, dict) else None
+    if not isinstance(rel, str):
+        return True
+    return (Path(folder) / rel).resolve() == Path(project_path).resolve()
+
+
+def move_runs(src: Path, dst: Path, project_path: str | Path | None = None) -> list[Path]:
     """Move every run folder in `src` into `dst`: a project saved for the first time takes along
     the runs it made while untitled. Each run's project copy is re-saved in its new place, so
     relative data paths in it still point at the data. A name already taken gets a suffix."""
@@ -60,6 +92,7 @@ def move_runs(src: Path, dst: Path) -> list[Path]:
         shutil.move(str(run), str(target))
         if project is not None:
             project_file.save(project, target / "project.wbproj")
+        write_origin(target, project_path)
         moved.append(target)
     try:
         src.rmdir()

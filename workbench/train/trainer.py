@@ -303,6 +303,7 @@ class Trainer:
                 runs.clear_run_folder(self.folder)
             self.folder.mkdir(parents=True, exist_ok=True)
             project_file.save(self.project.copy(), self.folder / "project.wbproj")
+            runs.write_origin(self.folder, self.project.path)
         self.checkpoints.folder = self.folder
         self._log = runs.EventLog(self.folder)
 

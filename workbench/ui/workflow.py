@@ -140,7 +140,7 @@ class Workflow(QObject):
             self.save_note = f"; training is running, so its runs stay in {old}"
             return
         try:
-            moved = move_runs(old, new)
+            moved = move_runs(old, new, self.w.document.path)
         except OSError as exc:
             self.save_note = f"; the runs stay in {old}: {exc}"
             return
@@ -274,7 +274,7 @@ class Workflow(QObject):
         project = self.w.document.project
         out_dir = project.folder if project.path else (self.onnx_path.parent if self.onnx_path
                                                        else Path.cwd())
-        runs = [r.folder for r in list_runs(self.current_runs_root())]
+        runs = [r.folder for r in list_runs(self.current_runs_root(), project.path)]
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()

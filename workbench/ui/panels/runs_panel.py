@@ -12,7 +12,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.train.runs import RunRecord, read_run
+from workbench.train.runs import RunRecord, made_by, read_run
 
 FOLDER_ROLE = Qt.UserRole + 1
 
@@ -38,12 +38,14 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("_")
 
 
-def list_runs(root: Path) -> list[RunRecord]:
-    """The run folders under `root`, newest first, each read by the one run reader
+def list_runs(root: Path, project_path: Path | None = None) -> list[RunRecord]:
+    """The run folders under `root` made by `project_path` (another project saved in the same
+    folder shares `runs/`), newest first, each read by the one run reader
     (`workbench.train.runs.read_run`, which never raises: what it cannot read is a warning)."""
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if p.is_dir() and (p / "project.wbproj").exists()]
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / "project.wbproj").exists()
+               and made_by(p, project_path)]
     return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
@@ -118,7 +120,7 @@ class RunsPanel(QWidget):
         self._filling = True
         self.tree.clear()
         current = None
-        for run in list_runs(self.root):
+        for run in list_runs(self.root, self.document.project.path if self.document else None):
             name, value = headline_metric(run)
             epochs = run.summary.get("epochs_run")
             status = run.status if run.has_weights or run.status in ("running", "empty") \
