@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import DATA, ROOT
-from tests.export.test_runs import _train
+from tests.conftest import ROOT
 
 FORMATS = ["onnx", "pt2", "torchscript", "python", "bundle", "cluster"]
 TARGETS = {"onnx": "m.onnx", "pt2": "m.pt2", "torchscript": "m.pt", "python": "code",
@@ -38,12 +36,9 @@ print(json.dumps(results))
 """
 
 
-@pytest.fixture(scope="module")
-def iris(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("iris_atomic")
-    shutil.copy(DATA / "iris.csv", folder / "iris.csv")
-    run, _, _ = _train(folder, "iris.csv", "mlp-classifier", epochs=2)
-    return run
+@pytest.fixture
+def iris(small_iris_run):
+    return small_iris_run
 
 
 def _env() -> dict:

@@ -46,10 +46,8 @@ def test_every_spec_exports_as_python_and_matches_pytorch(specs, tmp_path):
     assert not failed, failed
 
 
-def test_skip_padding_exports_as_python(specs, tmp_path):
-    """The bug of issue 14: model.py dropped skip_padding and differed on padded input."""
-    from workbench.export.python_code import import_file, write_model_code
-    from workbench.export.verify import EDGE
+def _padded_text_graph() -> Graph:
+    """ids (batch, 12) -> Embedding -> mean over words skipping the padding id 0 -> Output."""
     g = Graph()
     x = g.add_node("Input", params={"shape": "12", "dtype": "int64", "cardinality": 30})
     emb = g.add_node("Embedding", params={"embedding_dim": 8})
@@ -57,7 +55,14 @@ def test_skip_padding_exports_as_python(specs, tmp_path):
     out = g.add_node("Output")
     for a, b in [(x, emb), (emb, pool), (pool, out)]:
         g.connect(a.id, "out", b.id, "in")
-    model = compile_model(g, seed=3)
+    return g
+
+
+def test_skip_padding_exports_as_python(specs, tmp_path):
+    """The bug of issue 14: model.py dropped skip_padding and differed on padded input."""
+    from workbench.export.python_code import import_file, write_model_code
+    from workbench.export.verify import EDGE
+    model = compile_model(_padded_text_graph(), seed=3)
     report = write_model_code(model, tmp_path)
     assert report.passed, report.summary()
     edge = [c for c in report.verification.checks if EDGE in c.sizes]
@@ -83,14 +88,7 @@ def test_the_old_skip_padding_bug_fails_verification(specs, tmp_path, monkeypatc
         args = init_arguments(m)
         return ((args[0][0],), {}) if isinstance(m, SequencePool) else args
     monkeypatch.setattr(python_code, "init_arguments", dropped)
-    g = Graph()
-    x = g.add_node("Input", params={"shape": "12", "dtype": "int64", "cardinality": 30})
-    emb = g.add_node("Embedding", params={"embedding_dim": 8})
-    pool = g.add_node("GlobalPool", params={"skip_padding": True})
-    out = g.add_node("Output")
-    for a, b in [(x, emb), (emb, pool), (pool, out)]:
-        g.connect(a.id, "out", b.id, "in")
-    report = python_code.write_model_code(compile_model(g, seed=3), tmp_path)
+    report = python_code.write_model_code(compile_model(_padded_text_graph(), seed=3), tmp_path)
     assert "SequencePool('mean')" in (tmp_path / "model.py").read_text(encoding="utf-8")
     assert not report.passed
     failed = [c for c in report.verification.checks if not c.passed]

@@ -3,13 +3,10 @@ help, in the app's Export dialog, and `export_run` dispatches to it; options a f
 take are refused by the registry's word."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
-from tests.export.test_runs import _train
 from workbench.export import formats
 from workbench.export.report import Check, ExportError, ExportReport, Verification
 
@@ -36,12 +33,9 @@ def dummy():
     formats.unregister("dummy")
 
 
-@pytest.fixture(scope="module")
-def iris(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("iris_registry")
-    shutil.copy(DATA / "iris.csv", folder / "iris.csv")
-    run, _, _ = _train(folder, "iris.csv", "mlp-classifier", epochs=1)
-    return run
+@pytest.fixture
+def iris(small_iris_run):
+    return small_iris_run
 
 
 def _export_parser():
