@@ -21,7 +21,8 @@ def numpy_classification(y, p, k):
     cm = np.zeros((k, k), dtype=int)
     for a, b in zip(y, p):
         cm[a, b] += 1
-    return {"accuracy": np.mean(y == p), "precision_macro": np.mean(prec),
+    balanced = np.mean([np.mean(p[y == c] == c) for c in sorted(set(y))])
+    return {"accuracy": np.mean(y == p), "balanced_accuracy": balanced, "precision_macro": np.mean(prec),
             "recall_macro": np.mean(rec), "f1_macro": np.mean(f1), "confusion_matrix": cm.tolist()}
 
 
@@ -41,6 +42,13 @@ def test_classification_matches_numpy(seed):
     for name in metrics.CLASSIFICATION:
         assert got[name] == pytest.approx(want[name], abs=1e-12), name
     assert got["loss"] == pytest.approx(0.5)
+    # per class (every class index, absent ones as 0) and balanced accuracy, as scikit-learn has them
+    from sklearn.metrics import balanced_accuracy_score, precision_recall_fscore_support
+    pred = logits.argmax(1).numpy()
+    p, r, f, n = precision_recall_fscore_support(y.numpy(), pred, labels=range(k), zero_division=0)
+    for name, want_values in (("precision", p), ("recall", r), ("f1", f), ("support", n)):
+        assert got["per_class"][name] == pytest.approx(list(want_values), abs=1e-12), name
+    assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y.numpy(), pred), abs=1e-12)
 
 
 def test_classification_edge_cases():

@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-shape", metavar="C,H,W", help="reshape numeric features to an image")
     p.add_argument("--ignore", metavar="COL", action="append", default=[],
                    help="leave a column out of the features (repeatable)")
+    p.add_argument("--balance", action="store_true",
+                   help="weigh the loss by class (class_weight = balanced), for rare classes")
     p.add_argument("--name", help="the project's name (default: the file name)")
     p.add_argument("--force", action="store_true", help="overwrite an existing project file")
     p.set_defaults(func=run)
@@ -65,6 +67,16 @@ def run(args: argparse.Namespace) -> int:
         project, data = fitted_project(args.template, settings, folder, args.name or path.stem)
     except DataError as exc:
         return _error(exc, 2)
+    balanced = ""
+    if args.balance:
+        from workbench.data.balance import class_weight_changes
+        changes = class_weight_changes(project.graph)
+        if data.task != "classification" or not changes:
+            return _error(f"--balance weighs classes: the {args.template} template on this data "
+                          f"is {data.task} with no loss that takes class weights", 2)
+        for nid, name, _, value in changes:
+            project.graph.set_param(nid, name, value)
+        balanced = ", classes weighted (balanced)"
     from workbench.core import analyse
     from workbench.core.training_settings import TrainingSettings
     analysis = analyse(project.graph)
@@ -74,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # (`year` for penguins) is caught here, not after training.
     print(f"wrote {path}: {_target_text(data)}; {_data_text(data)}; {args.template}, "
           f"{analysis.total_params:,} parameters; {training.epochs} epochs, "
-          f"batch {training.batch_size}")
+          f"batch {training.batch_size}{balanced}")
     for warning in getattr(data, "warnings", []) or []:
         print(f"warning: {warning}", file=sys.stderr)
     return 0

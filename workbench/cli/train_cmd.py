@@ -208,9 +208,16 @@ def _train(args, project, data, ctx, say) -> int:
     if args.json:
         print(json.dumps(result.summary, indent=2))
     else:
+        from workbench.train import verdict
         print(table(result.summary))
+        classes = verdict.per_class_text(result.summary)
+        if classes:
+            print("\n" + classes)
         if result.folder is not None:
             print(f"\nrun folder: {result.folder}")
+        line = verdict.headline(result.summary)
+        if line:
+            print(line)
     if result.message:
         print(result.message, file=sys.stderr)
     return interrupted

@@ -61,6 +61,7 @@ class LossTerm:
     output: str   # model output name it reads
     target: str   # target name it compares with
     weight: float
+    class_weight: str = "none"  # "balanced": the trainer sets fn.weight from the training labels
 
 
 @dataclass
@@ -223,7 +224,8 @@ def training_plan(graph: Graph, analysis: Analysis | None = None) -> TrainingPla
         out = graph.nodes[graph.source_of(nid, "input").src]
         tgt = graph.nodes[graph.source_of(nid, "target").src]
         terms.append(LossTerm(node.title, node.spec.build(node.params, analysis.inputs[nid]),
-                              identifier(out.params["name"]), tgt.params["name"], node.params["weight"]))
+                              identifier(out.params["name"]), tgt.params["name"], node.params["weight"],
+                              node.params.get("class_weight", "none")))
     opt = next(graph.nodes[n] for n in analysis.order if role[n] == OPTIMIZER_ROLE)
     plan = TrainingPlan(terms, opt.spec.build(opt.params, {}), opt.params["lr"], opt.params["l1"])
     sched = next((graph.nodes[e.dst] for e in graph.edges_from(opt.id) if role[e.dst] == SCHEDULE), None)

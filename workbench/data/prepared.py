@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from workbench.data.balance import minority_warning
 from workbench.data.errors import DataError, listing
 from workbench.data.read import ReadInfo, read_table
 from workbench.data.schema import Schema, check_finite, infer_schema
@@ -253,6 +254,13 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         unseen = [name for i, (name, _) in enumerate(loaded.schema.classes) if i not in present]
         if unseen:
             warnings.append(f"class(es) {listing(unseen)} have no training rows")
+        if loaded.labels is not None:
+            ids = loaded.labels[train]
+            counts = np.bincount(ids[ids >= 0], minlength=len(loaded.schema.classes))
+            rare = minority_warning([(name, int(counts[i]))
+                                     for i, (name, _) in enumerate(loaded.schema.classes)])
+            if rare:
+                warnings.append(rare)
 
     rows = len(train) + len(val) + len(test) + (0 if loaded.test_df is None else len(loaded.test_df))
     _check_fits(pre, rows, settings.path)

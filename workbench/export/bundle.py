@@ -70,6 +70,16 @@ def write_bundle(run, out: str | Path, *, with_preprocessing: bool = False, quan
     return report
 
 
+def _threshold_text(classes) -> str:
+    if not classes or len(classes) != 2:
+        return ""
+    return f"""
+A two-class model: `--threshold T` predicts {escape.markdown_code(classes[1])} when its probability
+is at least T (default: the larger score, i.e. 0.5); a lower T finds more of a rare class at the
+price of more false alarms. `--positive {escape.markdown_code(classes[0])}` thresholds the other class.
+"""
+
+
 def _readme(run, raw: bool, int8: bool) -> str:
     classes = run.classes
     return f"""# {escape.markdown(run.project.name)}: deployment bundle
@@ -85,7 +95,7 @@ Written by Workbench {__version__} from run {escape.markdown_code(run.folder.nam
 `new_rows.csv` is a raw file in the same format as the training file (same columns; a target
 column, if present, is ignored). `predictions.csv` gets one `prediction` per row
 ({'the class name' if classes else 'the predicted value'}); `--scores` adds the raw outputs.
-
+{_threshold_text(classes)}
 ## Files
 
 - `model.onnx`: the model{' (int8 dynamic quantisation)' if int8 else ''}{', with the numeric scaling and category maps built in: it takes the raw columns' if raw else ''}.

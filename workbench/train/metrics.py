@@ -1,8 +1,12 @@
 """Evaluation metrics, accumulated on the device batch by batch and read once at the end.
 
-Classification: accuracy, and precision/recall/F1 macro-averaged over the classes that occur
-in the true labels or the predictions (scikit-learn's default label set, with 0 where a ratio
-has no denominator), plus the confusion matrix (rows = true class, columns = predicted).
+Classification: accuracy, balanced accuracy (mean recall over the classes that occur in the
+true labels, as scikit-learn's balanced_accuracy_score), and precision/recall/F1 macro-averaged
+over the classes that occur in the true labels or the predictions (scikit-learn's default label
+set, with 0 where a ratio has no denominator), plus per-class precision/recall/F1/support
+(`per_class`, by class index) and the confusion matrix (rows = true class, columns = predicted).
+On imbalanced classes accuracy flatters a model that ignores the minority: the per-class rows
+and balanced accuracy show it.
 Regression: MSE, MAE and R² (averaged uniformly over target columns, as scikit-learn does).
 Every figure is derived from a few sums, so a whole split costs one read from the device.
 """
@@ -10,9 +14,10 @@ from __future__ import annotations
 
 import torch
 
-CLASSIFICATION = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+CLASSIFICATION = ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro")
 REGRESSION = ("mse", "mae", "r2")
-HIGHER_IS_BETTER = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "r2"}
+HIGHER_IS_BETTER = {"accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
+                    "r2"}
 
 
 def names(task: str) -> tuple[str, ...]:
@@ -78,11 +83,15 @@ def classification(confusion: torch.Tensor) -> dict:
     denom = precision + recall
     f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-300), torch.zeros_like(tp))
     n_present = max(int(present.sum()), 1)
+    n_true = max(int((true_count > 0).sum()), 1)
     return {
         "accuracy": float(tp.sum() / total) if total > 0 else 0.0,
+        "balanced_accuracy": float(recall[true_count > 0].sum()) / n_true,
         "precision_macro": float(precision[present].sum()) / n_present,
         "recall_macro": float(recall[present].sum()) / n_present,
         "f1_macro": float(f1[present].sum()) / n_present,
+        "per_class": {"precision": precision.tolist(), "recall": recall.tolist(),
+                      "f1": f1.tolist(), "support": true_count.to(torch.long).tolist()},
         "confusion_matrix": confusion.to(torch.long).tolist(),
     }
 

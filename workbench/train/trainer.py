@@ -67,32 +67,70 @@ class RunResult:
 
 @dataclass
 class _EarlyStop:
-    """Patience bookkeeping on one monitored metric (Keras' rule: better by more than min_delta)."""
+    """Patience bookkeeping on one monitored metric (Keras' rule: better by more than min_delta),
+    with ties broken by the validation loss.
+
+    Accuracy on a few dozen validation rows saturates (1.0 after one epoch on wine): without
+    the tie-break nothing could improve after that, training stopped at epoch 1+patience and
+    kept the epoch-1 weights. An equal metric with a lower loss counts as an improvement."""
     metric: str
     patience: int
     min_delta: float
     higher: bool
+    tie_break: bool = False              # break ties by the loss (off when the loss is the metric)
     best: float | None = None
     best_epoch: int = 0
     wait: int = 0
+    best_loss: float | None = None
+    by_loss: bool = False                # the best epoch won a tie on the loss
 
-    def improved(self, value: float) -> bool:
+    def improved(self, value: float, loss: float | None = None) -> bool:
         if not math.isfinite(value):
             return False
         if self.best is None:
             return True
         return value > self.best + self.min_delta if self.higher else value < self.best - self.min_delta
 
-    def update(self, value: float, epoch: int) -> bool:
+    def ties(self, value: float, loss: float | None) -> bool:
+        """At least as good as the best (within min_delta, never worse) and a lower loss."""
+        if not (self.tie_break and self.best is not None and math.isfinite(value)):
+            return False
+        as_good = value >= self.best if self.higher else value <= self.best
+        lower = (loss is not None and math.isfinite(loss)
+                 and (self.best_loss is None or loss < self.best_loss))
+        return as_good and lower
+
+    def update(self, value: float, epoch: int, loss: float | None = None) -> bool:
         """True when this epoch is the new best."""
-        if self.improved(value):
+        better, tie = self.improved(value), self.ties(value, loss)
+        if better or tie:
+            self.by_loss = tie and not better
             self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.best_loss = loss
             return True
         self.wait += 1
         return False
 
+    def rule(self) -> str:
+        """How the best epoch was chosen, for the summary and the final line."""
+        word = "highest" if self.higher else "lowest"
+        text = f"{word} {self.metric}"
+        if self.tie_break:
+            text += ", ties broken by the lower val_loss"
+        return text
+
+    def reason(self) -> str:
+        """Why the kept epoch won, in a few words."""
+        if self.best is None:
+            return ""
+        text = f"{self.metric} {self.best:.4f}"
+        if self.by_loss and self.best_loss is not None:
+            text += f" tied, won on val_loss {self.best_loss:.4f}"
+        return text
+
     def state(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "best_loss": self.best_loss, "by_loss": self.by_loss}
 
 
 class Trainer:
@@ -231,6 +269,7 @@ class Trainer:
         self.num_classes = len(self.data.classes or []) if self.task == "classification" else 0
         term = self.plan.losses[0]
         self.metric_output, self.metric_target = term.output, term.target
+        self.class_weights = self._balance_classes()
         self.epochs, self.batch_size = t.epochs, t.batch_size
         self.train_rows = int(self.data.train.y.shape[0])
         if self.train_rows == 0:
@@ -250,7 +289,8 @@ class Trainer:
         self.monitor = key if has_val else "loss"
         self.monitor_split = "val" if has_val else "train"
         self.early = _EarlyStop(metric if has_val else "train_loss", es.patience, es.min_delta,
-                                metric_fns.higher_is_better(self.monitor))
+                                metric_fns.higher_is_better(self.monitor),
+                                tie_break=has_val and self.monitor != "loss")
         self.early_enabled, self.restore_best = es.enabled, es.restore_best
 
         self.optimizer = self.plan.make_optimizer(self.module)
@@ -319,6 +359,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         es = state.get("early_stopping", {})
         self.early.best, self.early.best_epoch, self.early.wait = es.get("best"), es.get("best_epoch", 0), es.get("wait", 0)
+        self.early.best_loss, self.early.by_loss = es.get("best_loss"), bool(es.get("by_loss", False))
         torch.set_rng_state(state["rng"]["torch"])
         self.shuffle_gen.set_state(state["rng"]["shuffle"])
         if self.device.type == "cpu":
@@ -365,7 +406,8 @@ class Trainer:
                     break
                 if stop_early:
                     status = "early_stopped"
-                    message = (f"early stop after epoch {epoch}: {self.early.metric} did not improve "
+                    tie = " (nor tied with a lower val_loss)" if self.early.tie_break else ""
+                    message = (f"early stop after epoch {epoch}: {self.early.metric} did not improve{tie} "
                                f"for {self.early.patience} epochs (best at epoch {self.early.best_epoch})")
                     break
         except NonFiniteError as exc:
@@ -628,7 +670,7 @@ class Trainer:
             self.scheduler.step()
         elif self.scheduler is not None and self.plan.schedule_step == "plateau":
             self.scheduler.step(val.get("loss", train_loss))
-        is_best = self.early.update(value, epoch)
+        is_best = self.early.update(value, epoch, val.get("loss"))
         epoch_metrics = {"train": {"loss": train_loss}, "val": val}
         meta = self._meta(epoch, epoch_metrics)
         if is_best:
@@ -650,6 +692,22 @@ class Trainer:
         self.checkpoints.epoch_end(self.module.state_dict(), state, meta)
         return self.early_enabled and self.early.wait >= self.early.patience
 
+    def _balance_classes(self) -> list[float] | None:
+        """Weights for losses with class_weight = balanced: n / (k × count) per class over the
+        training rows (all of them, on every rank alike); a class with no rows gets 1."""
+        balanced = [t for t in self.plan.losses if t.class_weight == "balanced"]
+        if not balanced:
+            return None
+        if self.task != "classification" or not self.num_classes:
+            raise TrainingError("class_weight = balanced needs a classification target (class ids)")
+        counts = torch.bincount(self.data.train.y.reshape(-1).long().cpu(), minlength=self.num_classes)
+        counts = counts[:self.num_classes].to(torch.float64)
+        weights = torch.where(counts > 0, counts.sum() / (self.num_classes * counts.clamp(min=1)),
+                              torch.ones_like(counts))
+        for t in balanced:
+            t.fn.weight = weights.to(torch.float32).to(self.device)  # a registered buffer of the loss
+        return [round(float(w), 6) for w in weights]
+
     def _meta(self, epoch: int, epoch_metrics: dict) -> dict:
         pre = getattr(self.data, "preprocessor", None)
         return {"epoch": epoch, "step": self.step, "task": self.task,
@@ -660,7 +718,7 @@ class Trainer:
                 "project": {"name": self.project.name, "format_version": project_file.FORMAT_VERSION},
                 "input_names": self.model.input_names, "output_names": self.model.output_names,
                 "monitor": {"metric": self.early.metric, "best": self.early.best,
-                            "best_epoch": self.early.best_epoch}}
+                            "best_epoch": self.early.best_epoch, "rule": self.early.rule()}}
 
     def _state(self) -> dict:
         rng = {"torch": torch.get_rng_state(), "shuffle": self.shuffle_gen.get_state()}
@@ -698,6 +756,7 @@ class Trainer:
         self.module.eval()
         summary = {"status": status, "message": message, "epochs_run": self.epoch,
                    "best_epoch": self.early.best_epoch, "monitor": self.early.metric,
+                   "best_rule": self.early.rule(), "best_reason": self.early.reason(),
                    "weights": weights, "task": self.task, "device": self.device.type,
                    "seed": self.settings.seed,
                    "time_s": round(time.monotonic() - self.t0, 3),
@@ -705,6 +764,8 @@ class Trainer:
                    "test": self.evaluate(getattr(self.data, "test", None))}
         if self.task == "classification" and self.data.classes:
             summary["classes"] = list(self.data.classes)
+        if self.class_weights is not None:
+            summary["class_weights"] = self.class_weights
         entry, warning = self.session.summary(self.module, self.batch_size)
         if entry is not None:
             summary["distributed"] = entry

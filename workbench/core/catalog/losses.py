@@ -12,6 +12,12 @@ OUT = (Port("loss", LOSS),)
 WEIGHT = Param("weight", "float", 1.0, "Factor of this loss in the total, when several are summed.",
                min=0.0, max=1e6)
 SCALAR = {"loss": TensorType(())}
+# `weight` above is the factor of the loss in the total; this weights each class inside it.
+CLASS_WEIGHT = Param("class_weight", "choice", "none",
+                     "balanced: weigh each class by n_rows / (n_classes × its training rows), so "
+                     "a rare class counts as much as a common one (scikit-learn's 'balanced'). "
+                     "Worth it when a class is under ~10 % of the rows.",
+                     choices=("none", "balanced"), label="class weights")
 
 
 def _classes(p, ins):
@@ -48,9 +54,9 @@ def _loss(name, help, infer, build, params=()):
 _loss("CrossEntropy", "Classification from raw scores (logits); applies softmax itself.", _classes,
       lambda p, ins: nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"]),
       [Param("label_smoothing", "float", 0.0, "Spread this much probability over the other classes.",
-             min=0.0, max=0.99)])
+             min=0.0, max=0.99), CLASS_WEIGHT])
 _loss("NLL", "Classification from log-probabilities (after LogSoftmax).", _classes,
-      lambda p, ins: nn.NLLLoss())
+      lambda p, ins: nn.NLLLoss(), [CLASS_WEIGHT])
 _loss("BCEWithLogits", "Yes/no (or several independent yes/no) targets from raw scores.", _values,
       lambda p, ins: nn.BCEWithLogitsLoss())
 _loss("MSE", "Mean squared error, for numeric targets.", _values, lambda p, ins: nn.MSELoss())

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Predict with the exported model: one `prediction` per row of a raw data file.
 
-Usage:  python predict.py --data FILE -o OUT.csv [--scores]
+Usage:  python predict.py --data FILE -o OUT.csv [--scores] [--threshold T [--positive CLASS]]
+
+--threshold (two-class models): predict the positive class (the second class, or --positive)
+when its probability is at least T, instead of taking the larger score. Lower it to find more
+of a rare class at the price of more false alarms.
 
 FILE is in the same format as the training file (same columns; a target column, if present,
 is ignored). Needs only numpy, pandas and onnxruntime.
@@ -45,6 +49,34 @@ def predict(df, pre, session):
     return scores
 
 
+def probabilities(scores):
+    """Rows of probabilities: kept as they are when they already are (a Softmax at the end),
+    else softmax (raw scores and log-probabilities alike)."""
+    flat = scores.reshape(len(scores), -1).astype(np.float64)
+    if len(flat) and (flat >= 0).all() and (flat <= 1).all() and np.allclose(flat.sum(1), 1, atol=1e-4):
+        return flat
+    e = np.exp(flat - flat.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def thresholded(scores, pre, threshold, positive):
+    """Class ids from a decision threshold on the positive class' probability."""
+    classes = [str(c) for c in pre["target"]["classes"] or []]
+    if len(classes) != 2:
+        raise SystemExit(f"--threshold is for a two-class model; this one has {len(classes)} "
+                         f"classes ({', '.join(classes)})")
+    if not 0.0 < threshold < 1.0:
+        raise SystemExit(f"--threshold must be between 0 and 1 (a probability), not {threshold}")
+    if positive is None:
+        index = 1
+    elif positive in classes:
+        index = classes.index(positive)
+    else:
+        raise SystemExit(f"--positive {positive!r} is not a class of this model: {', '.join(classes)}")
+    chosen = probabilities(scores)[:, index] >= threshold
+    return np.where(chosen, index, 1 - index)
+
+
 def main(argv=None):
     import onnxruntime as ort
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -54,8 +86,16 @@ def main(argv=None):
     p.add_argument("--preprocessing", default=os.path.join(HERE, "preprocessing.json"))
     p.add_argument("--scores", action="store_true", help="also write the raw model outputs")
     p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="two-class models: the positive class when its probability is >= T")
+    p.add_argument("--positive", metavar="CLASS",
+                   help="the positive class for --threshold (default: the second class)")
     args = p.parse_args(argv)
+    if args.positive is not None and args.threshold is None:
+        p.error("--positive goes with --threshold")
     pre = load_preprocessing(args.preprocessing)
+    if args.threshold is not None and pre["target"]["task"] != "classification":
+        p.error("--threshold is for a two-class classifier; this model predicts numbers")
     df = read_raw(args.data, pre)
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     chunks = [predict(df.iloc[i:i + args.batch_size], pre, session)
@@ -63,7 +103,9 @@ def main(argv=None):
     scores = np.concatenate(chunks, axis=0)[: len(df)]
     out = pd.DataFrame()
     task = pre["target"]["task"]
-    if task == "classification":
+    if task == "classification" and args.threshold is not None:
+        out["prediction"] = decode(thresholded(scores, pre, args.threshold, args.positive), pre)
+    elif task == "classification":
         out["prediction"] = decode(scores.argmax(axis=-1), pre)
     else:
         flat = scores.reshape(len(df), -1)

@@ -223,14 +223,47 @@ class DataPanel(QWidget):
         strat.toggled.connect(self._schedule)
         self.opt["split.stratify"] = strat
         form.addRow("", strat)
+        # Not a data setting: it sets the losses' class_weight (one undoable graph edit), here
+        # because this is where the class balance and its warning are seen.
+        self.weigh = QCheckBox("weigh the loss by class rarity")
+        self.weigh.setToolTip("Sets class_weight = balanced on the CrossEntropy/NLL losses: each class "
+                              "counts as much as the others however few rows it has. For a class "
+                              "under ~10 % of the rows.")
+        self.weigh.toggled.connect(self._weigh_toggled)
+        form.addRow("Classes", self.weigh)
         return box
+
+    @Slot(bool)
+    def _weigh_toggled(self, on: bool) -> None:
+        from workbench.data.balance import class_weight_changes
+        from workbench.ui.editor.commands import SetParams
+        if self.document is None:
+            return
+        changes = class_weight_changes(self.document.graph, "balanced" if on else "none")
+        if changes:
+            self.document.push(SetParams(self.document.graph, [c[0] for c in changes], "class_weight",
+                                         changes[0][3]))
+            self.message.emit("class weights " + ("balanced: rare classes count as much as common ones"
+                                                  if on else "off"))
+
+    def _sync_weigh(self, *_) -> None:
+        """The check box shows the graph: ticked when every class-weighing loss is balanced."""
+        graph = self.document.graph if self.document is not None else None
+        losses = [n for n in graph.nodes.values() if "class_weight" in n.params] if graph else []
+        classify = self.loaded is not None and self.loaded.prepared.task == "classification"
+        with QSignalBlocker(self.weigh):
+            self.weigh.setChecked(bool(losses) and all(n.params["class_weight"] == "balanced"
+                                                       for n in losses))
+        self.weigh.setEnabled(bool(losses) and classify)
 
     # -- document -------------------------------------------------------------------------
     def set_document(self, document) -> None:
         if self.document is not None:
             self.document.dataChanged.disconnect(self._data_changed)
+            self.document.graph.unsubscribe(self._sync_weigh)
         self.cancel()
         self.document = document
+        document.graph.subscribe(self._sync_weigh)
         document.dataChanged.connect(self._data_changed)
         document.data_fit = DataFit(self.prepared_for_project)  # new nodes fit the data
         self.loaded = None
@@ -427,6 +460,7 @@ class DataPanel(QWidget):
         self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
         self.warn_label.setVisible(bool(warnings))
         self._fill_options(s)
+        self._sync_weigh()
 
     def _fill_columns(self, schema) -> None:
         self.columns.setRowCount(len(schema.columns))
@@ -494,6 +528,7 @@ class DataPanel(QWidget):
     def _enable_options(self, on: bool) -> None:
         for w in self.opt.values():
             w.setEnabled(on)
+        self._sync_weigh()
         self.test_button.setEnabled(on)
         self.clear_test.setEnabled(on)
 

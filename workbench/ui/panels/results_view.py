@@ -26,6 +26,14 @@ class ResultsView(QWidget):
         self.table.setMinimumWidth(200)
         self.caption = QLabel("Results appear here when a run ends.")
         self.caption.setWordWrap(True)
+        self.classes = QTableWidget(0, 5)   # per class: where accuracy hides a rare class
+        self.classes.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "rows"])
+        self.classes.verticalHeader().hide()
+        self.classes.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.classes.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.classes.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.classes.setSortingEnabled(True)
+        self.classes.hide()
         self.plot = charts.make_plot("Confusion matrix (test)", "true class", "predicted class")
         self.item = self.plot.getPlotItem()
         self.image = pg.ImageItem()
@@ -42,6 +50,7 @@ class ResultsView(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.caption)
         ll.addWidget(self.table, 1)
+        ll.addWidget(self.classes, 1)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
         split.addWidget(self.plot)
@@ -55,6 +64,8 @@ class ResultsView(QWidget):
 
     def clear(self) -> None:
         self.table.setRowCount(0)
+        self.classes.setRowCount(0)
+        self.classes.hide()
         self.caption.setText("Results appear here when a run ends.")
         self._clear_plot()
         self.item.setTitle("Test results: when the run ends", size="9pt",
@@ -95,11 +106,33 @@ class ResultsView(QWidget):
                     item.setFont(bold)
                 self.table.setItem(row, col, item)
         self.caption.setText(caption)
+        self.show_per_class(summary)
         self._clear_plot()
         split = next((s for s in ("test", "val") if (summary.get(s) or {}).get("confusion_matrix")), None)
         if split:
             self.show_confusion(np.array(summary[split]["confusion_matrix"]),
                                 summary.get("classes") or [], split)
+
+    def show_per_class(self, summary: dict) -> None:
+        """Precision/recall/F1 per class of the test split (else val); recall under half in red."""
+        from workbench.train.verdict import per_class
+        split, rows = per_class(summary)
+        self.classes.setSortingEnabled(False)
+        self.classes.setRowCount(len(rows))
+        self.classes.setVisible(bool(rows))
+        if rows:
+            self.classes.horizontalHeaderItem(0).setText(f"class ({split})")
+        for r, (name, *values) in enumerate(rows):
+            self.classes.setItem(r, 0, QTableWidgetItem(name))
+            for c, v in enumerate(values, start=1):
+                item = QTableWidgetItem()
+                item.setData(Qt.DisplayRole, int(v) if c == 4 else round(float(v), 3))
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if c == 2 and v < 0.5:
+                    item.setForeground(QColor("#d04040"))
+                    item.setToolTip("fewer than half of this class' rows are found")
+                self.classes.setItem(r, c, item)
+        self.classes.setSortingEnabled(True)
 
     def show_confusion(self, cm: np.ndarray, classes: list[str], split: str = "test") -> None:
         self._clear_plot()

@@ -630,8 +630,6 @@ def _finite(v):
 
 
 def _headline(summary: dict) -> str:
-    test = summary.get("test") or summary.get("val") or {}
-    for k in ("accuracy", "r2", "loss"):
-        if k in test:
-            return f"test {k} {test[k]:.4f}"
-    return ""
+    """The kept epoch, why, and the figures on val and test: the CLI's last line."""
+    from workbench.train.verdict import headline
+    return headline(summary)
