@@ -78,7 +78,8 @@ def test_train_table_and_overrides(iris_project, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "f1_macro" in out and "run folder:" in out
-    run = out.split("run folder:")[1].strip()
+    run = out.split("run folder:")[1].splitlines()[0].strip()
+    assert out.strip().splitlines()[-1].startswith("kept epoch ")   # the last line: which epoch, why
     trained = project_file.load(os.path.join(run, "project.wbproj"))
     assert trained.training["batch_size"] == 8 and trained.training["seed"] == 3
     assert next(n for n in trained.graph.nodes.values() if n.type == "Adam").params["lr"] == 0.01

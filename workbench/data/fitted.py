@@ -27,6 +27,10 @@ def fitted_project(template: str, settings: DataSettings, folder: str | Path, na
     from workbench.data.prepared import prepare
 
     settings.validate()
+    if template.endswith("-regressor") and settings.task == "auto":
+        # a whole-number target with few values (linnerud's weights) would be guessed as
+        # classes; the user who picked a regressor has said what the target is
+        settings.task = "regression"
     data = prepare(settings, folder)
     try:
         project = templates.build(template, shape_of(data), name)

@@ -457,6 +457,7 @@ class DataPanel(QWidget):
             f"columns · target <b>{schema.target}</b> ({task}) · Input {p.input_shape} "
             f"{p.input_dtype}{vocab} · {splits}")
         warnings = list(dict.fromkeys(p.warnings))
+        warnings.sort(key=lambda w: not w.startswith("class "))  # about the target: shown first
         self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
         self.warn_label.setVisible(bool(warnings))
         self._fill_options(s)
