@@ -76,7 +76,10 @@ def test_early_stopping_on_a_higher_is_better_metric(blob_data, blob_project):
     result = Trainer(blob_project, blob_data, epochs=200, early_stopping=es, save=False).run()
     assert result.status == "early_stopped" and result.epochs_run < 200
     accs = [e["metrics"]["val"]["accuracy"] for e in result.history]
-    assert result.best_epoch == accs.index(max(accs)) + 1
+    losses = [e["val_loss"] for e in result.history]
+    # the highest accuracy, and among the epochs that reach it the lowest validation loss
+    tops = [i for i, a in enumerate(accs) if a == max(accs)]
+    assert result.best_epoch == min(tops, key=lambda i: (losses[i], i)) + 1
 
 
 def test_unknown_early_stopping_metric_is_one_line(blob_data, blob_project):
