@@ -136,6 +136,13 @@ def test_a_rare_class_is_reported_per_class_and_balancing_finds_more_of_it(rare_
                           "-o", str(folder / "x.csv"), "--threshold", "0.5", "--positive", "maybe"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip() == "--positive 'maybe' is not a class of this model: no, yes"
+    # the exported training script trains the same weighted loss
+    assert main(["export", str(project), "--run", str(run), "--format", "python",
+                 "-o", str(folder / "code")]) == 0
+    capsys.readouterr()
+    script = (folder / "code" / "train.py").read_text()
+    weights = ", ".join(repr(float(w)) for w in balanced["class_weights"])
+    assert f"nn.CrossEntropyLoss(weight=torch.tensor([{weights}]))" in script
 
 
 def _predict(bundle, data, out, threshold) -> pd.DataFrame:

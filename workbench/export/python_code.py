@@ -350,6 +350,9 @@ def loss_source(plan) -> str:
             if key in sig and hasattr(fn, key):
                 value = getattr(fn, key)
                 default = sig[key].default
+                if key == "weight" and isinstance(value, torch.Tensor):  # class weights (balanced)
+                    args.append(f"weight=torch.tensor({escape.python_literal([float(v) for v in value])})")
+                    continue
                 if isinstance(value, torch.Tensor) or value is None or value == default:
                     continue
                 args.append(f"{key}={escape.python_literal(value)}")
@@ -376,6 +379,7 @@ def optimizer_source(plan, module: nn.Module) -> str:
 def train_source(run, data_path: str) -> str:
     from workbench.core.compile import training_plan
     plan = training_plan(run.project.graph)
+    _class_weights(run, plan)
     t = training_settings(run.project)
     settings = {"task": run.task, "data": data_path, "epochs": t.epochs,
                 "batch_size": t.batch_size, "lr": float(plan.lr), "seed": t.seed}
@@ -384,6 +388,21 @@ def train_source(run, data_path: str) -> str:
                .replace("__SETTINGS__", _settings_literal(settings))
                .replace("__LOSS__", loss_source(plan))
                .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))
+
+
+def _class_weights(run, plan) -> None:
+    """class_weight = balanced: train.py takes the weights the run trained with (summary.json),
+    so the script trains what the app trained, not an unweighted loss."""
+    balanced = [t for t in plan.losses if t.class_weight == "balanced"]
+    if not balanced:
+        return
+    from workbench.train.runs import read_run
+    weights = read_run(run.folder).summary.get("class_weights")
+    if not (isinstance(weights, list) and weights and all(isinstance(w, (int, float)) for w in weights)):
+        raise ExportError(f"{run.folder}: the loss weighs classes (class_weight = balanced) but the "
+                          "run's summary.json has no class_weights to write into train.py")
+    for t in balanced:
+        t.fn.weight = torch.tensor([float(w) for w in weights], dtype=torch.float64)  # as written
 
 
 def training_settings(project):
