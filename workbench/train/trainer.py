@@ -84,7 +84,7 @@ class _EarlyStop:
     best_loss: float | None = None
     by_loss: bool = False                # the best epoch won a tie on the loss
 
-    def improved(self, value: float, loss: float | None = None) -> bool:
+    def improved(self, value: float) -> bool:
         if not math.isfinite(value):
             return False
         if self.best is None:
