@@ -242,11 +242,9 @@ def table(summary: dict) -> str:
     if not splits:
         return "no metrics (no epoch finished)"
     names = [k for k in summary[splits[0]] if isinstance(summary[splits[0]][k], (int, float))]
+    from workbench.train.verdict import aligned
     rows = [["metric", *splits]] + [[n, *(_fmt(summary[s].get(n)) for s in splits)] for n in names]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = aligned(rows)
     status = summary.get("status", "")
     head = f"{status}: {summary.get('epochs_run', 0)} epochs, weights {summary.get('weights', '')}"
     return head + "\n" + "\n".join(lines)

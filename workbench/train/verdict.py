@@ -72,11 +72,16 @@ def per_class_text(summary: dict) -> str:
     if more > 0:
         rows = sorted(rows, key=lambda r: r[2])[:MAX_ROWS]
     head = [f"class ({split})", "precision", "recall", "f1", "support"]
-    cells = [head] + [[c, f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", str(n)] for c, p, r, f, n in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = aligned([head] + [[c, f"{p:.4f}", f"{r:.4f}", f"{f:.4f}", str(n)] for c, p, r, f, n in rows])
     if more > 0:
         lines.append(f"(the {MAX_ROWS} classes with the lowest recall; {more} more in summary.json)")
     return "\n".join(lines)
+
+
+def aligned(cells: list[list[str]]) -> list[str]:
+    """A text table: the first column left-aligned, the others right, a rule under the head."""
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines

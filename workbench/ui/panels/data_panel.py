@@ -460,8 +460,7 @@ class DataPanel(QWidget):
         warnings.sort(key=lambda w: not w.startswith("class "))  # about the target: shown first
         self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
         self.warn_label.setVisible(bool(warnings))
-        self._fill_options(s)
-        self._sync_weigh()
+        self._fill_options(s)   # and, through _enable_options, the class-weight box
 
     def _fill_columns(self, schema) -> None:
         self.columns.setRowCount(len(schema.columns))
