@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distributed", action="store_true",
                    help="under torchrun: train with DistributedDataParallel on all its processes "
                         "(--batch-size is per process; see docs/distributed.md)")
+    p.add_argument("--log", action="append", metavar="TRACKER",
+                   help="also log the run to tensorboard (an event file in the run folder) or "
+                        "mlflow (mlruns.db beside the project); repeat it or give a comma list "
+                        "(optional extras; see docs/tracking.md)")
     p.set_defaults(func=run)
 
 
@@ -66,8 +70,46 @@ def _error(message: str, code: int) -> int:
     return code
 
 
+def trackers_asked(values: list[str] | None) -> list[str]:
+    """--log values, repeatable and comma-separated, each name once; ValueError on a bad name."""
+    from workbench.train.tracking import NAMES
+    names: list[str] = []
+    for value in values or []:
+        for name in (part.strip().lower() for part in value.split(",")):
+            if name not in NAMES:
+                raise ValueError(f"--log {name or repr(value)}: unknown tracker; choose "
+                                 + " or ".join(NAMES))
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def make_trackers(names: list[str], project_path) -> list:
+    """The trackers' callbacks; TrackingError (one line) when an extra is not installed."""
+    out = []
+    for name in names:
+        if name == "tensorboard":
+            from workbench.train.tensorboard_log import TensorBoardLog
+            out.append(TensorBoardLog())
+        else:
+            from functools import partial
+
+            from workbench.export.api import export_verified_onnx
+            from workbench.train.mlflow_log import MlflowLog
+            folder = Path(project_path).parent if project_path else None
+            out.append(MlflowLog(exporter=partial(export_verified_onnx, project_dir=folder),
+                                 project_path=project_path))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     distributed = bool(getattr(args, "distributed", False))
+    try:
+        args.log = trackers_asked(getattr(args, "log", None))
+    except ValueError as exc:
+        return _error(exc, 2)
+    if args.log and getattr(args, "kfold", None):
+        return _error("--log cannot be combined with --kfold (cross-validation writes no run folder)", 2)
     rank = os.environ.get("RANK", "0") if distributed else "0"
     quiet = rank != "0"
     say = _error if not distributed else (
@@ -170,11 +212,17 @@ def _train(args, project, data, ctx, say) -> int:
     bar = Progress(sys.stderr if main else None, HealthWatch(project.graph))
     if getattr(args, "force", False) and not args.out:
         return say("--force goes with --out RUNDIR (the run folder to replace)", 2)
+    from workbench.train.tracking import TrackingError
+    try:
+        where = Path(args.project) if args.resume else project.path
+        trackers = make_trackers(getattr(args, "log", None) or [], where) if main else []
+    except TrackingError as exc:
+        return say(exc, 2)
     try:
         trainer = Trainer(project, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           device=args.device, precision=args.precision, seed=args.seed,
                           run_dir=args.resume or args.out, resume=bool(args.resume),
-                          callbacks=[bar] if main else [], distributed=ctx,
+                          callbacks=([bar] if main else []) + trackers, distributed=ctx,
                           overwrite=bool(getattr(args, "force", False)))
     except TrainingError as exc:
         return say(exc, 2)
@@ -196,6 +244,10 @@ def _train(args, project, data, ctx, say) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         bar.close()
+        for tracker in trackers:
+            tracker.close()
+            for warning in tracker.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
     interrupted = 128 + caught[0] if caught else 0
     if result.status == "failed":
         return say(result.message, 1)

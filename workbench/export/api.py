@@ -114,3 +114,12 @@ def _reason(exc: BaseException) -> str:
 def save_report(report: ExportReport, path: str | Path) -> None:
     write_text(path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
+
+
+def export_verified_onnx(run_folder: str | Path, target: str | Path,
+                         project_dir: str | Path | None = None) -> None:
+    """A run's best weights as ONNX at `target`, for the experiment trackers (the `exporter` of
+    workbench.train.mlflow_log): an export that fails its verification raises ExportError."""
+    report = export_run(run_folder, "onnx", target, project_dir=project_dir)
+    if not report.passed:
+        raise ExportError(f"{Path(run_folder).name}: the ONNX export failed its verification")

@@ -138,6 +138,7 @@ class Trainer:
 
     Keyword overrides (None = the project's training settings): epochs, batch_size, lr, device,
     precision, seed, grad_clip, early_stopping (a dict merged into the project's).
+    callbacks get every Event; one with a `bind(trainer)` method is bound to this trainer first.
     run_dir: the run folder (default `<project folder>/runs/<timestamp>/`); save=False writes
     nothing (benchmarks, quick experiments). resume=True continues the run in run_dir.
     A run_dir that already holds files is refused (results are never mixed or overwritten);
@@ -172,6 +173,10 @@ class Trainer:
                 raise TrainingError(f"learning rate {lr!r}: {exc}") from None
         self.data = data
         self.callbacks = list(callbacks)
+        for callback in self.callbacks:  # trackers (tracking.py) read the run folder from the trainer
+            bind = getattr(callback, "bind", None)
+            if bind is not None:
+                bind(self)
         self.run_dir = Path(run_dir) if run_dir else None
         self.resume_run = resume
         # distributed: a workbench.train.distributed.Context (torchrun + DDP); only rank 0 writes
