@@ -162,6 +162,7 @@ def test_mlflow_artifacts_and_the_onnx_model_of_the_run(tracked, tmp_path):
 @pytest.mark.parametrize("name, blocked", [
     ("tensorboard", ("torch.utils.tensorboard", "tensorboard")),
     ("mlflow", ("mlflow", "mlflow.entities", "mlflow.tracking")),
+    ("mlflow", ("sqlalchemy",)),  # mlflow-skinny without the SQLite store's packages
 ])
 def test_a_missing_extra_is_one_line_exit_2(tracked, tmp_path, monkeypatch, capsys, name, blocked):
     for module in blocked:

@@ -41,6 +41,8 @@ class MlflowLog:
                  exporter: Callable[[Path, Path], None] | None = None,
                  project_path: str | Path | None = None):
         try:
+            import alembic  # noqa: F401 - the SQLite store needs both; mlflow-skinny has neither
+            import sqlalchemy  # noqa: F401
             from mlflow.entities import Metric, Param
             from mlflow.tracking import MlflowClient
         except ImportError:
