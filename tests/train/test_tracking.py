@@ -211,3 +211,23 @@ def test_a_resumed_run_keeps_one_point_per_epoch(tmp_path):
     got = [(s.step, s.value) for s in accumulator(run).Scalars("val_loss")]
     assert [s for s, _ in got] == [1, 2, 3] == [s for s, _ in expected]
     assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-6)
+
+
+def test_a_failing_tracker_warns_and_the_training_goes_on(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from workbench.train.mlflow_log import MlflowLog, tracking_uri
+
+    def exporter(folder, target):
+        raise RuntimeError(f"{folder.name}: cannot export")
+
+    data = blobs(n=120)
+    log = MlflowLog(hparams={"search/trial": 7}, exporter=exporter, project_path=tmp_path / "p.wbproj")
+    result = Trainer(project_for(data, epochs=2), data, run_dir=tmp_path / "runs" / "t7", callbacks=[log]).run()
+    assert result.ok and result.status == "completed"
+    assert log.warnings == ["mlflow: t7: cannot export; stopped logging"]
+    client = MlflowClient(tracking_uri(tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("p").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.params["search/trial"] == "7"
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "val_loss")) == [1, 2]
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"summary.json", "project.wbproj"}
