@@ -16,6 +16,7 @@ without one no model is logged.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import tempfile
 import time
@@ -41,12 +42,12 @@ class MlflowLog:
                  exporter: Callable[[Path, Path], None] | None = None,
                  project_path: str | Path | None = None):
         try:
-            import alembic  # noqa: F401 - the SQLite store needs both; mlflow-skinny has neither
-            import sqlalchemy  # noqa: F401
             from mlflow.entities import Metric, Param
             from mlflow.tracking import MlflowClient
         except ImportError:
             raise tracking.missing("mlflow") from None
+        if any(importlib.util.find_spec(name) is None for name in ("sqlalchemy", "alembic")):
+            raise tracking.missing("mlflow")  # the SQLite store's; mlflow-skinny brings neither
         for name in ("mlflow.store.db.utils", "alembic"):  # "creating tables" on every new store
             logging.getLogger(name).setLevel(logging.WARNING)
         self._client_class, self._metric, self._param = MlflowClient, Metric, Param
