@@ -14,7 +14,7 @@ import torch
 from tests.conftest import EXAMPLES
 from tests.train.conftest import blobs, project_for
 from workbench.cli import main
-from workbench.cli.train_cmd import trackers_asked
+from workbench.export.trackers import trackers_asked
 from workbench.core import project as project_file
 from workbench.train.runs import read_events
 from workbench.train.trainer import Trainer

@@ -70,40 +70,9 @@ def _error(message: str, code: int) -> int:
     return code
 
 
-def trackers_asked(values: list[str] | None) -> list[str]:
-    """--log values, repeatable and comma-separated, each name once; ValueError on a bad name."""
-    from workbench.train.tracking import NAMES
-    names: list[str] = []
-    for value in values or []:
-        for name in (part.strip().lower() for part in value.split(",")):
-            if name not in NAMES:
-                raise ValueError(f"--log {name or repr(value)}: unknown tracker; choose "
-                                 + " or ".join(NAMES))
-            if name not in names:
-                names.append(name)
-    return names
-
-
-def make_trackers(names: list[str], project_path) -> list:
-    """The trackers' callbacks; TrackingError (one line) when an extra is not installed."""
-    out = []
-    for name in names:
-        if name == "tensorboard":
-            from workbench.train.tensorboard_log import TensorBoardLog
-            out.append(TensorBoardLog())
-        else:
-            from functools import partial
-
-            from workbench.export.api import export_verified_onnx
-            from workbench.train.mlflow_log import MlflowLog
-            folder = Path(project_path).parent if project_path else None
-            out.append(MlflowLog(exporter=partial(export_verified_onnx, project_dir=folder),
-                                 project_path=project_path))
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     distributed = bool(getattr(args, "distributed", False))
+    from workbench.export.trackers import trackers_asked
     try:
         args.log = trackers_asked(getattr(args, "log", None))
     except ValueError as exc:
@@ -212,6 +181,7 @@ def _train(args, project, data, ctx, say) -> int:
     bar = Progress(sys.stderr if main else None, HealthWatch(project.graph))
     if getattr(args, "force", False) and not args.out:
         return say("--force goes with --out RUNDIR (the run folder to replace)", 2)
+    from workbench.export.trackers import make_trackers
     from workbench.train.tracking import TrackingError
     try:
         where = Path(args.project) if args.resume else project.path

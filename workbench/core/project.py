@@ -17,7 +17,10 @@ from workbench.core import atomic, files
 from workbench.core.graph import Graph, GraphFormatError, brief_json
 from workbench.core.training_settings import TrainingSettings  # the one list of defaults
 
-FORMAT_VERSION = 1
+# 2: the optional "search" object (the search space, core/search_space.py). A project without
+# one is still written as version 1, so older Workbench versions open it and load -> save
+# reproduces a version-1 file byte for byte.
+FORMAT_VERSION = 2
 SUFFIX = ".wbproj"
 
 
@@ -48,7 +51,7 @@ class Project:
         return self.path.parent if self.path else Path.cwd()
 
     def to_dict(self) -> dict:
-        head = {"format_version": FORMAT_VERSION, "name": self.name}
+        head = {"format_version": FORMAT_VERSION if "search" in self.extra else 1, "name": self.name}
         if self.description:
             head["description"] = self.description
         return {**head, "graph": self.graph.to_dict(), "data": self.data, "training": self.training,
@@ -153,6 +156,12 @@ def from_dict(doc: Any, name: str = "<project>") -> Project:
     description = _expect(doc.get("description", ""), str, "description", fail)
     known = {"format_version", "name", "description", "graph", "data", "training"}
     extra = {k: v for k, v in doc.items() if k not in known}
+    if "search" in extra:   # checked here so a bad range is named at load, not mid-search
+        from workbench.core import search_space
+        try:
+            search_space.from_dict(extra["search"])
+        except search_space.SpaceError as exc:
+            raise fail("", str(exc)) from None
     return Project(graph, project_name, data, training, extra, description=description)
 
 
