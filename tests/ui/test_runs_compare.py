@@ -63,7 +63,11 @@ def test_compare_two_ticked_runs(panel, qtbot, runs_root):
         assert list(zip(xs.tolist(), ys.tolist())) == want
     assert [len(c.getData()[0]) for c in dialog.plot_curves] == [2, 3]
     assert [label.text for _, label in dialog.legend.items] == ["20261203-090000", "20261203-090100"]
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: dialog.plot.getPlotItem().getAxis("left").range[1] < 1)  # drawn
     dialog.metric_box.setCurrentIndex(dialog.metric_box.findData("val_accuracy"))
+    left = dialog.plot.getPlotItem().getAxis("left")
+    assert left.labelText == "val_accuracy" and left.autoSIPrefixScale == 1.0   # 0.9 is not 900
     assert dialog.plot_curves[1].getData()[1].tolist() == \
         [y for _, y in compare.curves(read_run(second, events=True))["val_accuracy"]]
 

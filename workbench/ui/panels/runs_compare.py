@@ -81,13 +81,18 @@ class RunsCompareDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Setting", *(n for n, _ in self.projects)])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        header = self.table.horizontalHeader()   # the runs share the width; long paths elide
+        header.setSectionResizeMode(QHeaderView.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setWordWrap(False)
         bold = QFont()
         bold.setBold(True)
         for r, row in enumerate(self.rows):
             cells = [row.key, *(compare.show(v) for v in row.values)]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)     # plain text: values come from files
+                item.setToolTip(f"<p style='white-space:pre'>{html.escape(text)}</p>")
                 if row.differs:
                     item.setBackground(highlight())
                     item.setFont(bold)
