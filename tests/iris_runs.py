@@ -34,10 +34,13 @@ def train(project: project_file.Project, run: Path, *, lr: float, units: int | N
     return run
 
 
-def trial(source: Path, search: Path, number: int, params: dict) -> Path:
-    """A search trial made of an existing run: `search/trial-<number>/` plus trial.json."""
+def trial(source: Path, search: Path, number: int, params: dict, project_path: Path) -> Path:
+    """A search trial made of an existing run of `project_path`: `search/trial-<number>/` plus
+    trial.json, its origin.json pointing at the project from its own (deeper) place."""
+    from workbench.train.runs import write_origin
     folder = search / f"trial-{number}"
     shutil.copytree(source, folder)
+    write_origin(folder, project_path)
     (folder / "trial.json").write_text(json.dumps(
         {"study": search.name, "number": number, "state": "COMPLETE", "params": params,
          "values": [0.5]}))

@@ -17,7 +17,8 @@ def runs_root(tmp_path_factory):
     first = train(project, root / "20261203-090000", lr=0.003)
     second = train(project, root / "20261203-090100", lr=0.01, units=32, epochs=3)
     for number, source in ((2, first), (10, second)):
-        trial(source, root / "search-lr", number, {"lr": 0.003 if number == 2 else 0.01})
+        trial(source, root / "search-lr", number, {"lr": 0.003 if number == 2 else 0.01},
+              folder / "iris.wbproj")
     return root
 
 
@@ -41,6 +42,17 @@ def test_trials_of_a_search_are_listed_with_the_runs(panel, runs_root):
     item = panel.tree.topLevelItem(1)
     assert item.data(0, Qt.UserRole + 1) == str(runs_root / "search-lr" / "trial-2")
     assert item.text(1) == "completed" and item.text(2) == "2"
+
+
+def test_only_the_projects_own_trials_are_listed(runs_root, tmp_path):
+    from workbench.ui.panels.runs_panel import list_runs
+    mine = runs_root.parent / "iris.wbproj"
+    assert len(list_runs(runs_root, mine)) == 4
+    other = trial(runs_root / "20261203-090000", tmp_path / "runs" / "search-x", 0, {},
+                  tmp_path / "other.wbproj")
+    (tmp_path / "runs" / "search-x" / "notes").mkdir()      # not a trial: ignored
+    assert [r.folder for r in list_runs(tmp_path / "runs", mine)] == []
+    assert [r.folder for r in list_runs(tmp_path / "runs", tmp_path / "other.wbproj")] == [other]
 
 
 def test_compare_two_ticked_runs(panel, qtbot, runs_root):
@@ -132,3 +144,12 @@ def test_an_unreadable_run_is_named_not_a_traceback(panel, qtbot, runs_root, tmp
     assert dialog.warning_label.textFormat() == Qt.PlainText
     assert [label.text for _, label in dialog.legend.items][1] == "&lt;i&gt;broken"
     assert dialog.architecture.item(0).text() == "fewer than two readable projects: nothing to compare"
+
+
+def test_the_dashboard_overlay_names_a_trial_like_the_list(app, qtbot, runs_root):
+    from workbench.ui.panels.training_panel import TrainingPanel
+    panel = TrainingPanel(None)
+    qtbot.addWidget(panel)
+    panel.set_overlays([runs_root / "search-lr" / "trial-2"])
+    legend = panel.loss_plot.getPlotItem().legend
+    assert "search-lr / trial 2 val" in [label.text for _, label in legend.items]

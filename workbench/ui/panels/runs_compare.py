@@ -162,6 +162,12 @@ class RunsCompareDialog(QDialog):
             points = series.get(key, []) if key else []
             curve.setData([x for x, _ in points], [y for _, y in points])
         charts.style_plot(self.plot, left=key or "")
+        last = max((x for series in self.curves for x, _ in series.get(key, [])), default=0)
+        bottom = self.plot.getPlotItem().getAxis("bottom")
+        if last <= 12:
+            bottom.setTickSpacing(1, 1)        # a few epochs: whole numbers, not 1.1, 1.2, ...
+        else:
+            bottom.setTickSpacing()
         self.plot.getPlotItem().getViewBox().enableAutoRange()
 
     @Slot(bool)
