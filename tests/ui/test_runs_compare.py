@@ -153,3 +153,16 @@ def test_the_dashboard_overlay_names_a_trial_like_the_list(app, qtbot, runs_root
     panel.set_overlays([runs_root / "search-lr" / "trial-2"])
     legend = panel.loss_plot.getPlotItem().legend
     assert "search-lr / trial 2 val" in [label.text for _, label in legend.items]
+
+
+def test_another_document_closes_the_comparison(panel, qtbot, runs_root, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+    from workbench.core.project import Project
+    for i in range(2):
+        panel.tree.topLevelItem(i).setCheckState(0, Qt.Checked)
+    dialog = panel.compare()
+    assert dialog.isVisible()
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path))
+    panel.set_document(SimpleNamespace(project=Project(), untitled_id="x"))
+    assert panel.compare_dialog is None and not dialog.isVisible()
+    assert not panel.compare_button.isEnabled()

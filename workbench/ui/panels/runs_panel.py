@@ -53,9 +53,12 @@ def list_runs(root: Path, project_path: Path | None = None) -> list[RunRecord]:
         if (p / "project.wbproj").exists():
             folders.append(p)
         elif p.name.startswith("search-"):
-            trials = [(int(m.group(1)), t) for t in p.iterdir()
-                      for m in [TRIAL.fullmatch(t.name)] if m and t.is_dir()
-                      and (t / "project.wbproj").exists()]
+            try:
+                trials = [(int(m.group(1)), t) for t in p.iterdir()
+                          for m in [TRIAL.fullmatch(t.name)] if m and t.is_dir()
+                          and (t / "project.wbproj").exists()]
+            except OSError:   # a search folder that cannot be read lists nothing, not a traceback
+                trials = []
             folders += [t for _, t in sorted(trials, reverse=True)]
     return [read_run(p) for p in folders if made_by(p, project_path)]
 
@@ -123,6 +126,10 @@ class RunsPanel(QWidget):
         """The runs of this document only: nothing ticked or selected from the last one."""
         self.document = document
         self.tree.clear()
+        if self.compare_dialog is not None:     # it compared the last document's runs
+            self.compare_dialog.close()
+            self.compare_dialog.deleteLater()
+            self.compare_dialog = None
         self.set_root(runs_root(document.project, document.untitled_id))
 
     def set_root(self, root: Path) -> None:
