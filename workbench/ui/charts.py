@@ -45,6 +45,9 @@ def style_plot(widget: pg.PlotWidget, title: str = "", left: str = "", bottom: s
         axis.setTextPen(pg.mkPen(fg))
         axis.setStyle(tickFont=font)
         axis.enableAutoSIPrefix(False)   # '(x0.001)' on a loss axis reads as a unit
+        # ...but disabling it computes one last scale from the current range and keeps it (a
+        # second call, on a theme switch, with values in 0..1 drew them as 0..1000): undo that
+        axis.autoSIPrefixScale, axis.labelUnitPrefix = 1.0, ""
         if text:
             axis.setLabel(text, color=fg, **{"font-size": "8pt"})
     item.showGrid(x=True, y=True, alpha=0.25)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QF
                                QPushButton, QVBoxLayout)
 
 from workbench.export import formats
+from workbench.train.compare import run_name
 
 
 class ExportDialog(QDialog):
@@ -21,7 +22,7 @@ class ExportDialog(QDialog):
         self.exporter, self.out_dir, self.name = exporter, Path(out_dir), name
         self.run = QComboBox()
         for r in runs:
-            self.run.addItem(r.name, str(r))
+            self.run.addItem(run_name(r), str(r))   # a trial: "search-lr / trial 3"
         if selected is not None:
             self.run.setCurrentIndex(max(0, self.run.findData(str(selected))))
         self.checkpoint = QComboBox()

@@ -1,5 +1,6 @@
 """The Runs panel: the project's run folders with their metrics. Selecting a run picks what
-"Export ONNX" exports; ticking runs overlays their curves on the training dashboard."""
+"Export ONNX" exports; ticking runs overlays their curves on the training dashboard, and with
+two or more ticked, "Compare…" shows them side by side (runs_compare.py)."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.train.compare import TRIAL, run_name
 from workbench.train.runs import RunRecord, made_by, read_run
 
 FOLDER_ROLE = Qt.UserRole + 1
@@ -41,12 +43,24 @@ def file_stem(name: str) -> str:
 def list_runs(root: Path, project_path: Path | None = None) -> list[RunRecord]:
     """The run folders under `root` made by `project_path` (another project saved in the same
     folder shares `runs/`), newest first, each read by the one run reader
-    (`workbench.train.runs.read_run`, which never raises: what it cannot read is a warning)."""
+    (`workbench.train.runs.read_run`, which never raises: what it cannot read is a warning).
+    A search's trials (`search-<name>/trial-<n>/`) are listed where their search sorts,
+    highest number (newest) first."""
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if p.is_dir() and (p / "project.wbproj").exists()
-               and made_by(p, project_path)]
-    return [read_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
+    folders: list[Path] = []
+    for p in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True):
+        if (p / "project.wbproj").exists():
+            folders.append(p)
+        elif p.name.startswith("search-"):
+            try:
+                trials = [(int(m.group(1)), t) for t in p.iterdir()
+                          for m in [TRIAL.fullmatch(t.name)] if m and t.is_dir()
+                          and (t / "project.wbproj").exists()]
+            except OSError:   # a search folder that cannot be read lists nothing, not a traceback
+                trials = []
+            folders += [t for _, t in sorted(trials, reverse=True)]
+    return [read_run(p) for p in folders if made_by(p, project_path)]
 
 
 def headline_metric(run: RunRecord) -> tuple[str, float | None]:
@@ -90,9 +104,16 @@ class RunsPanel(QWidget):
         refresh.clicked.connect(self.refresh)
         self.open_button = QPushButton("Open Folder")
         self.open_button.clicked.connect(self.open_folder)
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip("Tick two or more runs to compare their curves, "
+                                       "settings and architecture")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare)
+        self.compare_dialog = None
         row = QHBoxLayout()
         row.addWidget(refresh)
         row.addWidget(self.open_button)
+        row.addWidget(self.compare_button)
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -105,6 +126,10 @@ class RunsPanel(QWidget):
         """The runs of this document only: nothing ticked or selected from the last one."""
         self.document = document
         self.tree.clear()
+        if self.compare_dialog is not None:     # it compared the last document's runs
+            self.compare_dialog.close()
+            self.compare_dialog.deleteLater()
+            self.compare_dialog = None
         self.set_root(runs_root(document.project, document.untitled_id))
 
     def set_root(self, root: Path) -> None:
@@ -125,7 +150,7 @@ class RunsPanel(QWidget):
             epochs = run.summary.get("epochs_run")
             status = run.status if run.has_weights or run.status in ("running", "empty") \
                 else f"{run.status} · no weights"
-            item = QTreeWidgetItem([run.folder.name, status,
+            item = QTreeWidgetItem([run_name(run.folder), status,
                                     str(epochs) if _number(epochs) else "—",
                                     _num(run.split("val").get("loss")),
                                     f"{name} {_num(value)}" if name else "—"])
@@ -146,6 +171,7 @@ class RunsPanel(QWidget):
         if current is not None:
             self.tree.setCurrentItem(current)
         self.where.setText(f"runs in {self.root}")
+        self.compare_button.setEnabled(len(self.ticked()) >= 2)
         self.selectionChanged.emit()
 
     def selected_run(self) -> Path | None:
@@ -174,7 +200,23 @@ class RunsPanel(QWidget):
     @Slot()
     def _item_changed(self, item, column: int) -> None:
         if not self._filling and column == 0:
+            self.compare_button.setEnabled(len(self.ticked()) >= 2)
             self.overlayChanged.emit()
+
+    @Slot()
+    def compare(self):
+        """Open "Compare runs" on the ticked runs, oldest first (each is diffed against it);
+        a second Compare replaces the window."""
+        from workbench.ui.panels.runs_compare import RunsCompareDialog
+        folders = self.ticked()
+        if len(folders) < 2:
+            return None
+        if self.compare_dialog is not None:
+            self.compare_dialog.close()
+            self.compare_dialog.deleteLater()
+        self.compare_dialog = RunsCompareDialog(folders[::-1], self)   # oldest first: the base
+        self.compare_dialog.show()
+        return self.compare_dialog
 
     def open_folder(self) -> bool:
         target = self.selected_run() or self.root

@@ -7,6 +7,7 @@ clip-to-view), so a fast run never floods the event loop with drawing.
 """
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
+from workbench.train.compare import run_name
 from workbench.ui import charts
 from workbench.ui.panels.results_view import ResultsView
 from workbench.ui.project_commands import SetTraining, read_training
@@ -607,7 +609,7 @@ class TrainingPanel(QWidget):
             epochs = [e for e in read_events(folder) if e.get("kind") == "epoch"]
             colour = charts.OVERLAY[i % len(charts.OVERLAY)]
             lp, mp = self.loss_plot.getPlotItem(), self.metric_plot.getPlotItem()
-            name = Path(folder).name
+            name = html.escape(run_name(folder))     # the legend renders markup
             val = charts.make_curve(lp, colour, f"{name} val", 1.2, dash=True)
             val.setData([e["epoch"] for e in epochs if e.get("val_loss") is not None],
                         [e["val_loss"] for e in epochs if e.get("val_loss") is not None])
