@@ -81,7 +81,7 @@ def test_save_as_elsewhere_rebases_relative_data_paths(tmp_path, project):
     (b"{'format_version': 1}", "p.wbproj: line 1, column 2: not valid JSON (Expecting property name enclosed in double quotes)"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "p.wbproj: not a project file (byte 0x89 at offset 0 is not UTF-8 text)"),
     (b'{"name": "x"}', "p.wbproj: not a Workbench project (no 'format_version')"),
-    (b'{"format_version": 7}', "p.wbproj: written by a newer Workbench (format 7; this version reads up to 1): update Workbench to open it"),
+    (b'{"format_version": 7}', "p.wbproj: written by a newer Workbench (format 7; this version reads up to 2): update Workbench to open it"),
     (b'{"format_version": 1, "graph": {"nodes": [{"id": "n1", "type": "Linear", "title": "fc", "params": {"out_features": "ten"}}]}}',
      "p.wbproj: graph.nodes[0] ('fc').params: 'out_features' must be a whole number, not 'ten'"),
     (b'{"format_version": 1, "graph": {"nodes": [{"id": "n1", "type": "ReLU"}], "edges": [{"from": ["n1", "out"], "to": ["n7", "in"]}]}}',
