@@ -33,6 +33,7 @@ from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
 from workbench.ui.editor.scene import EditorScene
 from workbench.ui.editor.view import EditorView, data_paths, project_paths
 from workbench.ui.panels.data_panel import DataPanel
+from workbench.ui.panels.experiments_panel import ExperimentsPanel
 from workbench.ui.panels.insight_panel import InsightPanel
 from workbench.ui.panels.inspector import Inspector
 from workbench.ui.panels.palette import Palette
@@ -76,6 +77,8 @@ PANELS: list[PanelEntry] = [
     PanelEntry("data", "Data", lambda w: DataPanel(w.threads), B, tab_with="problems", scroll=True),
     PanelEntry("training", "Training", lambda w: TrainingPanel(w.threads), B, tab_with="problems",
                scroll=True),
+    PanelEntry("experiments", "Experiments", lambda w: ExperimentsPanel(w.threads), B,
+               tab_with="training", scroll=True),
 ]
 
 

@@ -166,3 +166,74 @@ class Threads(QObject):
             thread.quit()
             thread.wait(timeout_ms)
         self._reap()
+
+
+class SearchWorker(QObject):
+    """Runs a `workbench.search.Search` in a worker thread.
+
+    The Search is made here, in the thread (it prepares the data and opens the study, which
+    can take a while): `make()` returns it or raises SearchError. After each trial, and when a
+    trial starts, the study's records (and the parameter importance) are read in this thread
+    and sent whole, so the GUI thread never touches Optuna while the search writes to it.
+    Step events are dropped: the panel shows trials and epochs, not batches.
+    Every signal carries the worker's token, so a panel that moved on to another document
+    ignores what a search of the last one still sends.
+    """
+    opened = Signal(int, object)      # token, {"objective", "multi", "directions", "name"}
+    records = Signal(int, object, object)   # token, [TrialRecord], {name: importance} | None
+    said = Signal(int, str)
+    progress = Signal(int, int, int, int)   # token, trial number, epoch, epochs
+    failed = Signal(int, str)
+    finished = Signal(int, object)    # token, {"ran": n, "interrupted": bool} | None (failed)
+
+    def __init__(self, make: Callable):
+        super().__init__()
+        self.make = make
+        self.token = next(_tokens)
+        self.search = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self.search is not None:
+                self.search.stop()
+
+    def _publish(self, with_importance: bool) -> None:
+        from workbench.search.study import importance, records
+        study = self.search.study
+        self.records.emit(self.token, records(study), importance(study) if with_importance else None)
+
+    def _on_event(self, number: int, e) -> None:   # runs in the worker thread
+        if e.kind == "start":
+            self._publish(False)
+            self.progress.emit(self.token, number, 0, int(e.epochs or 0))
+        elif e.kind == "epoch":
+            self.progress.emit(self.token, number, int(e.epoch), int(e.epochs or 0))
+
+    @Slot()
+    def run(self) -> None:
+        from workbench.search.study import SearchError
+        keep_ui_core()
+        try:
+            search = self.make(on_trial=lambda record: self._publish(True),
+                               on_event=self._on_event, say=lambda text: self.said.emit(self.token, text))
+            with self._lock:
+                self.search = search
+                if self._stop.is_set():
+                    search.stop()
+            self.opened.emit(self.token, {"objective": search.objective, "multi": search.options.multi,
+                              "directions": list(search.directions), "name": search.name})
+            self._publish(True)
+            ran = search.run()
+            self._publish(True)
+        except SearchError as exc:
+            self.failed.emit(self.token, one_line(exc))
+            self.finished.emit(self.token, None)
+            return
+        except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
+            self.failed.emit(self.token, f"{type(exc).__name__}: {one_line(exc)}")
+            self.finished.emit(self.token, None)
+            return
+        self.finished.emit(self.token, {"ran": len(ran), "interrupted": search.interrupted or self._stop.is_set()})

@@ -77,8 +77,11 @@ class Workflow(QObject):
         self.busy.hide()
         w.statusBar().addWidget(self.busy)
 
-        for panel in (self.data, self.training, self.insight, self.runs):
+        self.experiments = p["experiments"]
+        for panel in (self.data, self.training, self.insight, self.runs, self.experiments):
             panel.message.connect(w.show_message)
+        self.experiments.exportRequested.connect(self.export_trial)
+        self.experiments.searchFinished.connect(self.runs.refresh)
         self.exporter.message.connect(self._export_message)
         self.exporter.busyChanged.connect(self._export_busy)
         self.exporter.finished.connect(self._export_finished)
@@ -102,6 +105,7 @@ class Workflow(QObject):
         for panel in (self.data, self.training):
             for plot in panel.findChildren(pg.PlotWidget):
                 charts.style_plot(plot)
+        self.experiments.restyle()
 
     def _action(self, key, text, slot, shortcut, tip) -> QAction:
         return self.w._act(key, text, slot, QKeySequence(shortcut), tip)
@@ -270,15 +274,25 @@ class Workflow(QObject):
 
     @Slot()
     def show_export_dialog(self) -> None:
+        self._open_export(self.runs.selected_run())
+
+    @Slot(object)
+    def export_trial(self, folder) -> None:
+        """The Experiments panel's "Export trial": the same Export dialog, on that trial."""
+        self._open_export(Path(folder))
+
+    def _open_export(self, selected: Path | None) -> None:
         from workbench.ui.dialogs.export_dialog import ExportDialog
         project = self.w.document.project
         out_dir = project.folder if project.path else (self.onnx_path.parent if self.onnx_path
                                                        else Path.cwd())
         runs = [r.folder for r in list_runs(self.current_runs_root(), project.path)]
+        if selected is not None and selected not in runs:
+            runs.insert(0, selected)
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()
-        self.dialog = ExportDialog(self.exporter, runs, self.runs.selected_run(), out_dir,
+        self.dialog = ExportDialog(self.exporter, runs, selected, out_dir,
                                    file_stem(self.w.document.name) or "model", self.w)
         self.dialog.show()
 
