@@ -41,7 +41,7 @@ class Workflow(QObject):
         self.cluster_dialog = None
 
         w = window
-        for key in ("data", "training"):   # a tab clicked open gets a usable height
+        for key in ("data", "training", "experiments"):   # a tab clicked open gets a usable height
             w.docks[key].visibilityChanged.connect(self._panel_shown)
 
         a = w.actions

@@ -17,8 +17,10 @@ from PySide6.QtGui import QColor, QPen
 from workbench.core import search_space as ss
 from workbench.ui import charts
 
-WORSE, BETTER = QColor("#9fb7d6"), QColor("#e8590c")
+WORSE = QColor("#9fb7d6")
 FRONT = "#e8590c"
+# worse → better: pale blue, magenta, orange (a two-colour blend went muddy brown midway)
+GRADIENT = pg.ColorMap([0.0, 0.5, 1.0], [(159, 183, 214), (192, 79, 176), (232, 89, 12)])
 
 
 def _pen(colour: QColor | str, width: float = 1.4) -> QPen:
@@ -29,10 +31,7 @@ def _pen(colour: QColor | str, width: float = 1.4) -> QPen:
 
 
 def _mix(t: float) -> QColor:
-    t = min(1.0, max(0.0, t))
-    a, b = WORSE, BETTER
-    return QColor(int(a.red() + (b.red() - a.red()) * t), int(a.green() + (b.green() - a.green()) * t),
-                  int(a.blue() + (b.blue() - a.blue()) * t))
+    return GRADIENT.map(min(1.0, max(0.0, t)), mode="qcolor")
 
 
 def _text(plot: pg.PlotItem, text: str, x: float, y: float, anchor=(0.5, 0.5), size: str = "8pt"):
@@ -124,6 +123,10 @@ def axis_labels(d: ss.Dim | None, seen: list, graph=None) -> list[tuple[float, s
     if d is not None and d.kind == "branch":
         return [(position(d, i, seen), ss.describe(d, i, graph)) for i in range(len(d.options))]
     if d is not None and _finite(d.low) and _finite(d.high):
+        step = d.step or 1
+        if d.kind in ("int", "repeat") and not d.log and (d.high - d.low) / step <= 8:
+            whole = range(int(d.low), int(d.high) + 1, int(step))
+            return [(position(d, v, seen), str(v)) for v in whole]
         return [(0.0, ss.describe(d, d.low, graph)), (1.0, ss.describe(d, d.high, graph))]
     numbers = [s for s in seen if _finite(s)]
     if numbers:

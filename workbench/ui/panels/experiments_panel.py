@@ -143,8 +143,9 @@ class TrialFilter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_filter(self, state: str, needle: str) -> None:
+        self.beginFilterChange()     # invalidateFilter() is deprecated from Qt 6.10
         self.state, self.needle = state, needle.strip().lower()
-        self.invalidateFilter()
+        self.endFilterChange()
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         model: TrialModel = self.sourceModel()
@@ -182,7 +183,7 @@ class ExperimentsPanel(QWidget):
         self.error = ""
         self._open_token = None
         self._build()
-        self.setMinimumSize(760, 320)
+        self.setMinimumSize(760, 300)
         self.clear()
 
     # -- layout ---------------------------------------------------------------------------
