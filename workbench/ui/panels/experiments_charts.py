@@ -35,9 +35,14 @@ def _mix(t: float) -> QColor:
 
 
 def _text(plot: pg.PlotItem, text: str, x: float, y: float, anchor=(0.5, 0.5), size: str = "8pt"):
-    _, fg, _ = charts.colours()
+    """A label over the data (a backing in the plot's colour, so a line under it does not
+    hide it)."""
+    bg, fg, _ = charts.colours()
+    back = QColor(bg)
+    back.setAlpha(190)
     item = pg.TextItem(html=f"<span style='font-size:{size}; color:{fg}'>{_escape(text)}</span>",
-                       anchor=anchor)
+                       anchor=anchor, fill=back)
+    item.setZValue(20)
     item.setPos(x, y)
     plot.addItem(item)
     return item
@@ -59,8 +64,9 @@ def _finite(v) -> bool:
 def _empty(widget: pg.PlotWidget, note: str) -> pg.PlotItem:
     plot = widget.getPlotItem()
     plot.clear()
-    plot.getAxis("bottom").setTicks(None)
-    plot.getAxis("left").setTicks(None)
+    for name in ("bottom", "left"):
+        plot.getAxis(name).setTicks(None)
+        plot.getAxis(name).setTickSpacing()
     charts.show_empty(widget)
     if note:
         _text(plot, note, 0.5, 0.5)
@@ -79,13 +85,19 @@ def draw_best(widget: pg.PlotWidget, records, maximize: bool) -> None:
     plot.clear()
     xs = [r.number for r in done]
     ys = [r.values[0] for r in done]
-    best, line = None, []
-    for y in ys:
+    steps_x, steps_y, best = [], [], None     # a staircase: the best only moves on a better trial
+    for x, y in zip(xs, ys):
+        if best is not None:
+            steps_x.append(x)
+            steps_y.append(best)
         best = y if best is None else (max(best, y) if maximize else min(best, y))
-        line.append(best)
-    plot.plot(xs, line, pen=_pen(charts.SERIES["val"], 1.8), stepMode=None)
+        steps_x.append(x)
+        steps_y.append(best)
+    plot.plot(steps_x, steps_y, pen=_pen(charts.SERIES["val"], 1.8))
     plot.plot(xs, ys, pen=None, symbol="o", symbolSize=7, symbolPen=None,
               symbolBrush=QColor(charts.SERIES["train"]))
+    step = max(1, math.ceil((max(xs) - min(xs) + 1) / 10))
+    plot.getAxis("bottom").setTickSpacing(step, step)     # whole trials, not 0.5
     plot.enableAutoRange()
 
 
@@ -182,9 +194,10 @@ def draw_parallel(widget: pg.PlotWidget, records, names: list[str], space: ss.Se
 
 # -- importance -----------------------------------------------------------------------------
 
-def draw_importance(widget: pg.PlotWidget, found: dict[str, float]) -> None:
+def draw_importance(widget: pg.PlotWidget, found: dict[str, float], objectives: int = 1) -> None:
     if not found:
-        _empty(widget, "needs two complete trials with different values")
+        _empty(widget, "measured for one objective only" if objectives > 1
+               else "needs two complete trials with different values")
         return
     plot = widget.getPlotItem()
     plot.clear()

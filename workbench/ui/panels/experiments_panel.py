@@ -102,8 +102,9 @@ class TrialModel(QAbstractTableModel):
         k = column - 2
         if value is None:
             return "" if column == self.columnCount() - 1 else "—"
-        if 0 <= k < len(self.objectives):
-            return f"{value:.4f}" if abs(value) < 1e5 else f"{value:,.0f}"
+        if 0 <= k < len(self.objectives):   # a loss to 4 places; parameters, FLOPs whole
+            whole = math.isfinite(value) and float(value).is_integer() and abs(value) >= 100
+            return f"{value:,.0f}" if whole or abs(value) >= 1e5 else f"{value:.4f}"
         k -= len(self.objectives)
         if 0 <= k < len(self.names):
             d = self.space.dim(self.names[k])
@@ -183,7 +184,7 @@ class ExperimentsPanel(QWidget):
         self.error = ""
         self._open_token = None
         self._build()
-        self.setMinimumSize(760, 300)
+        self.setMinimumSize(max(860, self.minimumSizeHint().width()), 300)
         self.clear()
 
     # -- layout ---------------------------------------------------------------------------
@@ -622,8 +623,8 @@ class ExperimentsPanel(QWidget):
         names = [n for n in self.model.names if any(n in r.params for r in self.records)]
         ec.draw_parallel(self.parallel_plot, self.records, names, self.space,
                          self.objective_names()[0], maximize, graph)
-        ec.draw_importance(self.importance_plot, self.importance)
         directions = self.info.get("directions") or []
+        ec.draw_importance(self.importance_plot, self.importance, len(directions))
         ec.draw_pareto(self.pareto_plot, self.records, directions)
         self.tabs.setTabVisible(self.tabs.indexOf(self.pareto_plot), len(directions) > 1)
         self.best_plot.getPlotItem().getAxis("left").setLabel(self.objective_names()[0],
