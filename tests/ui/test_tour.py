@@ -84,7 +84,7 @@ def test_default_layout_at_1400x900(make_window, qtbot, artifacts, monkeypatch, 
     assert (win.minimumWidth(), win.minimumHeight()) == MIN_SIZE
     # one tab bar per tab group: no stale copy drawn over the palette
     assert visible_tab_groups(win) == [["Inspector", "Runs", "Insight"],
-                                       ["Problems", "History", "Data", "Training"]]
+                                       ["Problems", "History", "Data", "Training", "Experiments"]]
     assert win.grab().save(str(artifacts / "layout-1400x900.png"))
     assert win.docks["problems"].height() >= 220             # the bottom panels are usable
     # the Data tab clicked open: a table of useful height, not ~100 px
