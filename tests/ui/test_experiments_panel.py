@@ -181,3 +181,27 @@ def test_parallel_coordinates_place_values_on_their_axes():
     assert [position(choice, c, []) for c in "abc"] == [0.0, 0.5, 1.0]
     assert position(choice, "z", []) is None
     assert pareto_front([(0, 1.0, 5.0), (1, 2.0, 1.0), (2, 2.5, 4.0)], ["minimize", "minimize"]) == {0, 1}
+
+
+def test_apply_trial_retypes_nodes_and_sets_training_in_one_undo_step(app, tmp_path):
+    from workbench.ui.apply_trial import ApplyTrial
+    space = ss.from_dict({"space": [
+        {"name": "opt", "kind": "type", "node": "n10", "choices": ["Adam", "SGD"]},
+        {"name": "batch", "kind": "int", "setting": "batch_size", "low": 8, "high": 64},
+        {"name": "depth", "kind": "repeat", "nodes": ["n4", "n5"], "low": 0, "high": 3}]})
+    doc = Document(project_io.load(searched_project(tmp_path)))
+    before = doc.project.to_dict()
+    told = []
+    doc.trainingChanged.connect(lambda: told.append(doc.project.training["batch_size"]))
+    doc.push(ApplyTrial(doc, space, {"opt": "SGD", "batch": 32, "depth": 3}, 7))
+    g = doc.graph
+    assert g.nodes["n10"].type == "SGD" and g.nodes["n10"].params["lr"] == 0.003   # lr kept
+    assert doc.project.training["batch_size"] == 32 and told == [32]
+    assert sum(n.type == "Linear" for n in g.nodes.values()) == 5
+    assert g.same_as(ss.apply(project_io.load(doc.project.path), space,
+                              {"opt": "SGD", "batch": 32, "depth": 3}).graph)
+    doc.undo_stack.undo()
+    assert doc.project.to_dict() == before and told == [32, 16]
+    doc.undo_stack.redo()
+    assert doc.graph.nodes["n10"].type == "SGD" and doc.project.training["batch_size"] == 32
+    doc.close()
