@@ -80,12 +80,13 @@ def test_a_search_from_the_panel_then_apply_and_undo_the_best_trial(panel_window
     panel.filter.clear()
     assert panel.proxy.rowCount() == 4
     # the charts have something on them: one polyline per complete trial, importance bars
-    lines = [i for i in panel.parallel_plot.getPlotItem().listDataItems()]
+    lines = panel.parallel_plot.getPlotItem().listDataItems()
     assert len(lines) == 4
     assert set(panel.importance) == {"lr", "width", "depth"}
     assert not panel.tabs.isTabVisible(panel.tabs.indexOf(panel.pareto_plot))   # one objective
 
-    assert panel.select_trial(best.number)
+    assert panel.select_trial(best.number)      # outlined in the parallel coordinates
+    assert len(panel.parallel_plot.getPlotItem().listDataItems()) == 5
     assert panel.grab().save(str(artifacts / "experiments-table.png"))
     panel.tabs.setCurrentWidget(panel.parallel_plot)
     qtbot.wait(50)

@@ -147,7 +147,8 @@ def axis_labels(d: ss.Dim | None, seen: list, graph=None) -> list[tuple[float, s
 
 
 def draw_parallel(widget: pg.PlotWidget, records, names: list[str], space: ss.SearchSpace,
-                  objective: str, maximize: bool, graph=None) -> None:
+                  objective: str, maximize: bool, graph=None, selected: int | None = None) -> None:
+    """`selected`: the trial number picked in the table, drawn on top in the text colour."""
     done = [r for r in complete(records) if _finite(r.values[0])]
     if not done or not names:
         _empty(widget, "one line per complete trial shows here")
@@ -167,8 +168,8 @@ def draw_parallel(widget: pg.PlotWidget, records, names: list[str], space: ss.Se
     _, fg, grid = charts.colours()
     for i in range(len(axes)):
         plot.addItem(pg.InfiniteLine(pos=i, angle=90, pen=_pen(fg, 1.0)))
-    ordered = sorted(done, key=lambda r: goodness(r.values[0]))   # the best drawn last, on top
-    for r in ordered:
+    ordered = sorted(done, key=lambda r: (r.number == selected, goodness(r.values[0])))
+    for r in ordered:        # the best drawn last, on top (under the selected one)
         ys = []
         for name in names:
             d = space.dim(name)
@@ -177,8 +178,10 @@ def draw_parallel(widget: pg.PlotWidget, records, names: list[str], space: ss.Se
         xs = [i for i, y in enumerate(ys) if y is not None]
         ys = [y for y in ys if y is not None]
         g = goodness(r.values[0])
-        plot.plot(xs, ys, pen=_pen(_mix(g), 2.4 if g >= 1.0 else 1.4), symbol="o", symbolSize=4,
-                  symbolPen=None, symbolBrush=_mix(g))
+        if r.number == selected:     # outlined in the text colour, keeping its own colour
+            plot.plot(xs, ys, pen=_pen(fg, 5.0))
+        plot.plot(xs, ys, pen=_pen(_mix(g), 2.4 if g >= 1.0 or r.number == selected else 1.4),
+                  symbol="o", symbolSize=4, symbolPen=None, symbolBrush=_mix(g))
     for i, name in enumerate(names):
         seen = [t.params.get(name) for t in done]
         for y, text in axis_labels(space.dim(name), seen, graph):

@@ -44,6 +44,19 @@ def _duration(s) -> str:
     return f"{s:.1f} s" if s < 120 else f"{int(s) // 60} min {int(s) % 60:02d} s"
 
 
+def _metrics_text(record) -> str | None:
+    """The trial's figures on val and test (what the run's summary says), one line each."""
+    lines = []
+    for split in ("val", "test"):
+        figures = record.metrics.get(split) or {}
+        if figures:
+            lines.append(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()
+                                                  if isinstance(v, (int, float))))
+    if record.epochs_run is not None:
+        lines.append(f"epochs run: {record.epochs_run}")
+    return "\n".join(lines) or None
+
+
 class TrialModel(QAbstractTableModel):
     """One row per trial: number, state, objective value(s), each searched value, duration,
     reason. SORT_ROLE gives the raw value so that numbers sort as numbers."""
@@ -126,6 +139,8 @@ class TrialModel(QAbstractTableModel):
             return float(value) if math.isfinite(value) else float("inf")
         if role == Qt.ToolTipRole and column == self.columnCount() - 1:
             return self.records[row].reason or None
+        if role == Qt.ToolTipRole and column == 0:
+            return _metrics_text(self.records[row])
         if role == Qt.ForegroundRole and column == 1:
             colour = STATE_COLOURS.get(self.records[row].state)
             return QColor(colour) if colour else None
@@ -183,6 +198,7 @@ class ExperimentsPanel(QWidget):
         self.space_error = ""
         self.error = ""
         self._open_token = None
+        self._redrawing = False
         self._build()
         self.setMinimumSize(max(860, self.minimumSizeHint().width()), 300)
         self.clear()
@@ -261,7 +277,7 @@ class ExperimentsPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.apply_selected())
         frow = QHBoxLayout()
         frow.addWidget(self.filter, 1)
@@ -273,7 +289,7 @@ class ExperimentsPanel(QWidget):
         ll.addWidget(self.table, 1)
 
         self.best_plot = charts.make_plot("Best so far", bottom="trial")
-        self.parallel_plot = charts.make_plot("Parallel coordinates (bright = better)")
+        self.parallel_plot = charts.make_plot("Parallel coordinates (orange = better)")
         self.importance_plot = charts.make_plot("Parameter importance")
         self.pareto_plot = charts.make_plot("Pareto front")
         self.tabs = QTabWidget()
@@ -283,8 +299,9 @@ class ExperimentsPanel(QWidget):
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([560, 520])       # the table's reason column in view at 1400 px
         self.body = split
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -567,6 +584,12 @@ class ExperimentsPanel(QWidget):
         return folder if (folder / "project.wbproj").is_file() else None
 
     @Slot()
+    def _selection_changed(self, *_) -> None:
+        self._update_buttons()
+        if not self._redrawing:
+            self.draw_parallel()
+
+    @Slot()
     def _filter_changed(self, *_) -> None:
         self.proxy.set_filter(self.state_filter.currentData() or "", self.filter.text())
         self._update_buttons()
@@ -615,14 +638,16 @@ class ExperimentsPanel(QWidget):
     def redraw(self) -> None:
         selected = self.selected_record()
         graph = self.document.graph if self.document is not None else None
-        self.model.set_trials(self.records, self.objective_names(), self.space, graph)
-        if selected is not None:
-            self.select_trial(selected.number)
+        self._redrawing = True
+        try:
+            self.model.set_trials(self.records, self.objective_names(), self.space, graph)
+            if selected is not None:
+                self.select_trial(selected.number)
+        finally:
+            self._redrawing = False
         maximize = self.maximize()
         ec.draw_best(self.best_plot, self.records, maximize)
-        names = [n for n in self.model.names if any(n in r.params for r in self.records)]
-        ec.draw_parallel(self.parallel_plot, self.records, names, self.space,
-                         self.objective_names()[0], maximize, graph)
+        self.draw_parallel()
         directions = self.info.get("directions") or []
         ec.draw_importance(self.importance_plot, self.importance, len(directions))
         ec.draw_pareto(self.pareto_plot, self.records, directions)
@@ -633,6 +658,14 @@ class ExperimentsPanel(QWidget):
             names = self.objective_names()
             charts.style_plot(self.pareto_plot, "Pareto front", left=names[1], bottom=names[0])
         self._update_buttons()
+
+    def draw_parallel(self) -> None:
+        graph = self.document.graph if self.document is not None else None
+        names = [n for n in self.model.names if any(n in r.params for r in self.records)]
+        selected = self.selected_record()
+        ec.draw_parallel(self.parallel_plot, self.records, names, self.space,
+                         self.objective_names()[0], self.maximize(), graph,
+                         selected.number if selected is not None else None)
 
     def restyle(self) -> None:
         for plot in (self.best_plot, self.parallel_plot, self.importance_plot, self.pareto_plot):
