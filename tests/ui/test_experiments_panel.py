@@ -206,3 +206,21 @@ def test_apply_trial_retypes_nodes_and_sets_training_in_one_undo_step(app, tmp_p
     doc.undo_stack.redo()
     assert doc.graph.nodes["n10"].type == "SGD" and doc.project.training["batch_size"] == 32
     doc.close()
+
+
+def test_a_two_objective_search_shows_its_pareto_front(panel_window, qtbot):
+    win, panel = panel_window
+    panel.multi.setCurrentIndex(panel.multi.findData("params"))
+    run_search(qtbot, panel, 4)
+    assert panel.error == "" and panel.model.headers()[2:4] == ["val_loss", "params"]
+    assert panel.tabs.isTabVisible(panel.tabs.indexOf(panel.pareto_plot))
+    points = [(r.number, *r.values) for r in panel.records if r.state == "complete"]
+    assert len(points) == 4 and all(len(p) == 3 for p in points)
+    # trial 0 is the project as drawn: fc1 64 wide, one fc2: 4·64+64 + 64·64+64 + 64·3+3
+    assert points[0][2] == 4675
+    from workbench.ui.panels import experiments_charts as ec
+    front = ec.draw_pareto(panel.pareto_plot, panel.records, ["minimize", "minimize"])
+    best_loss = min(points, key=lambda p: (p[1], p[2]))[0]
+    fewest = min(points, key=lambda p: (p[2], p[1]))[0]
+    assert {best_loss, fewest} <= front        # both ends of the front are on it
+    assert panel.model.text(0, 3) == "4,675"
