@@ -247,6 +247,7 @@ class ExperimentsPanel(QWidget):
         self.hint = QLabel()
         self.hint.setTextFormat(Qt.PlainText)
         self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignTop | Qt.AlignLeft)   # under the controls, not mid-panel
         self.hint.setStyleSheet("color: palette(placeholder-text); padding: 4px;")
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.PlainText)
@@ -526,17 +527,20 @@ class ExperimentsPanel(QWidget):
         self.worker = None
         self._set_state("idle")
         self.read_space()
-        if result is None:
-            self.status.setText("the search did not start")
+        if result is None:   # the error line says why
+            self.status.setText("the search ended on an error; its finished trials stay"
+                                if self.records else "the search did not start")
+            self.searchFinished.emit()
             return
         finished = [r for r in self.records if r.state in ("complete", "pruned")]
         best = self.best()
-        head = "stopped" if result["interrupted"] else "search finished"
-        if not result["ran"] and not result["interrupted"]:
-            text = (f"the study already has its {len(finished)} trials: raise Trials to run more")
+        n, ran = len(finished), result["ran"]
+        if result["interrupted"]:
+            text = f"stopped: {n} finished trial{'s' if n != 1 else ''} in the study; Start resumes"
+        elif not ran:
+            text = f"the study already has its {n} trials: raise Trials to run more"
         else:
-            text = f"{head}: {result['ran']} trial{'s' if result['ran'] != 1 else ''} run, " \
-                   f"{len(finished)} in the study"
+            text = f"search finished: {ran} trial{'s' if ran != 1 else ''} run, {n} in the study"
         if best is not None:
             text += f" · best: trial {best.number}, {self.objective_names()[0]} {best.values[0]:.4f}"
         self.status.setText(text)
