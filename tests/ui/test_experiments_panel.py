@@ -132,7 +132,15 @@ def test_stop_mid_search_keeps_the_finished_trials(panel_window, qtbot):
     assert 1 <= states.count("complete") < 60
     assert panel.model.rowCount() == len(states)
     assert "running" not in states       # the interrupted trial is failed, to run again
-    assert panel.start_button.isEnabled()
+    assert all(r.reason == "interrupted: it runs again when the study resumes"
+               for r in panel.records if r.state == "failed")
+    n = states.count("complete") + states.count("pruned")
+    assert panel.status.text().startswith(f"stopped: {n} finished trial")
+    # Start again with Trials at what the study has: nothing to run, and it says so
+    panel.trials.setValue(n)
+    run_search(qtbot, panel, n)
+    assert panel.status.text().startswith(f"the study already has its {n} trials: raise Trials")
+    assert panel.model.rowCount() == len(states)
 
 
 def test_a_running_search_is_dropped_with_its_document(panel_window, qtbot, tmp_path):
