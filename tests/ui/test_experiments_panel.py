@@ -185,7 +185,8 @@ def test_hints_without_a_space_or_unsaved_and_errors_in_one_line(make_window, qt
 
 def test_parallel_coordinates_place_values_on_their_axes():
     from workbench.ui.panels.experiments_charts import pareto_front, position
-    lr, choice = ss.Dim("lr", "float", low=1e-3, high=0.1, log=True), ss.Dim("act", "choice", choices=["a", "b", "c"])
+    lr = ss.Dim("lr", "float", low=1e-3, high=0.1, log=True)
+    choice = ss.Dim("act", "choice", choices=["a", "b", "c"])
     assert position(lr, 1e-2, []) == pytest.approx(0.5)
     assert [position(choice, c, []) for c in "abc"] == [0.0, 0.5, 1.0]
     assert position(choice, "z", []) is None

@@ -217,14 +217,16 @@ class SearchWorker(QObject):
         from workbench.search.study import SearchError
         keep_ui_core()
         try:
-            search = self.make(on_trial=lambda record: self._publish(True),
-                               on_event=self._on_event, say=lambda text: self.said.emit(self.token, text))
+            search = self.make(on_trial=lambda record: self._publish(True), on_event=self._on_event,
+                               say=lambda text: self.said.emit(self.token, text))
             with self._lock:
                 self.search = search
                 if self._stop.is_set():
                     search.stop()
-            self.opened.emit(self.token, {"objective": search.objective, "multi": search.options.multi,
-                              "directions": list(search.directions), "name": search.name})
+            self.opened.emit(self.token, {"objective": search.objective,
+                                          "multi": search.options.multi,
+                                          "directions": list(search.directions),
+                                          "name": search.name})
             self._publish(True)
             ran = search.run()
             self._publish(True)
@@ -236,4 +238,5 @@ class SearchWorker(QObject):
             self.failed.emit(self.token, f"{type(exc).__name__}: {one_line(exc)}")
             self.finished.emit(self.token, None)
             return
-        self.finished.emit(self.token, {"ran": len(ran), "interrupted": search.interrupted or self._stop.is_set()})
+        self.finished.emit(self.token, {"ran": len(ran),
+                                        "interrupted": search.interrupted or self._stop.is_set()})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import PySide6  # noqa: F401  (pyqtgraph must pick this binding)
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
 

@@ -89,8 +89,9 @@ class TrialModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return self.headers()[section]
-        if orientation == Qt.Horizontal and role == Qt.ToolTipRole and 2 + len(self.objectives) <= section < 2 + len(self.objectives) + len(self.names):
-            d = self.space.dim(self.names[section - 2 - len(self.objectives)])
+        k = section - 2 - len(self.objectives)    # a searched value's column: what it changes
+        if orientation == Qt.Horizontal and role == Qt.ToolTipRole and 0 <= k < len(self.names):
+            d = self.space.dim(self.names[k])
             return d.target() if d is not None else "no longer in the search space"
         return None
 
