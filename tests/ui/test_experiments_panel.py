@@ -233,3 +233,12 @@ def test_a_two_objective_search_shows_its_pareto_front(panel_window, qtbot):
     fewest = min(points, key=lambda p: (p[2], p[1]))[0]
     assert {best_loss, fewest} <= front        # both ends of the front are on it
     assert panel.model.text(0, 3) == "4,675"
+
+
+def test_closing_the_window_during_a_search_stops_its_thread(panel_window, qtbot):
+    win, panel = panel_window
+    panel.trials.setValue(60)
+    assert panel.start()
+    qtbot.waitUntil(lambda: bool(panel.records), timeout=60_000)
+    assert win.close()
+    assert not win.threads.busy() and not win.threads.running

@@ -160,6 +160,10 @@ class TrialFilter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_filter(self, state: str, needle: str) -> None:
+        if not hasattr(self, "beginFilterChange"):     # Qt < 6.9
+            self.state, self.needle = state, needle.strip().lower()
+            self.invalidateFilter()
+            return
         self.beginFilterChange()     # invalidateFilter() is deprecated from Qt 6.10
         self.state, self.needle = state, needle.strip().lower()
         self.endFilterChange()
