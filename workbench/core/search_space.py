@@ -291,7 +291,7 @@ def _check_dim(d: Dim, graph: Graph) -> None:
                 if other is None:
                     raise SpaceError(f"unknown node type {t!r}")
                 if other.role != spec.role or other.category != spec.category:
-                    raise SpaceError(f"{t} cannot replace a {spec.name} (another kind of node)")
+                    raise SpaceError(f"{t} cannot replace {node.label()}: another kind of node")
             return
         param = next((p for p in node.spec.params if p.name == d.param), None)
         if param is None:
