@@ -4,6 +4,9 @@ The trainer runs in a TrainingWorker on its own QThread; its events arrive as qu
 on `_on_event` (a Slot of this GUI-thread object) and only append to growing arrays. The
 charts are created once and redrawn by a 20 Hz timer with `setData` (peak downsampling,
 clip-to-view), so a fast run never floods the event loop with drawing.
+
+The settings a search may vary (search_space.SETTINGS, and the optimizer's lr) have a ⌕
+button opening the range dialog; what is searched is listed under the settings line.
 """
 from __future__ import annotations
 
@@ -14,11 +17,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QMenu, QProgressBar, QSpinBox, QSplitter,
+                               QToolButton, QVBoxLayout, QWidget)
 
+from workbench.core.search_space import SETTINGS, Dim, SpaceError
 from workbench.train.compare import run_name
-from workbench.ui import charts
+from workbench.ui import charts, search_edit
+from workbench.ui.dialogs.search_dialog import summary
 from workbench.ui.panels.results_view import ResultsView
 from workbench.ui.project_commands import SetTraining, read_training
 from workbench.ui.workers import Task, TrainingWorker
@@ -74,6 +79,8 @@ def device_choices() -> list[tuple[str, str]]:
 
 
 PROGRESS_WIDEST = "epoch 1000/1000 · 100% of the run"
+# the settings without a box on the settings line: searched from the ⌕ menu
+MORE_SEARCHES = {"grad_clip": "gradient clipping", "early_stopping.min_delta": "early-stopping min delta"}
 
 
 class TrainingPanel(QWidget):
@@ -98,6 +105,8 @@ class TrainingPanel(QWidget):
         self.points_received = 0
         self.metric_name = None
         self.run_folder = None
+        self.search_buttons: dict[str, QToolButton] = {}   # setting (or "lr") -> its ⌕
+        self.search_dialog = None                          # the last range dialog (tests)
         self._dirty = False
         self._settings_shown = False     # the error line shows a bad training setting
         self._build()
@@ -147,6 +156,15 @@ class TrainingPanel(QWidget):
         es = QHBoxLayout()
         es.addWidget(self.early)
         es.addWidget(self.patience)
+        es.addWidget(self._search_button("early_stopping.patience"))
+        more = self._search_button("more")
+        more.setToolTip("Search another training setting")
+        menu = QMenu(more)
+        for key, text in MORE_SEARCHES.items():
+            menu.addAction(f"Search {text}…", lambda k=key: self.open_search(k))
+        more.setMenu(menu)
+        more.setPopupMode(QToolButton.InstantPopup)
+        es.addWidget(more)
         del form
         row = self.buttons
         row.takeAt(row.count() - 1)  # the stretch: settings follow the buttons on one line
@@ -157,6 +175,9 @@ class TrainingPanel(QWidget):
             text.setToolTip({"LR": "learning rate (the optimizer node's lr)"}.get(label, ""))
             row.addWidget(text)
             row.addWidget(w)
+            key = {"Epochs": "epochs", "Batch": "batch_size", "LR": "lr"}.get(label)
+            if key:
+                row.addWidget(self._search_button(key))
         self.patience.setToolTip("patience: epochs without improvement before stopping")
         row.addLayout(es)
         row.addStretch(1)
@@ -172,6 +193,11 @@ class TrainingPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
+        self.search_note = QLabel()   # what a search varies here (the ⌕ buttons)
+        self.search_note.setTextFormat(Qt.PlainText)
+        self.search_note.setWordWrap(True)
+        self.search_note.setStyleSheet(f"color: {search_edit.MARK_COLOUR};")
+        self.search_note.hide()
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
         self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
@@ -188,6 +214,7 @@ class TrainingPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
         cl.addLayout(line)
+        cl.addWidget(self.search_note)
         cl.addWidget(self.sizing)
         cl.addWidget(self.error_label)
 
@@ -241,8 +268,10 @@ class TrainingPanel(QWidget):
             self.document.trainingChanged.disconnect(self.show_settings)
             self.document.dataChanged.disconnect(self.show_sizing)
             self.document.analysed.disconnect(self._analysed)
+            self.document.searchChanged.disconnect(self.show_search)
         self.document = document
         document.trainingChanged.connect(self.show_settings)
+        document.searchChanged.connect(self.show_search)
         document.dataChanged.connect(self.show_sizing)
         document.analysed.connect(self._analysed)
         self.clear()
@@ -293,6 +322,7 @@ class TrainingPanel(QWidget):
         else:
             self.lr.setValue(self.lr.minimum())
         del blockers
+        self.show_search()
         if getattr(self, "_empty_charts", True):
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
                 charts.show_empty(plot, self.epochs.value())
@@ -319,6 +349,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _analysed(self, _analysis) -> None:
         opt = self._optimizer()
+        self.show_search()    # a searched node gone, an optimizer come: the marks follow
         if (opt is not None and "lr" in opt.params) == (self.lr.specialValueText() == "—"):
             self.show_settings()   # an optimizer came or went: its rate shows, or '—'
             if self.state != "idle":
@@ -327,6 +358,57 @@ class TrainingPanel(QWidget):
         if opt is not None and "lr" in opt.params and abs(self.lr.value() - float(opt.params["lr"])) > 1e-12:
             with QSignalBlocker(self.lr):
                 self.lr.setValue(float(opt.params["lr"]))
+
+    # -- searched settings ----------------------------------------------------------------
+    def _search_button(self, key: str) -> QToolButton:
+        b = QToolButton()
+        b.setText("⌕" if key != "more" else "⌕…")
+        b.setAutoRaise(True)
+        b.setObjectName(f"search:{key}")
+        if key != "more":
+            what = "the optimizer's learning rate" if key == "lr" else key.replace("_", " ")
+            b.setToolTip(f"Search {what}: let a search try a range or a list of values")
+            b.clicked.connect(lambda _=False, k=key: self.open_search(k))
+            self.search_buttons[key] = b
+        return b
+
+    def _target(self, key: str) -> Dim | None:
+        if key == "lr":
+            opt = self._optimizer()
+            return Dim("", "float", node=opt.id, param="lr") if opt is not None and "lr" in opt.params else None
+        return Dim("", SETTINGS[key], setting=key)
+
+    def open_search(self, key: str):
+        """The range dialog for a training setting (or "lr": the optimizer node's)."""
+        target = self._target(key) if self.document is not None else None
+        if target is None:
+            self.message.emit("no optimizer with a learning rate to search")
+            return None
+        try:
+            self.search_dialog = search_edit.open_search(self.document, target, self)
+        except SpaceError as exc:
+            self.message.emit(f"the project's search cannot be read, fix it in the file first: {exc}")
+            return None
+        return self.search_dialog
+
+    @Slot()
+    def show_search(self) -> None:
+        if self.document is None:
+            return
+        space = search_edit.space_of(self.document)
+        graph = self.document.graph
+        parts = []
+        for key in ("lr", *SETTINGS):
+            t = self._target(key)
+            d = None if t is None else (space.setting_dim(key) if t.setting else space.targeting(t.node, "lr"))
+            if d is not None:
+                parts.append(f"{key} {summary(d, graph).removeprefix('searched').strip()}")
+            b = self.search_buttons.get(key)
+            if b is not None:
+                b.setStyleSheet(f"color: {search_edit.MARK_COLOUR}; font-weight: bold" if d else "")
+                b.setEnabled(t is not None)
+        self.search_note.setText("⌕ searched: " + " · ".join(parts) if parts else "")
+        self.search_note.setVisible(bool(parts))
 
     def _set(self, key: str, value, label: str) -> None:
         if self.document is not None:
