@@ -15,7 +15,6 @@ from workbench.core.search_space import Dim, SearchSpace
 from workbench.ui.dialogs.search_dialog import SearchRangeDialog, summary
 
 MARK_COLOUR = "#9b6be0"   # a searched field's mark: readable on the light and the dark theme
-_ABSENT = object()
 
 
 class SetSearchSpace(QUndoCommand):
@@ -23,7 +22,8 @@ class SetSearchSpace(QUndoCommand):
         super().__init__(text)
         self.document = document
         self.space = copy.deepcopy(space)
-        self.old = copy.deepcopy(document.project.extra.get("search", _ABSENT))
+        self.had = "search" in document.project.extra
+        self.old = copy.deepcopy(document.project.extra.get("search"))
 
     def redo(self) -> None:
         search_space.store(self.document.project, copy.deepcopy(self.space))
@@ -31,7 +31,7 @@ class SetSearchSpace(QUndoCommand):
 
     def undo(self) -> None:
         extra = self.document.project.extra
-        if self.old is _ABSENT:
+        if not self.had:
             extra.pop("search", None)
         else:
             extra["search"] = copy.deepcopy(self.old)
@@ -101,7 +101,7 @@ def _chains(graph, node_ids: list[str]) -> list[list[str]] | None:
     if any(len(v) > 1 for v in (*nxt.values(), *prev.values())):
         return None
     chains = []
-    for start in sorted((n for n in ids if not prev[n]), key=lambda n: graph.nodes[n].pos[1]):
+    for start in sorted((n for n in ids if not prev[n]), key=lambda n: (graph.nodes[n].pos[1], graph.nodes[n].pos[0])):
         chain = [start]
         while nxt[chain[-1]]:
             chain.append(nxt[chain[-1]][0])

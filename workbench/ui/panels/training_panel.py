@@ -364,6 +364,9 @@ class TrainingPanel(QWidget):
         b = QToolButton()
         b.setText("⌕" if key != "more" else "⌕…")
         b.setAutoRaise(True)
+        font = b.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        b.setFont(font)
         b.setObjectName(f"search:{key}")
         if key != "more":
             what = "the optimizer's learning rate" if key == "lr" else key.replace("_", " ")
@@ -402,7 +405,7 @@ class TrainingPanel(QWidget):
             t = self._target(key)
             d = None if t is None else (space.setting_dim(key) if t.setting else space.targeting(t.node, "lr"))
             if d is not None:
-                parts.append(f"{key} {summary(d, graph).removeprefix('searched').strip()}")
+                parts.append(key + summary(d, graph).removeprefix("searched"))
             b = self.search_buttons.get(key)
             if b is not None:
                 b.setStyleSheet(f"color: {search_edit.MARK_COLOUR}; font-weight: bold" if d else "")
