@@ -93,11 +93,11 @@ def test_lr_searched_from_the_inspector_marked_undone_and_saved(make_window, qtb
     assert win.inspector.search_marks["lr"].isHidden()
 
 
-def test_training_settings_searched_from_the_training_panel(make_window, qtbot, tmp_path):
+def test_training_settings_searched_from_the_training_panel(make_window, qtbot, tmp_path, artifacts):
     win = make_window()
     open_iris(win, tmp_path)
     panel = win.panels["training"]
-    qtbot.mouseClick(panel.search_buttons["epochs"], Qt.LeftButton)
+    panel.search_actions["epochs"].trigger()
     dialog = panel.search_dialog
     assert dialog.kind.currentData() == "int"
     assert (dialog.low.text(), dialog.high.text()) == ("100", "400")   # around the 200 epochs
@@ -107,8 +107,11 @@ def test_training_settings_searched_from_the_training_panel(make_window, qtbot, 
     assert win.document.project.extra["search"]["space"] == [
         {"name": "epochs", "kind": "int", "setting": "epochs", "low": 5, "high": 50}]
     assert panel.search_note.text() == "⌕ searched: epochs 5…50"
+    assert panel.setting_labels["epochs"].toolTip() == "searched 5…50"
+    assert "color" in panel.setting_labels["epochs"].styleSheet()
+    assert panel.setting_labels["batch_size"].styleSheet() == ""
     # batch size as a list of values, typed as whole numbers
-    qtbot.mouseClick(panel.search_buttons["batch_size"], Qt.LeftButton)
+    panel.search_actions["batch_size"].trigger()
     dialog = panel.search_dialog
     dialog.kind.setCurrentIndex(dialog.kind.findData("choice"))
     dialog.choices.setText("16, x")
@@ -117,6 +120,10 @@ def test_training_settings_searched_from_the_training_panel(make_window, qtbot, 
     qtbot.mouseClick(dialog.ok, Qt.LeftButton)
     assert win.document.project.extra["search"]["space"][1]["choices"] == [16, 32, 64]
     assert panel.search_note.text() == "⌕ searched: epochs 5…50 · batch_size: 16 | 32 | 64"
+    win.docks["training"].show()
+    win.docks["training"].raise_()
+    qtbot.wait(50)
+    win.docks["training"].grab().save(str(artifacts / "training-searched.png"))
     win.document.undo_stack.undo()
     assert panel.search_note.text() == "⌕ searched: epochs 5…50"
 

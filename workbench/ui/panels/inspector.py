@@ -217,6 +217,7 @@ class Inspector(QWidget):
         font = button.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         button.setFont(font)
+        button.setFixedHeight(widget.sizeHint().height())   # the label stays level with the field
         button.clicked.connect(lambda _=False, n=param.name: self.open_search(n))
         line.addWidget(button)
         lay.addLayout(line)

@@ -5,8 +5,10 @@ on `_on_event` (a Slot of this GUI-thread object) and only append to growing arr
 charts are created once and redrawn by a 20 Hz timer with `setData` (peak downsampling,
 clip-to-view), so a fast run never floods the event loop with drawing.
 
-The settings a search may vary (search_space.SETTINGS, and the optimizer's lr) have a ⌕
-button opening the range dialog; what is searched is listed under the settings line.
+The settings a search may vary (search_space.SETTINGS, and the optimizer's lr) are marked as
+searched from the "⌕ Search" menu under the settings line (the line itself is full: a button
+per box squeezed the early-stopping ones); what is searched is listed beside it and a
+searched box's label takes the search colour.
 """
 from __future__ import annotations
 
@@ -79,8 +81,9 @@ def device_choices() -> list[tuple[str, str]]:
 
 
 PROGRESS_WIDEST = "epoch 1000/1000 · 100% of the run"
-# the settings without a box on the settings line: searched from the ⌕ menu
-MORE_SEARCHES = {"grad_clip": "gradient clipping", "early_stopping.min_delta": "early-stopping min delta"}
+SEARCHES = {"epochs": "epochs", "batch_size": "batch size", "lr": "learning rate (the optimizer's)",
+            "early_stopping.patience": "early-stopping patience", "grad_clip": "gradient clipping",
+            "early_stopping.min_delta": "early-stopping min delta"}
 
 
 class TrainingPanel(QWidget):
@@ -105,7 +108,9 @@ class TrainingPanel(QWidget):
         self.points_received = 0
         self.metric_name = None
         self.run_folder = None
-        self.search_buttons: dict[str, QToolButton] = {}   # setting (or "lr") -> its ⌕
+        self.search_actions = {}       # setting (or "lr") -> its "Search …" action
+        self.setting_labels: dict[str, QWidget] = {}       # what takes the search colour
+        self._tips: dict[str, str] = {}
         self.search_dialog = None                          # the last range dialog (tests)
         self._dirty = False
         self._settings_shown = False     # the error line shows a bad training setting
@@ -156,15 +161,7 @@ class TrainingPanel(QWidget):
         es = QHBoxLayout()
         es.addWidget(self.early)
         es.addWidget(self.patience)
-        es.addWidget(self._search_button("early_stopping.patience"))
-        more = self._search_button("more")
-        more.setToolTip("Search another training setting")
-        menu = QMenu(more)
-        for key, text in MORE_SEARCHES.items():
-            menu.addAction(f"Search {text}…", lambda k=key: self.open_search(k))
-        more.setMenu(menu)
-        more.setPopupMode(QToolButton.InstantPopup)
-        es.addWidget(more)
+        self.setting_labels["early_stopping.patience"] = self.early
         del form
         row = self.buttons
         row.takeAt(row.count() - 1)  # the stretch: settings follow the buttons on one line
@@ -177,7 +174,7 @@ class TrainingPanel(QWidget):
             row.addWidget(w)
             key = {"Epochs": "epochs", "Batch": "batch_size", "LR": "lr"}.get(label)
             if key:
-                row.addWidget(self._search_button(key))
+                self.setting_labels[key] = text
         self.patience.setToolTip("patience: epochs without improvement before stopping")
         row.addLayout(es)
         row.addStretch(1)
@@ -193,11 +190,24 @@ class TrainingPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
-        self.search_note = QLabel()   # what a search varies here (the ⌕ buttons)
+        self.search_button = QToolButton()
+        self.search_button.setText("⌕ Search")
+        self.search_button.setToolTip("Mark a training setting as searched: a search tries a "
+                                      "range or a list of values for it")
+        self.search_button.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self.search_button)
+        for key, text in SEARCHES.items():
+            self.search_actions[key] = menu.addAction(f"Search {text}…",
+                                                      lambda k=key: self.open_search(k))
+        self.search_button.setMenu(menu)
+        self.search_note = QLabel()   # what a search varies here
         self.search_note.setTextFormat(Qt.PlainText)
         self.search_note.setWordWrap(True)
         self.search_note.setStyleSheet(f"color: {search_edit.MARK_COLOUR};")
         self.search_note.hide()
+        searches = QHBoxLayout()
+        searches.addWidget(self.search_button)
+        searches.addWidget(self.search_note, 1)
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
         self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
@@ -214,7 +224,7 @@ class TrainingPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
         cl.addLayout(line)
-        cl.addWidget(self.search_note)
+        cl.addLayout(searches)
         cl.addWidget(self.sizing)
         cl.addWidget(self.error_label)
 
@@ -360,21 +370,6 @@ class TrainingPanel(QWidget):
                 self.lr.setValue(float(opt.params["lr"]))
 
     # -- searched settings ----------------------------------------------------------------
-    def _search_button(self, key: str) -> QToolButton:
-        b = QToolButton()
-        b.setText("⌕" if key != "more" else "⌕…")
-        b.setAutoRaise(True)
-        font = b.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        b.setFont(font)
-        b.setObjectName(f"search:{key}")
-        if key != "more":
-            what = "the optimizer's learning rate" if key == "lr" else key.replace("_", " ")
-            b.setToolTip(f"Search {what}: let a search try a range or a list of values")
-            b.clicked.connect(lambda _=False, k=key: self.open_search(k))
-            self.search_buttons[key] = b
-        return b
-
     def _target(self, key: str) -> Dim | None:
         if key == "lr":
             opt = self._optimizer()
@@ -401,15 +396,18 @@ class TrainingPanel(QWidget):
         space = search_edit.space_of(self.document)
         graph = self.document.graph
         parts = []
-        for key in ("lr", *SETTINGS):
+        for key in SEARCHES:
             t = self._target(key)
             d = None if t is None else (space.setting_dim(key) if t.setting else space.targeting(t.node, "lr"))
             if d is not None:
                 parts.append(key + summary(d, graph).removeprefix("searched"))
-            b = self.search_buttons.get(key)
-            if b is not None:
-                b.setStyleSheet(f"color: {search_edit.MARK_COLOUR}; font-weight: bold" if d else "")
-                b.setEnabled(t is not None)
+            self.search_actions[key].setEnabled(t is not None)
+            self.search_actions[key].setText(f"Search {SEARCHES[key]}…" + (" ⌕" if d else ""))
+            label = self.setting_labels.get(key)
+            if label is not None:
+                label.setStyleSheet(f"color: {search_edit.MARK_COLOUR}" if d else "")
+                tip = self._tips.setdefault(key, label.toolTip())   # its own, before any mark
+                label.setToolTip("\n".join(t for t in (tip, summary(d, graph) if d else "") if t))
         self.search_note.setText("⌕ searched: " + " · ".join(parts) if parts else "")
         self.search_note.setVisible(bool(parts))
 
