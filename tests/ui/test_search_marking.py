@@ -41,8 +41,9 @@ def test_lr_searched_from_the_inspector_marked_undone_and_saved(make_window, qtb
     dialog.low.setText("0.1")
     dialog.high.setText("0.0001")
     assert not dialog.ok.isEnabled()
-    assert dialog.message.text() == "low: low 0.1 is above high 0.0001"
+    assert dialog.message.text() == "low 0.1 is above high 0.0001"
     assert dialog.dim() is None
+    dialog.grab().save(str(artifacts / "search-dialog-invalid.png"))
     dialog.low.setText("1e-4")
     dialog.high.setText("0.1")
     dialog.log.setChecked(True)
@@ -126,6 +127,14 @@ def test_training_settings_searched_from_the_training_panel(make_window, qtbot, 
     win.docks["training"].grab().save(str(artifacts / "training-searched.png"))
     win.document.undo_stack.undo()
     assert panel.search_note.text() == "⌕ searched: epochs 5…50"
+    # the learning rate is the optimizer node's: the same dimension the inspector edits
+    panel.search_actions["lr"].trigger()
+    dialog = panel.search_dialog
+    assert (dialog.target.node, dialog.target.param) == (win.graph.by_title("adam").id, "lr")
+    assert (dialog.low.text(), dialog.high.text(), dialog.log.isChecked()) == ("0.0003", "0.03", True)
+    dialog.reject()
+    stack = win.document.undo_stack
+    assert (stack.count(), stack.index()) == (2, 1)   # cancelled: nothing pushed, redo still there
 
 
 def test_repeat_a_chain_branches_checked_and_problems_listed(make_window, qtbot, tmp_path):

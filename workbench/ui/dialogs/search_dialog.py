@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from workbench.core import catalog, search_space
 from workbench.core.search_space import SETTINGS, Dim, SearchSpace, SpaceError
 from workbench.core.training_settings import TrainingSettings
+from workbench.ui import theme
 
 KIND_LABELS = {"float": "number range", "int": "whole-number range", "choice": "one of a list",
                "type": "node type", "repeat": "repeat count", "branch": "one of the branches"}
@@ -91,7 +92,7 @@ class SearchRangeDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.PlainText)
-        self.message.setStyleSheet("color: #d9534f; font-weight: 600;")
+        self.message.setStyleSheet(f"color: {theme.LIGHT.bad}; font-weight: 600;")
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.Ok)
         self.stop_button = self.buttons.addButton("Stop searching", QDialogButtonBox.DestructiveRole)
@@ -110,6 +111,7 @@ class SearchRangeDialog(QDialog):
         self.form.addRow("Values", self.choices)
         self.form.addRow("Types", self.types)
         self.form.addRow("Chains", self.chains)
+        self.setMinimumWidth(400)
         lay = QVBoxLayout(self)
         lay.addLayout(self.form)
         lay.addWidget(self.message)
@@ -259,7 +261,9 @@ class SearchRangeDialog(QDialog):
         try:
             d = search_space.from_dict({"space": [item]}).space[0]
         except SpaceError as exc:
-            return str(exc).removeprefix("search.space[0].").removeprefix("search.space[0]: ")
+            text = str(exc).removeprefix("search.space[0].").removeprefix("search.space[0]: ")
+            key, _, why = text.partition(": ")
+            return why if why.startswith(key + " ") else text   # not "low: low 0.1 is above…"
         others = [o for o in self.space.space if o is not self.current]
         if any(o.name == d.name for o in others):
             return f"another searched value is named {d.name!r}"
