@@ -116,7 +116,7 @@ def test_training_settings_searched_from_the_training_panel(make_window, qtbot, 
     dialog = panel.search_dialog
     dialog.kind.setCurrentIndex(dialog.kind.findData("choice"))
     dialog.choices.setText("16, x")
-    assert not dialog.ok.isEnabled() and dialog.message.text() == "values: expected a whole number, got 'x'"
+    assert not dialog.ok.isEnabled() and dialog.message.text() == "choices: expected a whole number, got 'x'"
     dialog.choices.setText("16, 32, 64")
     qtbot.mouseClick(dialog.ok, Qt.LeftButton)
     assert win.document.project.extra["search"]["space"][1]["choices"] == [16, 32, 64]

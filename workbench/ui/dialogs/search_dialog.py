@@ -108,7 +108,7 @@ class SearchRangeDialog(QDialog):
         self.form.addRow("High", self.high)
         self.form.addRow("", self.log)
         self.form.addRow("Step", self.step)
-        self.form.addRow("Values", self.choices)
+        self.form.addRow("Choices", self.choices)
         self.form.addRow("Types", self.types)
         self.form.addRow("Chains", self.chains)
         self.setMinimumWidth(400)
@@ -322,12 +322,12 @@ def parse_choices(text: str, kind: str) -> list:
             continue
         if kind == "bool":
             if part.lower() not in _BOOLS:
-                raise ValueError(f"values: {part!r} is not true or false")
+                raise ValueError(f"choices: {part!r} is not true or false")
             out.append(_BOOLS[part.lower()])
         elif kind in ("int", "float"):
-            out.append(_parse(part, int if kind == "int" else float, "values"))
+            out.append(_parse(part, int if kind == "int" else float, "choices"))
         else:
             out.append(part)
     if not out:
-        raise ValueError("values: list one or more, separated by commas")
+        raise ValueError("choices: list one or more, separated by commas")
     return out
