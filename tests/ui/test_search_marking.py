@@ -173,3 +173,23 @@ def test_repeat_a_chain_branches_checked_and_problems_listed(make_window, qtbot,
         return [(r.text(0), r.text(1)) for r in rows]
     qtbot.waitUntil(lambda: ("(search)", message) in listed(), timeout=2000)
     assert any(p.message == message and p.severity == "warning" for p in win.document.analysis.problems)
+
+
+def test_two_chains_fed_by_one_output_are_searched_as_branches(qtbot):
+    from workbench.core.search_space import SearchSpace
+    from workbench.ui.dialogs.search_dialog import SearchRangeDialog
+    from workbench.ui.search_edit import structure_targets
+    project = project_io.load(EXAMPLES / "iris-classifier" / "project.wbproj")
+    g = project.graph
+    alt = g.make_node("Linear", "alt", {"out_features": 64}, (840.0, 200.0))
+    g.insert_node(alt)
+    g.connect(g.by_title("relu1").id, "out", alt.id, "in")   # parked: its output unused
+    fc2, relu2 = g.by_title("fc2").id, g.by_title("relu2").id
+    ((text, target),) = structure_targets(g, [alt.id, relu2, fc2])
+    assert text == "Search between branches…" and target.options == [[fc2, relu2], [alt.id]]
+    dialog = SearchRangeDialog(g, SearchSpace(), target, project.training)
+    qtbot.addWidget(dialog)
+    assert dialog.ok.isEnabled() and dialog.chains.text() == "fc2 → relu2\nor alt"
+    assert dialog.dim().to_dict() == {"name": "branch fc2/alt", "kind": "branch",
+                                      "options": [[fc2, relu2], [alt.id]]}
+    assert structure_targets(g, [fc2]) == []            # one node: nothing to repeat or choose
