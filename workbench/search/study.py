@@ -537,7 +537,7 @@ def _write_trial_json(folder: Path, study: str, record: TrialRecord) -> None:
 
 
 def importance(study) -> dict[str, float]:
-    """How much each searched value explained the objective (Optuna's default evaluator),
+    """How much each searched value explained the objective (Optuna's default, PED-ANOVA),
     largest first; empty until two trials with different values have finished."""
     optuna = _optuna()
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
