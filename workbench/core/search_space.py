@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.core import catalog
 from workbench.core.graph import Edge, Graph, GraphError
+from workbench.core.spec import INPUT, OUTPUT, TARGET
 from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
 
 if TYPE_CHECKING:
@@ -290,11 +291,14 @@ def _check_dim(d: Dim, graph: Graph) -> None:
                 if other is None:
                     raise SpaceError(f"unknown node type {t!r}")
                 if other.role != spec.role or other.category != spec.category:
-                    raise SpaceError(f"{t} cannot replace a {spec.name} (another kind of node)")
+                    raise SpaceError(f"{t} cannot replace {node.label()}: another kind of node")
             return
         param = next((p for p in node.spec.params if p.name == d.param), None)
         if param is None:
             raise SpaceError(f"{node.label()} has no parameter {d.param!r}")
+        if node.spec.role in (INPUT, TARGET) or _feeds_output(graph, node, d.param):
+            raise SpaceError(f"{node.label()} · {d.param} is set from the data before each "
+                             "training: searching it changes nothing")
         values = d.choices if d.kind == "choice" else [d.low, d.high]
         if d.kind != "choice" and param.kind not in ("int", "float"):
             raise SpaceError(f"'{d.param}' is a {param.kind}, search it as a choice")
@@ -314,6 +318,14 @@ def _check_dim(d: Dim, graph: Graph) -> None:
         _chain(graph, d.nodes)
     elif d.kind == "branch":
         _branch_state(graph, d.options)
+
+
+def _feeds_output(graph: Graph, node, param: str) -> bool:
+    """The head's width (the layer feeding an Output) is fitted to the classes or targets."""
+    if param != node.spec.width_param:
+        return False
+    return any(graph.nodes[e.dst].spec is not None and graph.nodes[e.dst].spec.role == OUTPUT
+               for e in graph.edges_from(node.id) if e.dst in graph.nodes)
 
 
 # -- the values of one trial ----------------------------------------------------------------

@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +38,7 @@ from workbench.core.project import Project
 MULTI = ("params", "flops")
 JOURNAL_SUFFIX = ".search.journal"
 HEARTBEAT_S = 30
+DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "PyMySQL (and write the URL as mysql+pymysql://…)"}
 
 
 class SearchError(Exception):
@@ -105,11 +107,15 @@ def storage_for(url: str | None, project: Project):
     project)."""
     optuna = _optuna()
     if url and "://" in url and not url.startswith("file://"):
+        scheme = url.split("://", 1)[0].split("+", 1)[0]
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=3 * HEARTBEAT_S)
-        except ImportError as exc:
-            raise SearchError(f"--storage {url}: its database driver is not installed ({exc})") from None
+            with warnings.catch_warnings():   # the heartbeat is "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=3 * HEARTBEAT_S)
+        except ImportError:
+            driver = DRIVERS.get(scheme, "the database's SQLAlchemy driver")
+            raise SearchError(f"--storage {url}: {scheme} needs a database driver: pip install {driver}") from None
         except Exception as exc:
             raise SearchError(f"--storage {url}: cannot open it ({' '.join(str(exc).split())[:300]})") from None
     path = Path(url.removeprefix("file://")) if url else default_storage(project)
@@ -317,6 +323,10 @@ class Search:
             fail_orphans(self.study)
             if self._counted() >= self.total:
                 break
+            # the trial carries its worker from the moment it runs: a kill between ask() and
+            # a later set_user_attr would leave a running trial nobody could tell was orphaned
+            if not self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+                self.study.enqueue_trial({}, user_attrs={"worker": self.worker})
             trial = self.study.ask()
             if self._counted(before=trial.number) >= self.total:   # another worker took the last
                 trial.set_user_attr("reason", "not needed: the study had its trials")
@@ -345,7 +355,7 @@ class Search:
         if values is None:
             self.say("the project's own values lie outside the searched ranges: no baseline trial")
             return
-        self.study.enqueue_trial(values, user_attrs={"baseline": True}, skip_if_exists=True)
+        self.study.enqueue_trial(values, user_attrs={"baseline": True, "worker": self.worker}, skip_if_exists=True)
 
     def _sampler(self, number: int):
         """A sampler seeded by the trial's number: reproducible for one worker, and two workers
@@ -468,6 +478,10 @@ class Search:
         finally:
             with self._lock:
                 self._trainer = None
+            for tracker in trackers:
+                tracker.close()
+                for warning in tracker.warnings:
+                    self.say(f"trial {trial.number}: warning: {warning}")
         if pruned:
             return finish(TrialState.PRUNED, pruned[0], result)
         if self._stop.is_set():
@@ -523,7 +537,7 @@ def _write_trial_json(folder: Path, study: str, record: TrialRecord) -> None:
 
 
 def importance(study) -> dict[str, float]:
-    """How much each searched value explained the objective (Optuna's default evaluator),
+    """How much each searched value explained the objective (Optuna's default, PED-ANOVA),
     largest first; empty until two trials with different values have finished."""
     optuna = _optuna()
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -543,6 +557,6 @@ def best(study) -> list[TrialRecord]:
         return []
     if len(study.directions) > 1:
         front = {t.number for t in study.best_trials}
-        return sorted((r for r in complete if r.number in front), key=lambda r: r.values[1])
+        complete = [r for r in complete if r.number in front]
     sign = -1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1
-    return sorted(complete, key=lambda r: sign * r.values[0])
+    return sorted(complete, key=lambda r: (sign * r.values[0], r.number))

@@ -16,7 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from workbench.core import Analysis, Project, analyse, project as project_io
+from workbench.core import Analysis, Project, analyse, project as project_io, search_space
+from workbench.core.analysis import WARNING, Problem
 from workbench.core.atomic import write_text as write_atomic
 from workbench.core.files import PROJECT_LIMIT, FileRefused, load_json, short
 from workbench.resources import is_bundled_example
@@ -104,6 +105,22 @@ def restore(found: dict) -> Project:
     return project
 
 
+def search_problems(project: Project) -> list[Problem]:
+    """The search space's problems as warnings (a searched node deleted, a range the parameter
+    refuses): they stop a search, not training, so they are never errors."""
+    if "search" not in project.extra:
+        return []
+    try:
+        space = search_space.of(project)
+    except search_space.SpaceError as exc:
+        return [Problem(None, str(exc), WARNING)]
+    out = []
+    for d in space.space:
+        for message in search_space.problems(search_space.SearchSpace([d]), project.graph):
+            out.append(Problem(d.node if d.node in project.graph.nodes else None, message, WARNING))
+    return out
+
+
 class Document(QObject):
     analysed = Signal(object)        # Analysis
     dirtyChanged = Signal(bool)
@@ -111,6 +128,7 @@ class Document(QObject):
     autosaved = Signal(str)          # the recovery file
     dataChanged = Signal()           # project.data changed (an undoable SetData step)
     trainingChanged = Signal()       # project.training changed (an undoable SetTraining step)
+    searchChanged = Signal()         # project.extra["search"] changed (an undoable SetSearchSpace)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None,
                  dirty: bool = False, untitled_id: str | None = None):
@@ -133,6 +151,7 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.graph.subscribe(self._on_graph_event)
         self.trainingChanged.connect(self._validate_timer.start)  # `training.epochs: ...` goes
+        self.searchChanged.connect(self._validate_timer.start)    # `search 'x': ...` too
         self.validate_now()
 
     # -- state ------------------------------------------------------------------------------
@@ -170,6 +189,7 @@ class Document(QObject):
         self.analysis = analyse(self.graph, self.project.training)  # bad settings by key too
         if self.data_fit is not None:  # where the graph and the loaded data disagree
             self.analysis.problems += self.data_fit.problems(self.graph)
+        self.analysis.problems += search_problems(self.project)
         self.analysed.emit(self.analysis)
         return self.analysis
 

@@ -778,6 +778,8 @@ class MainWindow(QMainWindow):
             nid = item.node_id
             disconnect = menu.addAction("Disconnect All")
             disconnect.triggered.connect(lambda: self._disconnect_all(nid))
+            for text, target in self.inspector.structure_targets():   # repeat / branches
+                menu.addAction(text, lambda t=target: self.inspector.open_target(t))
         elif isinstance(item, EdgeItem):
             edge = item.edge
             menu.addAction("Delete Connection",

@@ -3,6 +3,11 @@
 Each committed change is one undoable command; a value the spec refuses is not applied, the
 field goes back to the node's value and the reason is shown under the form. With several
 nodes selected, the parameters they have in common are shown and a change applies to all.
+
+A number or choice field of a single node has a ⌕ button that marks it as searched (the range
+dialog, search_edit.open_search); a searched field shows its range under it in the search
+colour. Optimizers and schedules offer "Search node type…"; a selection forming one chain
+offers "Repeat ×N…", several chains "Search between branches…".
 """
 from __future__ import annotations
 
@@ -11,15 +16,19 @@ import math
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from workbench.core.graph import GraphError
+from workbench.core.search_space import Dim, SpaceError
 from workbench.core.types import format_shape
-from workbench.ui import theme
+from workbench.ui import search_edit, theme
+from workbench.ui.dialogs.search_dialog import TYPE_CATEGORIES, summary
 from workbench.ui.editor import commands
 from workbench.ui.panels.focus_wheel import wheel_when_focused
 
 INT_LIMIT = 2**31 - 1
+SEARCHABLE = ("int", "float", "bool", "choice")   # parameter kinds a search can vary
 
 
 class FloatSpin(QDoubleSpinBox):
@@ -65,6 +74,10 @@ class Inspector(QWidget):
         self.document = None
         self.node_ids: list[str] = []
         self.fields: dict[str, QWidget] = {}
+        self.rows: dict[str, QWidget] = {}          # a field with its search button and mark
+        self.search_buttons: dict[str, QToolButton] = {}
+        self.search_marks: dict[str, QLabel] = {}
+        self.search_dialog = None                   # the last range dialog opened (tests)
         self._loading = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -93,7 +106,19 @@ class Inspector(QWidget):
         self.shapes.setWordWrap(True)
         self.shapes.setTextFormat(Qt.RichText)
         self.shapes.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for w in (self.heading, self.help, self.form_host, self.error, self.shapes):
+        self.search_row = QWidget()      # Search node type… / Repeat ×N… / between branches
+        row = QHBoxLayout(self.search_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.type_button = QPushButton("Search node type…")
+        self.type_button.setToolTip("Let a search try other node types of this kind "
+                                    "(the parameters both have are kept)")
+        self.type_button.clicked.connect(lambda: self.open_search(None))
+        self.structure_buttons: list[QPushButton] = []
+        row.addWidget(self.type_button)
+        row.addStretch(1)
+        self.type_mark = _mark()
+        for w in (self.heading, self.help, self.search_row, self.type_mark, self.form_host,
+                  self.error, self.shapes):
             self.layout_.addWidget(w)
         self.layout_.addStretch(1)
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)
@@ -105,9 +130,11 @@ class Inspector(QWidget):
         if self.document is not None:
             self.document.graph.unsubscribe(self._on_event)
             self.document.analysed.disconnect(self._on_analysis)
+            self.document.searchChanged.disconnect(self.show_search)
         self.document = document
         document.graph.subscribe(self._on_event)
         document.analysed.connect(self._on_analysis)
+        document.searchChanged.connect(self.show_search)
         self.show_nodes([])
 
     def _on_event(self, ev) -> None:
@@ -127,8 +154,13 @@ class Inspector(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.fields.clear()
+        self.rows.clear()
+        self.search_buttons.clear()
+        self.search_marks.clear()
         self.error.hide()
         nodes = [graph.nodes[n] for n in self.node_ids]
+        self._show_search_row(nodes)
+        _set_mark(self.type_mark, "")
         if not nodes:
             self.heading.setText("<b>Nothing selected</b>")
             self.help.setText("Select a node on the canvas to edit its parameters. Add nodes "
@@ -162,8 +194,97 @@ class Inspector(QWidget):
             label = QLabel(param.label or param.name)
             label.setToolTip(param.help)
             self.fields[param.name] = widget
-            self.form.addRow(label, widget)
+            row = widget
+            if len(nodes) == 1 and param.kind in SEARCHABLE:
+                row = self._search_row(param, widget)
+            self.form.addRow(label, row)
         self.refresh_values()
+
+    def _search_row(self, param, widget) -> QWidget:
+        """The field, its ⌕ button, and under them the range when it is searched."""
+        host = QWidget()
+        lay = QVBoxLayout(host)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        line = QHBoxLayout()
+        line.setSpacing(2)
+        line.addWidget(widget, 1)
+        button = QToolButton()
+        button.setText("⌕")
+        button.setObjectName(f"search:{param.name}")
+        button.setToolTip(f"Search {param.name}: let a search try a range or a list of values")
+        button.setAutoRaise(True)
+        font = button.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        button.setFont(font)
+        button.setFixedHeight(widget.sizeHint().height())   # the label stays level with the field
+        button.clicked.connect(lambda _=False, n=param.name: self.open_search(n))
+        line.addWidget(button)
+        lay.addLayout(line)
+        mark = _mark()
+        lay.addWidget(mark)
+        self.rows[param.name] = host
+        self.search_buttons[param.name] = button
+        self.search_marks[param.name] = mark
+        return host
+
+    def _show_search_row(self, nodes) -> None:
+        for b in self.structure_buttons:
+            b.deleteLater()
+        self.structure_buttons = []
+        one = nodes[0] if len(nodes) == 1 else None
+        self.type_button.setVisible(one is not None and one.spec is not None
+                                    and one.spec.category in TYPE_CATEGORIES)
+        lay = self.search_row.layout()
+        for text, target in self.structure_targets():
+            b = QPushButton(text)
+            b.clicked.connect(lambda _=False, t=target: self.open_target(t))
+            lay.insertWidget(lay.count() - 1, b)
+            self.structure_buttons.append(b)
+        self.search_row.setVisible(not self.type_button.isHidden() or bool(self.structure_buttons))
+
+    # -- searching --------------------------------------------------------------------------
+    def structure_targets(self) -> list[tuple[str, Dim]]:
+        """("Repeat ×N…" | "Search between branches…", target) for the selection (the canvas
+        menu offers the same)."""
+        if self.document is None or len(self.node_ids) < 2:
+            return []
+        return search_edit.structure_targets(self.document.graph, self.node_ids)
+
+    def open_search(self, param: str | None):
+        """The range dialog for a parameter of the selected node (None: its type)."""
+        if self.document is None or len(self.node_ids) != 1:
+            return None
+        nid = self.node_ids[0]
+        kind = "type" if param is None else "float"
+        return self.open_target(Dim("", kind, node=nid, param=param))
+
+    def open_target(self, target: Dim):
+        try:
+            self.search_dialog = search_edit.open_search(self.document, target, self)
+        except SpaceError as exc:
+            self._refuse(f"the project's search cannot be read, fix it in the file first: {exc}")
+            return None
+        return self.search_dialog
+
+    def show_search(self) -> None:
+        """Each searched field's range and colour; the rest unmarked."""
+        if self.document is None:
+            return
+        space = search_edit.space_of(self.document)
+        graph = self.document.graph
+        nid = self.node_ids[0] if len(self.node_ids) == 1 else None
+        for name, mark in self.search_marks.items():
+            d = space.targeting(nid, name) if nid else None
+            _set_mark(mark, summary(d, graph) if d else "")
+            self.search_buttons[name].setStyleSheet(
+                f"color: {search_edit.MARK_COLOUR}; font-weight: bold" if d else "")
+            label = self.form.labelForField(self.rows[name])
+            if label is not None:
+                label.setStyleSheet(f"color: {search_edit.MARK_COLOUR}" if d else "")
+        t = space.targeting(nid, None) if nid and not self.type_button.isHidden() else None
+        _set_mark(self.type_mark, f"type {summary(t, graph)}" if t else "")
+        self.type_button.setText("Search node type… ⌕" if t else "Search node type…")
 
     def _make_field(self, param) -> QWidget:
         name = param.name
@@ -216,7 +337,7 @@ class Inspector(QWidget):
                 values = [n.params.get(name) for n in nodes]
                 value = values[0]
                 differs = any(v != value for v in values[1:])
-                label = self.form.labelForField(w)
+                label = self.form.labelForField(self.rows.get(name, w))
                 if label is not None:
                     label.setText(name + (" ≠" if differs else ""))
                     label.setToolTip(w.toolTip() + ("\n(the selected nodes differ)" if differs else ""))
@@ -233,6 +354,7 @@ class Inspector(QWidget):
                         w.setText("" if value is None else str(value))
         finally:
             self._loading = False
+        self.show_search()
         self._show_shapes()
 
     def _show_shapes(self) -> None:
@@ -298,6 +420,20 @@ class Inspector(QWidget):
             return
         self.error.hide()
         self.document.push(command)
+
+
+def _mark() -> QLabel:
+    mark = QLabel()
+    mark.setTextFormat(Qt.PlainText)   # choices come from the user's file
+    mark.setWordWrap(True)
+    mark.setStyleSheet(f"color: {search_edit.MARK_COLOUR}; font-size: 11px")
+    mark.hide()
+    return mark
+
+
+def _set_mark(mark: QLabel, text: str) -> None:
+    mark.setText(text)
+    mark.setVisible(bool(text))
 
 
 def _fmt(t) -> str:

@@ -28,7 +28,8 @@ class ProblemsPanel(QTreeWidget):
         for p in ordered:
             node = graph.nodes.get(p.node_id) if p.node_id else None
             where = node.title if node else (
-                "(training)" if p.message.startswith(("training.", "training:")) else "(graph)")
+                "(training)" if p.message.startswith(("training.", "training:")) else
+                "(search)" if p.message.startswith(("search ", "search.", "search:")) else "(graph)")
             item = QTreeWidgetItem([where, p.message])
             item.setIcon(0, err if p.severity == "error" else warn)
             item.setToolTip(1, p.message)

@@ -4,6 +4,11 @@ The trainer runs in a TrainingWorker on its own QThread; its events arrive as qu
 on `_on_event` (a Slot of this GUI-thread object) and only append to growing arrays. The
 charts are created once and redrawn by a 20 Hz timer with `setData` (peak downsampling,
 clip-to-view), so a fast run never floods the event loop with drawing.
+
+The settings a search may vary (search_space.SETTINGS, and the optimizer's lr) are marked as
+searched from the "⌕ Search" menu under the settings line (the line itself is full: a button
+per box squeezed the early-stopping ones); what is searched is listed beside it and a
+searched box's label takes the search colour.
 """
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QProgressBar, QSpinBox, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QMenu, QProgressBar, QSpinBox, QSplitter,
+                               QToolButton, QVBoxLayout, QWidget)
 
+from workbench.core.search_space import SETTINGS, Dim, SpaceError
 from workbench.train.compare import run_name
-from workbench.ui import charts
+from workbench.ui import charts, search_edit
+from workbench.ui.dialogs.search_dialog import summary
 from workbench.ui.panels.results_view import ResultsView
 from workbench.ui.project_commands import SetTraining, read_training
 from workbench.ui.workers import Task, TrainingWorker
@@ -74,6 +81,9 @@ def device_choices() -> list[tuple[str, str]]:
 
 
 PROGRESS_WIDEST = "epoch 1000/1000 · 100% of the run"
+SEARCHES = {"epochs": "epochs", "batch_size": "batch size", "lr": "learning rate (the optimizer's)",
+            "early_stopping.patience": "early-stopping patience", "grad_clip": "gradient clipping",
+            "early_stopping.min_delta": "early-stopping min delta"}
 
 
 class TrainingPanel(QWidget):
@@ -98,6 +108,10 @@ class TrainingPanel(QWidget):
         self.points_received = 0
         self.metric_name = None
         self.run_folder = None
+        self.search_actions = {}       # setting (or "lr") -> its "Search …" action
+        self.setting_labels: dict[str, QWidget] = {}       # what takes the search colour
+        self._tips: dict[str, str] = {}
+        self.search_dialog = None                          # the last range dialog (tests)
         self._dirty = False
         self._settings_shown = False     # the error line shows a bad training setting
         self._build()
@@ -147,6 +161,7 @@ class TrainingPanel(QWidget):
         es = QHBoxLayout()
         es.addWidget(self.early)
         es.addWidget(self.patience)
+        self.setting_labels["early_stopping.patience"] = self.early
         del form
         row = self.buttons
         row.takeAt(row.count() - 1)  # the stretch: settings follow the buttons on one line
@@ -157,6 +172,9 @@ class TrainingPanel(QWidget):
             text.setToolTip({"LR": "learning rate (the optimizer node's lr)"}.get(label, ""))
             row.addWidget(text)
             row.addWidget(w)
+            key = {"Epochs": "epochs", "Batch": "batch_size", "LR": "lr"}.get(label)
+            if key:
+                self.setting_labels[key] = text
         self.patience.setToolTip("patience: epochs without improvement before stopping")
         row.addLayout(es)
         row.addStretch(1)
@@ -172,6 +190,24 @@ class TrainingPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f; font-weight: 600;")
         self.error_label.hide()
+        self.search_button = QToolButton()
+        self.search_button.setText("⌕ Search")
+        self.search_button.setToolTip("Mark a training setting as searched: a search tries a "
+                                      "range or a list of values for it")
+        self.search_button.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(self.search_button)
+        for key, text in SEARCHES.items():
+            self.search_actions[key] = menu.addAction(f"Search {text}…",
+                                                      lambda k=key: self.open_search(k))
+        self.search_button.setMenu(menu)
+        self.search_note = QLabel()   # what a search varies here
+        self.search_note.setTextFormat(Qt.PlainText)
+        self.search_note.setWordWrap(True)
+        self.search_note.setStyleSheet(f"color: {search_edit.MARK_COLOUR};")
+        self.search_note.hide()
+        searches = QHBoxLayout()
+        searches.addWidget(self.search_button)
+        searches.addWidget(self.search_note, 1)
         self.sizing = QLabel()   # what the data-size rule chose (core.templates.sized_training)
         self.sizing.setStyleSheet("color: palette(placeholder-text);")
         self.sizing.setWordWrap(True)   # a narrow dock: two lines rather than a cut sentence
@@ -188,6 +224,7 @@ class TrainingPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.buttons)
         cl.addLayout(line)
+        cl.addLayout(searches)
         cl.addWidget(self.sizing)
         cl.addWidget(self.error_label)
 
@@ -241,8 +278,10 @@ class TrainingPanel(QWidget):
             self.document.trainingChanged.disconnect(self.show_settings)
             self.document.dataChanged.disconnect(self.show_sizing)
             self.document.analysed.disconnect(self._analysed)
+            self.document.searchChanged.disconnect(self.show_search)
         self.document = document
         document.trainingChanged.connect(self.show_settings)
+        document.searchChanged.connect(self.show_search)
         document.dataChanged.connect(self.show_sizing)
         document.analysed.connect(self._analysed)
         self.clear()
@@ -293,6 +332,7 @@ class TrainingPanel(QWidget):
         else:
             self.lr.setValue(self.lr.minimum())
         del blockers
+        self.show_search()
         if getattr(self, "_empty_charts", True):
             for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
                 charts.show_empty(plot, self.epochs.value())
@@ -319,6 +359,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _analysed(self, _analysis) -> None:
         opt = self._optimizer()
+        self.show_search()    # a searched node gone, an optimizer come: the marks follow
         if (opt is not None and "lr" in opt.params) == (self.lr.specialValueText() == "—"):
             self.show_settings()   # an optimizer came or went: its rate shows, or '—'
             if self.state != "idle":
@@ -327,6 +368,48 @@ class TrainingPanel(QWidget):
         if opt is not None and "lr" in opt.params and abs(self.lr.value() - float(opt.params["lr"])) > 1e-12:
             with QSignalBlocker(self.lr):
                 self.lr.setValue(float(opt.params["lr"]))
+
+    # -- searched settings ----------------------------------------------------------------
+    def _target(self, key: str) -> Dim | None:
+        if key == "lr":
+            opt = self._optimizer()
+            return Dim("", "float", node=opt.id, param="lr") if opt is not None and "lr" in opt.params else None
+        return Dim("", SETTINGS[key], setting=key)
+
+    def open_search(self, key: str):
+        """The range dialog for a training setting (or "lr": the optimizer node's)."""
+        target = self._target(key) if self.document is not None else None
+        if target is None:
+            self.message.emit("no optimizer with a learning rate to search")
+            return None
+        try:
+            self.search_dialog = search_edit.open_search(self.document, target, self)
+        except SpaceError as exc:
+            self.message.emit(f"the project's search cannot be read, fix it in the file first: {exc}")
+            return None
+        return self.search_dialog
+
+    @Slot()
+    def show_search(self) -> None:
+        if self.document is None:
+            return
+        space = search_edit.space_of(self.document)
+        graph = self.document.graph
+        parts = []
+        for key in SEARCHES:
+            t = self._target(key)
+            d = None if t is None else (space.setting_dim(key) if t.setting else space.targeting(t.node, "lr"))
+            if d is not None:
+                parts.append(key + summary(d, graph).removeprefix("searched"))
+            self.search_actions[key].setEnabled(t is not None)
+            self.search_actions[key].setText(f"Search {SEARCHES[key]}…" + (" ⌕" if d else ""))
+            label = self.setting_labels.get(key)
+            if label is not None:
+                label.setStyleSheet(f"color: {search_edit.MARK_COLOUR}" if d else "")
+                tip = self._tips.setdefault(key, label.toolTip())   # its own, before any mark
+                label.setToolTip("\n".join(t for t in (tip, summary(d, graph) if d else "") if t))
+        self.search_note.setText("⌕ searched: " + " · ".join(parts) if parts else "")
+        self.search_note.setVisible(bool(parts))
 
     def _set(self, key: str, value, label: str) -> None:
         if self.document is not None:

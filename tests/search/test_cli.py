@@ -1,0 +1,133 @@
+"""`workbench search` as a user runs it: separate processes, killed, resumed, side by side."""
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from tests.search.helpers import searched_project, workbench
+from workbench.core import project as project_file
+from workbench.search import open_study, records
+
+
+def finished(path, name="iris"):
+    study = open_study(project_file.load(path), name=name)
+    return [] if study is None else [t for t in records(study) if t.state in ("complete", "pruned")]
+
+
+def wait_for(proc, check, what: str):
+    """Poll the study until `check()` holds (no sleeps: the study is read between polls)."""
+    import time
+    deadline = time.monotonic() + 240
+    while not check():
+        assert proc.poll() is None, f"the search ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"no {what} in 240 s"
+        time.sleep(0.05)
+
+
+def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
+    path = searched_project(tmp_path, epochs=30)
+    proc = workbench("search", path, "--trials", 5, "--pruner", "none")
+    wait_for(proc, lambda: len(finished(path)) >= 2, "two finished trials")
+    proc.kill()                                   # no clean-up at all: SIGKILL
+    proc.communicate()
+    before = {t.number: (t.params, t.values) for t in finished(path)}
+    stamps = {n: (tmp_path / "runs/search-iris" / f"trial-{n}" / "summary.json").stat().st_mtime_ns
+              for n in before}
+    again = workbench("search", path, "--trials", 5, "--pruner", "none", "--json")
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    study = json.loads(out)
+    states = {t["number"]: t["state"] for t in study["trials"]}
+    assert sum(s in ("complete", "pruned") for s in states.values()) == 5
+    for n, (params, values) in before.items():    # kept as they were, not trained again
+        trial = next(t for t in study["trials"] if t["number"] == n)
+        assert (trial["params"], trial["values"]) == (params, values)
+        assert (tmp_path / "runs/search-iris" / f"trial-{n}" / "summary.json").stat().st_mtime_ns == stamps[n]
+    orphans = [t for t in study["trials"] if t["state"] == "failed"]
+    if orphans:   # killed in the middle of a trial: marked failed, its place taken by a new one
+        assert all(t["reason"].startswith("its worker (pid ") for t in orphans)
+        assert "were left running by a worker that ended" in err
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
+    path = searched_project(tmp_path, epochs=200)
+    proc = workbench("search", path, "--trials", 6, "--pruner", "none")
+    wait_for(proc, lambda: len(finished(path)) >= 1, "a finished trial")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "stopping: the trial in progress ends after its current batch" in err
+    trials = records(open_study(project_file.load(path)))
+    assert trials[0].state == "complete"
+    assert trials[-1].state == "failed"
+    assert trials[-1].reason == "interrupted: it runs again when the study resumes"
+    assert "best: trial " in out          # the table of what finished is still printed
+
+
+def test_two_processes_sharing_a_journal_finish_n_trials_between_them(tmp_path):
+    path = searched_project(tmp_path, epochs=4)
+    journal = tmp_path / "shared.journal"
+    procs = [workbench("search", path, "--trials", 8, "--storage", journal, "--seed", seed)
+             for seed in (1, 2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    study = open_study(project_file.load(path), storage=str(journal))
+    trials = records(study)
+    done = [t for t in trials if t.state in ("complete", "pruned")]
+    assert len(done) == 8
+    assert len({t.number for t in trials}) == len(trials)
+    # each finished trial was trained once, into its own folder
+    folders = sorted(p.name for p in (tmp_path / "runs/search-iris").iterdir())
+    assert [f"trial-{t.number}" for t in sorted(done, key=lambda t: t.number)
+            if t.folder] == [f for f in folders if (tmp_path / "runs/search-iris" / f / "summary.json").exists()]
+    workers = {study.trials[t.number].user_attrs["worker"] for t in trials}
+    assert len(workers) <= 2
+    # the baseline was enqueued once, by whichever worker started the study
+    assert sum(bool(t.user_attrs.get("baseline")) for t in study.trials) == 1
+
+
+def test_workers_flag_runs_k_processes_on_a_sqlite_study(tmp_path):
+    path = searched_project(tmp_path, epochs=3)
+    db = tmp_path / "study.db"
+    proc = workbench("search", path, "--trials", 6, "--workers", 2, "--storage", f"sqlite:///{db}")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    trials = records(open_study(project_file.load(path), storage=f"sqlite:///{db}"))
+    assert sum(t.state in ("complete", "pruned") for t in trials) == 6
+    assert "best: trial " in out
+
+
+def test_apply_writes_the_trials_project(tmp_path):
+    path = searched_project(tmp_path, epochs=2)
+    proc = workbench("search", path, "--trials", 2)
+    assert proc.communicate(timeout=600) and proc.returncode == 0
+    trial = records(open_study(project_file.load(path)))[1]
+    out_file = tmp_path / "best.wbproj"
+    proc = workbench("search", path, "--apply", 1, "--out", out_file)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    applied = project_file.load(out_file)
+    trained = project_file.load(tmp_path / trial.folder / "project.wbproj")
+    assert applied.graph.to_dict() == trained.graph.to_dict()
+    assert out.startswith(f"wrote {out_file}: trial 1's values lr=")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--apply", "1"], "error: --apply N needs --out FILE (the project file to write)"),
+    (["--list"], "error: {path}: no study named 'iris' in {journal}"),
+    (["--trials", "0"], "error: --trials must be at least 1"),
+    (["--log", "wandb"], "error: --log wandb: unknown tracker; choose tensorboard or mlflow"),
+    (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "error: --storage postgresql://nobody@127.0.0.1:1/none: postgresql needs a database driver: pip install psycopg2-binary"),
+])
+def test_bad_requests_get_one_line(tmp_path, args, message):
+    path = searched_project(tmp_path, epochs=1)
+    if args[0] == "--apply":
+        workbench("search", path, "--trials", 1).communicate(timeout=300)
+    proc = workbench("search", path, *args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    assert err.startswith(message.format(path=path, journal=path.with_suffix(".search.journal"))), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
