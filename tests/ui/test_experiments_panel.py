@@ -242,3 +242,18 @@ def test_closing_the_window_during_a_search_stops_its_thread(panel_window, qtbot
     qtbot.waitUntil(lambda: bool(panel.records), timeout=60_000)
     assert win.close()
     assert not win.threads.busy() and not win.threads.running
+
+
+def test_marking_a_value_takes_the_hint_away_and_undo_brings_it_back(make_window, tmp_path):
+    from workbench.ui.search_edit import SetSearchSpace
+    win = make_window()
+    project = iris_project(tmp_path)
+    project.path = tmp_path / "iris.wbproj"
+    win.set_document(Document(project))
+    panel, doc = win.panels["experiments"], win.document
+    assert panel.hint.text() == NO_SPACE and not panel.start_button.isEnabled()
+    doc.push(SetSearchSpace(doc, ss.from_dict(dict(SPACE, trials=9))))
+    assert panel.hint.isHidden() and panel.start_button.isEnabled()
+    assert panel.trials.value() == 9 and panel.model.names == ["lr", "width", "depth"]
+    doc.undo_stack.undo()
+    assert panel.hint.text() == NO_SPACE and not panel.start_button.isEnabled()

@@ -31,9 +31,9 @@ from workbench.ui.workers import SearchWorker, Task
 SORT_ROLE = Qt.UserRole + 1
 STATES = ("complete", "pruned", "running", "failed", "waiting")
 STATE_COLOURS = {"complete": "#2e9e5b", "pruned": "#b07d10", "failed": "#d9534f", "running": "#2f7de1"}
-NO_SPACE = ("Nothing is searched yet: mark a parameter's range to search with the Inspector's "
-            "\"Search…\" button (or add a \"search\" space to the project file, see "
-            "docs/search.md), then Start runs one training per trial.")
+NO_SPACE = ("Nothing is searched yet: mark a value with the ⌕ button beside an Inspector field "
+            "(or Search node type…, Repeat ×N…), or with the Training panel's ⌕ Search menu; "
+            "then Start runs one training per trial (docs/search.md).")
 UNSAVED = ("Save the project first: the search keeps its study (every trial) in a journal "
            "file beside the project file.")
 
@@ -324,12 +324,14 @@ class ExperimentsPanel(QWidget):
         if self.document is not None:
             self.document.analysed.disconnect(self._analysed)
             self.document.pathChanged.disconnect(self._path_changed)
+            self.document.searchChanged.disconnect(self._search_changed)
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
         self.document = document
         document.analysed.connect(self._analysed)
         document.pathChanged.connect(self._path_changed)
+        document.searchChanged.connect(self._search_changed)
         self.clear()
         self.read_space(reset_trials=True)
         self.open_study()
@@ -371,6 +373,15 @@ class ExperimentsPanel(QWidget):
         self.read_space()
         if (self.space.to_dict(), self.space_error) != had:
             self.redraw()
+
+    @Slot()
+    def _search_changed(self) -> None:
+        """A value marked or unmarked (an undoable SetSearchSpace): the hint, the columns and
+        the trials box (when the space's own total changed) follow at once."""
+        trials = self.space.trials
+        self._analysed(None)
+        if self.space.trials != trials and self.state == "idle":
+            self.trials.setValue(self.space.trials)
 
     @Slot(object)
     def _path_changed(self, _path) -> None:
