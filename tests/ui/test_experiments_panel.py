@@ -222,6 +222,10 @@ def test_a_two_objective_search_shows_its_pareto_front(panel_window, qtbot):
     panel.multi.setCurrentIndex(panel.multi.findData("params"))
     run_search(qtbot, panel, 4)
     assert panel.error == "" and panel.model.headers()[2:4] == ["val_loss", "params"]
+    # reopened, the panel offers to resume with the study's own two objectives
+    win.set_document(Document(project_io.load(win.document.project.path)))
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=20_000)
+    assert panel.multi.currentData() == "params"
     assert panel.tabs.isTabVisible(panel.tabs.indexOf(panel.pareto_plot))
     points = [(r.number, *r.values) for r in panel.records if r.state == "complete"]
     assert len(points) == 4 and all(len(p) == 3 for p in points)

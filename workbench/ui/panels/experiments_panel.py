@@ -426,6 +426,8 @@ class ExperimentsPanel(QWidget):
         if token != self._open_token or value is None or self.state != "idle":
             return
         self.info, self.records, self.importance = value
+        # resuming it needs the same objectives: the box starts at the study's
+        self.multi.setCurrentIndex(max(0, self.multi.findData(self.info.get("multi"))))
         self.status.setText(f"{len(self.records)} trial{'s' if len(self.records) != 1 else ''} "
                             "of an earlier search; Start resumes it")
         self.read_space()
