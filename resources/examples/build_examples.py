@@ -36,6 +36,15 @@ EXAMPLES = {
                           "--test-data", DATA / "debian_sections" / "test.txt"]),
 }
 
+# what an example marks as searched (docs/search.md): `workbench search` runs it once saved
+SEARCH = {
+    "iris-classifier": {"objective": "val_accuracy", "trials": 20, "space": [
+        {"name": "lr", "kind": "float", "node": "n10", "param": "lr", "low": 1e-4, "high": 0.03, "log": True},
+        {"name": "width", "kind": "int", "node": "n2", "param": "out_features", "low": 8, "high": 128, "log": True},
+        {"name": "blocks", "kind": "repeat", "nodes": ["n4", "n5"], "low": 0, "high": 3},
+        {"name": "batch", "kind": "choice", "setting": "batch_size", "choices": [8, 16, 32]}]},
+}
+
 
 def build() -> None:
     from workbench.cli import main
@@ -50,6 +59,9 @@ def build() -> None:
             sys.exit(f"{folder}: workbench new failed")
         project = project_file.load(path)
         project.description = description
+        if folder in SEARCH:
+            from workbench.core import search_space
+            search_space.store(project, search_space.from_dict(SEARCH[folder]))
         project_file.save(project, path)
 
 

@@ -2,6 +2,8 @@
 copy of the project as plain graph edits."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import EXAMPLES
@@ -12,7 +14,10 @@ IRIS = EXAMPLES / "iris-classifier" / "project.wbproj"
 
 
 def iris():
-    return project_file.load(IRIS)
+    """The iris example without the search space it ships with."""
+    project = project_file.load(IRIS)
+    project.extra.pop("search", None)
+    return project
 
 
 def chain(graph, start: str) -> list[str]:
@@ -62,13 +67,21 @@ def test_a_v1_file_saves_byte_identical_and_a_search_makes_it_v2(tmp_path):
     ({"objective": "accuracy", "space": []}, "search.objective: expected val_loss or val_<metric>, got 'accuracy'"),
 ])
 def test_a_bad_search_space_is_named_when_the_file_loads(tmp_path, search, message):
-    text = IRIS.read_text().replace('"format_version": 1', '"format_version": 2', 1)
-    text = text.rstrip().rstrip("}") + ', "search": ' + __import__("json").dumps(search) + "}\n"
+    doc = json.loads(IRIS.read_text())
+    doc["search"] = search
     path = tmp_path / "bad.wbproj"
-    path.write_text(text)
+    path.write_text(json.dumps(doc))
     with pytest.raises(project_file.ProjectError) as err:
         project_file.load(path)
     assert str(err.value) == f"{path}: {message}"
+
+
+def test_the_shipped_iris_search_fits_its_graph():
+    project = project_file.load(IRIS)
+    space = ss.of(project)
+    assert [d.name for d in space.space] == ["lr", "width", "blocks", "batch"]
+    assert ss.problems(space, project.graph) == []
+    assert ss.current(space, project) == {"lr": 0.003, "width": 64, "blocks": 1, "batch": 16}
 
 
 def test_problems_name_what_no_longer_fits_the_graph():

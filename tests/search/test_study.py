@@ -164,3 +164,15 @@ def test_applying_a_trial_gives_the_trained_project(searched):
     applied = ss.apply(project, ss.of(project), top.params)
     trained = project_file.load(path.parent / top.folder / "project.wbproj")
     assert applied.graph.to_dict() == trained.graph.to_dict()
+
+
+def test_a_new_study_beside_an_old_ones_trials_gets_its_own_folder(tmp_path):
+    path = searched_project(tmp_path, epochs=1)
+    Search(project_file.load(path), Options(trials=1)).run()
+    path.with_suffix(".search.journal").unlink()          # the study is gone, its runs are not
+    again = Search(project_file.load(path), Options(trials=1))
+    (trial,) = again.run()
+    assert trial.state == "complete" and trial.folder == "runs/search-iris-2/trial-0"
+    resumed = Search(project_file.load(path), Options(trials=2))
+    (second,) = resumed.run()
+    assert second.folder == "runs/search-iris-2/trial-1"

@@ -257,7 +257,6 @@ class Search:
         if self.total < 1:
             raise SearchError("--trials must be at least 1")
         self.name = o.name or default_name(project)
-        self.root = project.folder / "runs" / f"search-{self.name}"
         self.data = data if data is not None else self._prepare()
         if self.data.val is None or int(self.data.val.y.shape[0]) == 0:
             raise SearchError("the search needs a validation split to compare trials: set a "
@@ -274,6 +273,7 @@ class Search:
             raise SearchError(f"study '{self.name}' optimises {[d.name.lower() for d in self.study.directions]}, "
                               f"not {self.directions}: choose another --name")
         self.study.set_user_attr("objective", self.objective)
+        self.root = self._runs_folder()
         if o.multi:
             self.study.set_user_attr("multi", o.multi)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -281,6 +281,20 @@ class Search:
         self._trainer = None
         self._lock = threading.Lock()
         self.interrupted = False
+
+    def _runs_folder(self) -> Path:
+        """`runs/search-<name>/`, named in the study so that resumes and other workers write
+        beside it; a new study whose folder holds an older study's trials (its journal was
+        deleted) gets `search-<name>-2/`, and so on, rather than refusing every trial."""
+        kept = self.study.user_attrs.get("runs")
+        if isinstance(kept, str) and kept and ".." not in Path(kept).parts and not Path(kept).is_absolute():
+            return self.project.folder / kept
+        base = self.project.folder / "runs"
+        root, i = base / f"search-{self.name}", 2
+        while root.exists() and any(root.iterdir()):
+            root, i = base / f"search-{self.name}-{i}", i + 1
+        self.study.set_user_attr("runs", root.relative_to(self.project.folder).as_posix())
+        return root
 
     def _prepare(self):
         from workbench.data import DataError, DataSettings, prepare
