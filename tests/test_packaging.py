@@ -34,7 +34,8 @@ def installed(tmp_path_factory):
     deps = [p for p in site.getsitepackages() if "site-packages" in p]
     Path(purelib, "borrowed_deps.pth").write_text("\n".join(deps) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"), "install",
-                    "--no-deps", "--no-index", "-q", str(wheel)], check=True, capture_output=True)
+                    "--no-deps", "--no-index", "-q", str(wheel)], check=True, capture_output=True,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})  # else: "already installed"
     return env_dir
 
 
@@ -58,7 +59,8 @@ def test_wheel_runs_version_and_validate(installed, tmp_path):
     where = subprocess.run([str(installed / "bin" / "python"), "-c",
                             "import json, workbench, workbench.resources as r; "
                             "print(json.dumps([workbench.__file__, str(r.resources_dir())]))"],
-                           capture_output=True, text=True, cwd=tmp_path)
+                           capture_output=True, text=True, cwd=tmp_path,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     module_file, resources = json.loads(where.stdout)
     assert str(installed) in module_file          # the installed wheel, not the checkout
     assert Path(resources, "icons", "workbench-256.png").is_file()
