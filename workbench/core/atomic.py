@@ -113,7 +113,7 @@ def clean_stale(folder: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         pid = _owner_pid(entry.name)
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
@@ -134,7 +134,8 @@ def _owner_pid(name: str) -> int | None:
     return int(parts[1])
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` on this machine still running? (One we may not signal counts as alive.)"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -164,20 +164,10 @@ def records(study) -> list[TrialRecord]:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
         out.append(TrialRecord(
             t.number, t.state.name.lower().replace("fail", "failed"), list(t.values) if t.values else None,
-            dict(t.params if t.params else attrs.get("values", {})), str(attrs.get("reason", "")),
+            dict(t.params), str(attrs.get("reason", "")),
             str(attrs.get("folder", "")), duration, dict(attrs.get("metrics", {})),
             attrs.get("epochs_run"), dict(t.intermediate_values)))
     return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def fail_orphans(study) -> list[int]:
@@ -189,7 +179,7 @@ def fail_orphans(study) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = str(t.user_attrs.get("worker", ""))
         who, _, pid = worker.rpartition(":")
-        if who == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if who == host and pid.isdigit() and int(pid) != os.getpid() and not atomic.pid_alive(int(pid)):
             try:
                 study._storage.set_trial_user_attr(
                     t._trial_id, "reason", f"its worker (pid {pid}) ended before it finished")
