@@ -13,8 +13,12 @@ from workbench.search import open_study, records
 
 
 def finished(path, name="iris"):
+    return [t for t in trials_of(path, name) if t.state in ("complete", "pruned")]
+
+
+def trials_of(path, name="iris"):
     study = open_study(project_file.load(path), name=name)
-    return [] if study is None else [t for t in records(study) if t.state in ("complete", "pruned")]
+    return [] if study is None else records(study)
 
 
 def wait_for(proc, check, what: str):
@@ -53,9 +57,14 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
-    path = searched_project(tmp_path, epochs=200)
-    proc = workbench("search", path, "--trials", 6, "--pruner", "none")
-    wait_for(proc, lambda: len(finished(path)) >= 1, "a finished trial")
+    path = searched_project(tmp_path, epochs=3)
+    first = workbench("search", path, "--trials", 1, "--pruner", "none")
+    assert first.wait(timeout=300) == 0, first.communicate()
+    # the resumed study's trials cannot end on their own before the signal comes, however
+    # slow the machine: the signal always lands in the middle of trial 1
+    proc = workbench("search", path, "--trials", 6, "--pruner", "none", "--epochs", 1_000_000)
+    wait_for(proc, lambda: any(t.number >= 1 and t.state == "running" for t in trials_of(path)),
+             "a second trial running")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
