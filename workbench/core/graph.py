@@ -62,6 +62,9 @@ class Node:
     title: str
     params: dict[str, Any]
     pos: tuple[float, float] = (0.0, 0.0)
+    # False freezes the node's parameters for fine-tuning (written to the file only then, so
+    # projects that never froze anything stay byte-identical)
+    trainable: bool = True
 
     @property
     def spec(self) -> NodeSpec | None:
@@ -81,7 +84,7 @@ class Edge:
 
 @dataclass(frozen=True)
 class GraphEvent:
-    kind: str  # node_added, node_removed, edge_added, edge_removed, param_changed, node_moved, title_changed
+    kind: str  # node_added, node_removed, edge_added, edge_removed, param_changed, node_moved, title_changed, trainable_changed
     node_id: str | None = None
     edge: Edge | None = None
     name: str | None = None
@@ -290,6 +293,13 @@ class Graph:
         self._emit(GraphEvent("title_changed", node_id, value=title))
         return old
 
+    def set_trainable(self, node_id: str, trainable: bool) -> bool:
+        """Freeze (False) or unfreeze a node; returns the previous value (for undo)."""
+        node = self.node(node_id)
+        old, node.trainable = node.trainable, bool(trainable)
+        self._emit(GraphEvent("trainable_changed", node_id, value=node.trainable))
+        return old
+
     def move_node(self, node_id: str, pos: tuple[float, float]) -> tuple[float, float]:
         node = self.node(node_id)
         old, node.pos = node.pos, (float(pos[0]), float(pos[1]))
@@ -314,7 +324,8 @@ class Graph:
         wanted = None if node_ids is None else set(node_ids)
         return {
             "nodes": [{"id": n.id, "type": n.type, "title": n.title,
-                       "params": copy.deepcopy(n.params), "pos": [n.pos[0], n.pos[1]]}
+                       "params": copy.deepcopy(n.params), "pos": [n.pos[0], n.pos[1]],
+                       **({} if n.trainable else {"trainable": False})}
                       for n in self.nodes.values() if wanted is None or n.id in wanted],
             "edges": [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in self.edges
                       if wanted is None or (e.src in wanted and e.dst in wanted)],
@@ -352,6 +363,9 @@ class Graph:
             if (not isinstance(pos, list) or len(pos) != 2
                     or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
                 raise GraphFormatError(f"{where}.pos", f"expected [x, y], got {brief_json(pos)}")
+            trainable = nd.get("trainable", True)
+            if not isinstance(trainable, bool):
+                raise GraphFormatError(f"{where}.trainable", f"expected true or false, got {brief_json(trainable)}")
             if old_id in ids:
                 raise GraphFormatError(where, f"node id '{old_id}' is used twice")
             node_id = old_id
@@ -372,7 +386,7 @@ class Graph:
                     except ValueError as exc:
                         raise GraphFormatError(f"{where}.params", str(exc)) from None
             graph.nodes[node_id] = Node(node_id, type_name, title, values,
-                                        (pos[0] + offset[0], pos[1] + offset[1]))
+                                        (pos[0] + offset[0], pos[1] + offset[1]), trainable)
         for i, ed in enumerate(_expect(doc.get("edges", []), list, "edges")):
             where = f"edges[{i}]"
             ed = _expect(ed, dict, where)
