@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     analysis = analyse(project.graph, project.training)
     analysis.problems += _data_fit(project)
+    analysis.problems += _weights_fit(project, analysis)
     print(report(project, analysis))
     return 0 if analysis.valid else 1
 
@@ -40,6 +41,34 @@ def _data_fit(project) -> list:
     except DataError as exc:
         return [Problem(None, f"the data was not checked against the graph: {exc}", WARNING)]
     return [Problem(nid, note, WARNING) for nid, note in fit_notes(project.graph, data)]
+
+
+def _weights_fit(project, analysis) -> list:
+    """The project's own weights: the file as recorded (checksum, safetensors) is an error;
+    a node they no longer fit is a warning (it would start from fresh weights)."""
+    from workbench.core import weights
+    from workbench.core.analysis import ERROR, WARNING, Problem
+    if "weights" not in project.extra:
+        return []
+    try:
+        tensors = weights.load(project)
+    except weights.WeightsError as exc:
+        return [Problem(None, str(exc), ERROR)]
+    if not analysis.valid:
+        return []   # the model does not compile: its problems are listed already
+    from workbench.core.compile import CompileError, compile_model
+    try:
+        model = compile_model(project.graph, seed=0, class_name=project.name)
+    except CompileError:
+        return []
+    problems = []
+    for line in weights.apply(model, project.graph, tensors or {}):
+        problems.append(Problem(None, f"weights: {line}", WARNING))
+    unused = sorted({k.partition(".")[0] for k in tensors or {}} - set(model.submodules))
+    if unused:
+        problems.append(Problem(None, f"weights: {len(unused)} stored node(s) are not in the graph "
+                                      f"({', '.join(unused[:5])}); their weights are ignored", WARNING))
+    return problems
 
 
 def report(project, analysis=None) -> str:

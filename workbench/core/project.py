@@ -67,10 +67,12 @@ class Project:
 
 
 def save(project: Project, path: str | os.PathLike) -> Path:
-    """Write atomically; relative data paths are rebased if the project moves folder."""
+    """Write atomically; relative data paths (and the weights file) are rebased if the project
+    moves folder."""
     path = Path(path)
     if project.path is not None and project.path.parent.resolve() != path.parent.resolve():
         _rebase(project.data, project.path.parent, path.parent)
+        _rebase_weights(project.extra, project.path.parent, path.parent)
     atomic.write_text(path, project.to_json())
     project.path = path
     return path
@@ -84,6 +86,10 @@ def untitled(project: Project) -> Project:
             value = project.data.get(key)
             if value and not Path(value).is_absolute():
                 project.data[key] = str((project.path.parent / value).resolve())
+        ref = project.extra.get("weights")
+        value = ref.get("file") if isinstance(ref, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            project.extra["weights"] = {**ref, "file": str((project.path.parent / value).resolve())}
     project.path = None
     return project
 
@@ -94,6 +100,15 @@ def _rebase(data: dict, old: Path, new: Path) -> None:
         if value and not Path(value).is_absolute():
             target = (old / value).resolve()
             data[key] = os.path.relpath(target, new.resolve())
+
+
+def _rebase_weights(extra: dict, old: Path, new: Path) -> None:
+    """The weights stay where they are (they may be large); the reference follows the file."""
+    ref = extra.get("weights")
+    value = ref.get("file") if isinstance(ref, dict) else None
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        target = (old / value).resolve()
+        extra["weights"] = {**ref, "file": os.path.relpath(target, new.resolve()).replace(os.sep, "/")}
 
 
 def load(path: str | os.PathLike) -> Project:
