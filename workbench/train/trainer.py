@@ -26,6 +26,7 @@ import torch
 
 from workbench.core import atomic
 from workbench.core import project as project_file
+from workbench.core import weights as project_weights
 from workbench.core.compile import CompiledModel, compile_model, training_plan
 from workbench.core.spec import OPTIMIZER_ROLE
 from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
@@ -171,6 +172,15 @@ class Trainer:
                 self.project.graph.set_param(opt.id, "lr", float(lr))
             except Exception as exc:
                 raise TrainingError(f"learning rate {lr!r}: {exc}") from None
+        # The project's own weights (an import, a kept run) are where training starts; read
+        # here so a missing or changed file is refused before anything runs. A resumed run
+        # starts from its checkpoint instead.
+        self.start_weights = None
+        if not resume:
+            try:
+                self.start_weights = project_weights.load(self.project)
+            except project_weights.WeightsError as exc:
+                raise TrainingError(str(exc)) from None
         self.data = data
         self.callbacks = list(callbacks)
         for callback in self.callbacks:  # trackers (tracking.py) read the run folder from the trainer
@@ -268,6 +278,9 @@ class Trainer:
             raise TrainingError(f"the graph cannot be trained: {exc}") from None
         if not self.plan.losses:
             raise TrainingError("the graph has no loss: connect an Output and the Target to a loss")
+        self.weight_notes = (project_weights.apply(self.model, self.project.graph, self.start_weights)
+                             if self.start_weights is not None else [])
+        self._freeze()
         self.module = self.model.module.to(self.device)
         self.data = self.data.to(self.device) or self.data
         self.task = self.data.task
@@ -319,6 +332,26 @@ class Trainer:
         self.epoch, self.step = 0, 0
         self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
 
+    def _freeze(self) -> None:
+        """Frozen nodes (trainable false) keep their weights: no gradient, so the optimizer
+        (which takes only parameters that require one) never sees them."""
+        graph, subs = self.project.graph, self.model.submodules
+        self.frozen_subs = [self.model.module.get_submodule(sub) for nid, sub in subs.items()
+                            if nid in graph.nodes and not graph.nodes[nid].trainable]
+        for module in self.frozen_subs:
+            module.requires_grad_(False)
+        every = list(self.model.module.parameters())
+        self.param_count = sum(p.numel() for p in every)
+        self.frozen_count = sum(p.numel() for p in every if not p.requires_grad)
+        if self.frozen_subs and self.param_count and self.frozen_count == self.param_count:
+            raise TrainingError("every node is frozen: nothing to train")
+
+    def _frozen_eval(self) -> None:
+        """BatchNorm and Dropout inside a frozen node behave as at inference: its running
+        statistics are part of the weights it keeps."""
+        for module in self.frozen_subs:
+            module.eval()
+
     def _check_fits(self) -> None:
         """Refuse a graph that cannot be trained, or whose training cannot fit in memory, before
         compile_model allocates its weights: the estimate (weights, gradients, optimizer
@@ -347,7 +380,9 @@ class Trainer:
             if self.overwrite:
                 runs.clear_run_folder(self.folder)
             self.folder.mkdir(parents=True, exist_ok=True)
-            project_file.save(self.project.copy(), self.folder / "project.wbproj")
+            trained = self.project.copy()
+            trained.extra.pop("weights", None)  # the run's checkpoints are its weights
+            project_file.save(trained, self.folder / "project.wbproj")
             runs.write_origin(self.folder, self.project.path)
         self.checkpoints.folder = self.folder
         self._log = runs.EventLog(self.folder)
@@ -385,6 +420,13 @@ class Trainer:
         self._setup()
         self._prepare_folder()
         total_params = sum(p.numel() for p in self.params)
+        counts = f"{total_params:,} parameters"
+        if self.frozen_count:
+            counts = (f"{total_params:,} parameters to train ({self.frozen_count:,} of "
+                      f"{self.param_count:,} parameters frozen)")
+        if self.start_weights is not None and not self.resume_run:
+            counts += ", from the project's weights"
+        notes = "".join(f"\nwarning: {note}" for note in self.weight_notes)
         precision = self.settings.precision
         note = "" if self.amp_dtype or precision == "fp32" else f" ({precision} runs as fp32 off CUDA)"
         self.train_module = self.session.wrap(self.module, self.device)
@@ -393,9 +435,9 @@ class Trainer:
         self._emit(Event("start", epoch=self.epoch, epochs=self.epochs, step=self.step,
                          steps=self.epochs * self.steps_per_epoch, lr=self._lr(),
                          message=(f"{'resuming at' if self.resume_run else 'training'} epoch {first}/"
-                                  f"{self.epochs} on {where}{note}: {total_params:,} "
-                                  f"parameters, {self.all_train_rows:,} training rows, batch "
-                                  f"{batch}")))
+                                  f"{self.epochs} on {where}{note}: {counts}, "
+                                  f"{self.all_train_rows:,} training rows, batch "
+                                  f"{batch}{notes}")))
         status, message = "completed", ""
         self.first_epoch, self.t_loop = first, time.monotonic()
         try:
@@ -442,6 +484,7 @@ class Trainer:
         self.paused_s, started = 0.0, time.monotonic()
         i = -1
         module.train()
+        self._frozen_eval()
         epoch_batches = self.session.epoch_batches(self.data.train, self.batch_size, self.shuffle_gen, stop)
         for i, (x, y) in enumerate(epoch_batches):
             if stop.is_set() or not go.is_set():
@@ -659,6 +702,8 @@ class Trainer:
                 loss = self.plan.loss(outputs, {self.metric_target: y})
             acc.add(outputs[self.metric_output].float(), y, loss)
         module.train(was_training)
+        if was_training:
+            self._frozen_eval()
         self.session.reduce(acc, whole)
         return acc.result()
 
@@ -764,6 +809,7 @@ class Trainer:
                    "best_rule": self.early.rule(), "best_reason": self.early.reason(),
                    "weights": weights, "task": self.task, "device": self.device.type,
                    "seed": self.settings.seed,
+                   "parameters": self.param_count, "frozen_parameters": self.frozen_count,
                    "time_s": round(time.monotonic() - self.t0, 3),
                    "train": self.evaluate(self.data.train), "val": self.evaluate(self.data.val),
                    "test": self.evaluate(getattr(self.data, "test", None))}
@@ -771,6 +817,10 @@ class Trainer:
             summary["classes"] = list(self.data.classes)
         if self.class_weights is not None:
             summary["class_weights"] = self.class_weights
+        if self.start_weights is not None:
+            summary["start_weights"] = "project"
+        if self.weight_notes:
+            summary["weight_warnings"] = list(self.weight_notes)
         entry, warning = self.session.summary(self.module, self.batch_size)
         if entry is not None:
             summary["distributed"] = entry

@@ -1,0 +1,122 @@
+"""Training from a project's own weights, with frozen nodes (issue 17): the optimizer sees only
+the trainable nodes' parameters, a frozen BatchNorm keeps its running statistics, the run
+reports how many parameters were frozen, and `--keep-weights` writes the result back."""
+from __future__ import annotations
+
+import json
+
+import torch
+
+from tests.iris_runs import iris_project
+from workbench.cli import main
+from workbench.core import project as project_file
+from workbench.core import weights
+from workbench.core.compile import compile_model
+from workbench.data import DataSettings, prepare
+from workbench.train.trainer import Trainer
+
+
+def _with_bn(project):
+    """fc1 -> BatchNorm1d -> relu1: a BatchNorm to freeze."""
+    g = project.graph
+    fc1, relu1 = g.by_title("fc1"), g.by_title("relu1")
+    edge = g.source_of(relu1.id, "in")
+    g.disconnect(edge)
+    bn = g.add_node("BatchNorm1d", "bn1")
+    g.connect(fc1.id, "out", bn.id, "in")
+    g.connect(bn.id, "out", relu1.id, "in")
+    return bn
+
+
+def _stored(project, seed=7):
+    """Give the project weights of its own (another seed than the training seed 0), saved."""
+    model = compile_model(project.graph, seed=seed)
+    for module in model.module.modules():          # non-trivial running statistics to keep
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.fill_(0.5)
+            module.running_var.fill_(2.0)
+    tensors = weights.extract(model, project.graph)
+    weights.save(project, tensors)
+    project_file.save(project, project.path)
+    return tensors
+
+
+def _train(project, folder, **kw):
+    events = []
+    data = prepare(DataSettings.from_dict(project.data), project.folder)
+    trainer = Trainer(project, data, device="cpu", run_dir=folder, callbacks=[events.append], **kw)
+    return trainer, trainer.run(), events
+
+
+def test_frozen_nodes_keep_the_projects_weights_and_the_others_train(tmp_path):
+    project = iris_project(tmp_path)
+    bn = _with_bn(project)
+    g = project.graph
+    fc1, fc2 = g.by_title("fc1").id, g.by_title("fc2").id
+    g.set_trainable(fc1, False)
+    g.set_trainable(bn.id, False)
+    project_file.save(project, project.path)
+    stored = _stored(project)
+    fresh = weights.extract(compile_model(g, seed=0), g)
+    assert not torch.equal(fresh[f"{fc1}.weight"], stored[f"{fc1}.weight"])
+
+    trainer, result, events = _train(project, tmp_path / "run", epochs=2)
+    assert result.ok, result.message
+    after = weights.extract(result.model, g)
+    for key in (f"{fc1}.weight", f"{fc1}.bias", f"{bn.id}.weight", f"{bn.id}.bias",
+                f"{bn.id}.running_mean", f"{bn.id}.running_var"):
+        assert torch.equal(after[key], stored[key]), key          # bit-identical
+    for key in (f"{fc2}.weight", f"{g.by_title('head').id}.weight"):
+        assert not torch.equal(after[key], stored[key]), key      # trained from the stored values
+    # 4*64+64 (fc1) + 2*64 (bn1) frozen, of those + 64*64+64 (fc2) + 64*3+3 (head)
+    assert result.summary["frozen_parameters"] == 448 and result.summary["parameters"] == 4803
+    assert result.summary["start_weights"] == "project"
+    assert sum(p.numel() for group in trainer.optimizer.param_groups for p in group["params"]) == 4355
+    start = next(e for e in events if e.kind == "start").message
+    assert ": 4,355 parameters to train (448 of 4,803 parameters frozen), from the project's weights," in start
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (on_disk["frozen_parameters"], on_disk["parameters"]) == (448, 4803)
+    # the run folder's copy drops the reference: its checkpoints are its weights
+    assert "weights" not in json.loads((tmp_path / "run" / "project.wbproj").read_text())
+    from workbench.train.checkpoint import load_run
+    reloaded = weights.extract(load_run(tmp_path / "run").model, g)
+    assert torch.equal(reloaded[f"{fc1}.weight"], stored[f"{fc1}.weight"])
+
+
+def test_a_node_whose_weights_no_longer_fit_starts_fresh_and_is_reported(tmp_path):
+    project = iris_project(tmp_path)
+    stored = _stored(project)
+    g = project.graph
+    g.set_param(g.by_title("fc2").id, "out_features", 32)
+    fc1 = g.by_title("fc1").id
+    g.set_trainable(fc1, False)
+    _, result, events = _train(project, tmp_path / "run", epochs=1)
+    assert result.ok, result.message
+    notes = ["Linear 'fc2': stored weight has shape (64, 64), the node now needs (32, 64); it "
+             "starts from fresh weights",
+             "Linear 'head': stored weight has shape (3, 64), the node now needs (3, 32); it "
+             "starts from fresh weights"]
+    assert result.summary["weight_warnings"] == notes
+    start = next(e for e in events if e.kind == "start").message
+    assert start.splitlines()[1:] == [f"warning: {n}" for n in notes]
+    assert torch.equal(weights.extract(result.model, g)[f"{fc1}.weight"], stored[f"{fc1}.weight"])
+
+
+def test_every_node_frozen_is_refused(tmp_path):
+    project = iris_project(tmp_path)
+    for node in list(project.graph.nodes.values()):
+        project.graph.set_trainable(node.id, False)
+    _, result, _ = _train(project, tmp_path / "run", epochs=1)
+    assert result.status == "failed" and result.message == "every node is frozen: nothing to train"
+
+
+def test_a_changed_weights_file_is_one_line_and_exit_2(tmp_path, capsys):
+    project = iris_project(tmp_path)
+    _stored(project)
+    path = tmp_path / "iris.weights.safetensors"
+    path.write_bytes(path.read_bytes()[:-4] + b"\0\0\0\0")
+    assert main(["train", str(project.path), "--epochs", "1", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {path}: the weights file was changed after the project was saved "
+                   "(its checksum differs)\n")
+    assert not (tmp_path / "runs").exists()
