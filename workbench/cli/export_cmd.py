@@ -20,7 +20,9 @@ def register(subparsers) -> None:
                     "(pt2) is the first-class PyTorch format.")
     p.add_argument("project", help="the project file the run was trained from (checked against the "
                                    "run folder's project.wbproj, which is what was trained)")
-    p.add_argument("--run", required=True, metavar="RUNDIR", help="the run folder to export")
+    p.add_argument("--run", metavar="RUNDIR",
+                   help="the run folder to export (without it: the project's own weights, e.g. "
+                        "an imported model's, in onnx, pt2 or torchscript)")
     p.add_argument("--format", required=True, choices=formats.names(),
                    help="; ".join(f"{f.help}, checked by {f.verify}" for f in known))
     p.add_argument("-o", "--output", required=True, metavar="PATH",
@@ -38,7 +40,7 @@ def register(subparsers) -> None:
                    help="cluster: GPUs (processes) per node in the torchrun commands (default 1)")
     p.add_argument("--nnodes", type=int, default=1, metavar="M",
                    help="cluster: machines in the multi-node command (default 1: written for 2)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def check_project(project: Path, run_dir: Path) -> None:
@@ -60,6 +62,8 @@ def _model(graph) -> tuple:
 
 
 def run(args) -> int:
+    if args.run is None:
+        return _from_project(args)
     try:
         from workbench.export.api import export_run, save_report
         if args.prune is not None and not 0 < args.prune < 1:
@@ -78,6 +82,38 @@ def run(args) -> int:
                             with_preprocessing=args.with_preprocessing, checkpoint=args.checkpoint,
                             project_dir=project.parent, nproc_per_node=args.nproc_per_node,
                             nnodes=args.nnodes)
+        if args.json:
+            save_report(report, args.json)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {text}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _from_project(args) -> int:
+    """No --run: a project with weights of its own exports from them; one without gets the
+    message --run's absence always gave."""
+    from workbench.core import project as project_file
+    project = Path(args.project)
+    try:
+        loaded = project_file.load(project) if project.is_file() else None
+    except project_file.ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if loaded is None or "weights" not in loaded.extra:
+        args.parser.error("the following arguments are required: --run")
+    try:
+        from workbench.export.api import export_project, save_report
+        asked = [flag for flag, on in (("--quantize", args.quantize), ("--prune", args.prune is not None),
+                                       ("--with-preprocessing", args.with_preprocessing)) if on]
+        if asked:
+            raise ValueError(f"{' and '.join(asked)} need a trained run (--run RUNDIR); the "
+                             "project's own weights export as they are")
+        report = export_project(loaded, args.format, args.output)
         if args.json:
             save_report(report, args.json)
     except KeyboardInterrupt:

@@ -123,3 +123,16 @@ def apply(model, graph, tensors: dict[str, torch.Tensor]) -> list[str]:
             for k, v in own.items():
                 v.copy_(given[k].to(v.dtype))
     return problems
+
+
+def unstored(model, graph, tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Nodes with weights of their own that `tensors` holds nothing for (added since the
+    weights were saved, like a new head): `apply` leaves them as initialised. One line each."""
+    stored = {key.partition(".")[0] for key in tensors}
+    lines = []
+    for node_id, name in model.submodules.items():
+        if node_id not in stored and getattr(model.module, name).state_dict():
+            label = graph.nodes[node_id].label() if node_id in graph.nodes else node_id
+            lines.append(f"{label}: not in the project's weights (a new node); it starts from "
+                         "fresh weights")
+    return lines

@@ -18,7 +18,7 @@ from workbench.export import formats
 from workbench.export.compress import prune_run, quantize_and_score  # noqa: F401 (api.quantize_and_score)
 from workbench.export.formats import Options
 from workbench.export.report import ExportError, ExportReport
-from workbench.export.run import RunInfo, load, test_data  # noqa: F401 (the names callers use)
+from workbench.export.run import RunInfo, from_project, load, test_data  # noqa: F401 (the names callers use)
 
 _REFUSALS = {
     formats.QUANTIZE: "--quantize int8 quantises the ONNX model",
@@ -56,6 +56,28 @@ def export_run(run_folder: str | Path, format: str, out_path: str | Path, *,  # 
     report = _write_folder(fmt, run, out_path, options) if fmt.folder else _write_file(fmt, run, out_path, options)
     report.compression = compressions + report.compression
     report.warnings += notes
+    return report
+
+
+def export_project(project, format: str, out_path: str | Path) -> ExportReport:  # noqa: A002
+    """Export a project from its own weights (no run): an imported model before any training,
+    or one whose run was kept with `train --keep-weights`. Single-file formats only (a bundle,
+    the Python code and the cluster bundle are built around a run's folder and preprocessing);
+    verified like every export."""
+    fmt = formats.get(format)
+    if fmt.folder:
+        single = ", ".join(f.name for f in formats.all_formats() if not f.folder)
+        raise ExportError(f"--format {fmt.name} exports a trained run (--run RUNDIR); from the "
+                          f"project's own weights: {single}")
+    run = from_project(project)
+    report = _write_file(fmt, run, Path(out_path), Options())
+    if project.data:
+        report.notes.append("note: exported from the project's weights: no preprocessing is written "
+                               "(the fitted preprocessing lives in a run; export with --run RUNDIR "
+                               "for it), so the model expects inputs already preprocessed")
+    else:
+        report.notes.append("note: a model-only project (no data settings): the model alone is "
+                               "written, no preprocessing")
     return report
 
 

@@ -78,3 +78,40 @@ def test_data(run: RunInfo, project_dir: str | Path | None = None):
         if split is not None and len(split.y):
             return split.x, split.y
     return None
+
+
+PROJECT_WEIGHTS = "project weights"   # RunInfo.checkpoint of an export from a project's own weights
+
+
+def from_project(project) -> RunInfo:
+    """A project that carries its own weights (an import, a kept run) as what an export reads,
+    so it goes through the same verified writers as a trained run. Every node with weights must
+    find them in the file: an export never ships freshly initialised layers unannounced.
+    There is no fitted preprocessing (that lives in a run's checkpoint)."""
+    from workbench.core import weights
+    from workbench.core.compile import CompileError, compile_model
+    from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
+    from workbench.export.report import ExportError
+    where = project.path or project.name
+    try:
+        tensors = weights.load(project)
+    except weights.WeightsError as exc:
+        raise ExportError(str(exc)) from None
+    if tensors is None:
+        raise ExportError(f"{where}: the project has no weights of its own: export a trained run (--run RUNDIR)")
+    try:
+        seed = TrainingSettings.from_dict(project.training).seed
+    except TrainingSettingsError as exc:
+        raise ExportError(f"{where}: {exc}") from None
+    try:
+        model = compile_model(project.graph, seed=seed, class_name=project.name)
+    except CompileError as exc:
+        raise ExportError(f"{where}: the model cannot be compiled: {exc}") from None
+    problems = weights.apply(model, project.graph, tensors) + weights.unstored(model, project.graph, tensors)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ExportError(f"{where}: the project's weights do not fit its graph: {problems[0]}{more}; "
+                          "train it and export the run (--run RUNDIR)")
+    model.module.eval()
+    folder = project.path.parent if project.path is not None else Path.cwd()
+    return RunInfo(folder, project, model, {"classes": None, "preprocessing": {}}, PROJECT_WEIGHTS)

@@ -278,8 +278,11 @@ class Trainer:
             raise TrainingError(f"the graph cannot be trained: {exc}") from None
         if not self.plan.losses:
             raise TrainingError("the graph has no loss: connect an Output and the Target to a loss")
-        self.weight_notes = (project_weights.apply(self.model, self.project.graph, self.start_weights)
-                             if self.start_weights is not None else [])
+        self.weight_notes = []
+        if self.start_weights is not None:
+            self.weight_notes = (project_weights.apply(self.model, self.project.graph, self.start_weights)
+                                 + project_weights.unstored(self.model, self.project.graph,
+                                                            self.start_weights))
         self._freeze()
         self.module = self.model.module.to(self.device)
         self.data = self.data.to(self.device) or self.data
