@@ -120,3 +120,47 @@ def test_a_changed_weights_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert err == (f"error: {path}: the weights file was changed after the project was saved "
                    "(its checksum differs)\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_keep_weights_writes_the_runs_best_weights_into_the_project(tmp_path, capsys):
+    project = iris_project(tmp_path)
+    run = tmp_path / "run1"
+    assert main(["train", str(project.path), "--epochs", "2", "--device", "cpu", "--out", str(run),
+                 "--keep-weights"]) == 0
+    err = capsys.readouterr().err
+    path = tmp_path / "iris.weights.safetensors"
+    summary = json.loads((run / "summary.json").read_text())
+    assert f"kept the {summary['weights']} weights in {path}\n" in err and summary["weights"].startswith("best")
+    kept = project_file.load(project.path)
+    assert kept.extra["weights"]["file"] == "iris.weights.safetensors"
+    assert kept.data == project.data and kept.graph.same_as(project.graph)   # nothing else changed
+    from workbench.train.checkpoint import load_run
+    best = weights.extract(load_run(run, "best").model, kept.graph)
+    stored = weights.load(kept)
+    assert sorted(stored) == sorted(best) and all(torch.equal(stored[k], best[k]) for k in best)
+
+    # fine-tuned again from the project, and exported from it without a run
+    _, again, events = _train(kept, tmp_path / "run2", epochs=1)
+    assert again.ok and again.summary["start_weights"] == "project"
+    assert "from the project's weights" in next(e for e in events if e.kind == "start").message
+    assert main(["export", str(kept.path), "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 0
+
+
+def test_keep_weights_refuses_a_project_edited_since_the_run(tmp_path):
+    from workbench.train.keep import KeepError, keep_weights
+    project = iris_project(tmp_path)
+    _, result, _ = _train(project, tmp_path / "run", epochs=1)
+    edited = project_file.load(project.path)
+    edited.graph.set_param(edited.graph.by_title("fc2").id, "out_features", 8)
+    before = project.path.read_bytes()
+    try:
+        keep_weights(edited, result)
+    except KeepError as exc:
+        assert str(exc) == (f"{project.path}: the run's weights do not fit the project as it is now: "
+                            "Linear 'fc2': stored weight has shape (64, 64), the node now needs "
+                            "(8, 64); it starts from fresh weights; nothing was written")
+    else:
+        raise AssertionError("an edited project was given weights that do not fit")
+    assert project.path.read_bytes() == before and not (tmp_path / "iris.weights.safetensors").exists()
+    path = keep_weights(project_file.load(project.path), result)    # the project as trained: kept
+    assert path == tmp_path / "iris.weights.safetensors" and path.is_file()

@@ -51,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUNDIR",
                    help="continue this run folder (its project copy and data; --epochs sets the new total)")
     p.add_argument("--json", action="store_true", help="print only the summary as JSON on stdout")
+    p.add_argument("--keep-weights", action="store_true",
+                   help="write the run's final weights (its best epoch when the project restores "
+                        "the best) into the project's weights file (PROJECT.weights.safetensors) "
+                        "and save the project, so it exports and fine-tunes again from them")
     p.add_argument("--kfold", type=int, metavar="K",
                    help="k-fold cross-validation instead of one run: K trainings, each validated on "
                         "another K-th of the training rows; prints each fold and mean ± std, "
@@ -119,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     project.data = settings.to_dict()
     if getattr(args, "kfold", None):
+        if getattr(args, "keep_weights", False):
+            return _error("--keep-weights cannot be combined with --kfold (cross-validation keeps no model)", 2)
         return _cross_validate(args, project, settings)
     if not distributed:
         return _train(args, project, data, None, _error)
@@ -242,7 +248,22 @@ def _train(args, project, data, ctx, say) -> int:
             print(line)
     if result.message:
         print(result.message, file=sys.stderr)
+    if getattr(args, "keep_weights", False):
+        return _keep(args, result) or interrupted
     return interrupted
+
+
+def _keep(args, result) -> int:
+    """--keep-weights: the project file as it is on disk (not this run's copy with --data or
+    --lr applied) gets the run's weights."""
+    from workbench.core.project import ProjectError, load
+    from workbench.train.keep import KeepError, keep_weights
+    try:
+        path = keep_weights(load(args.project), result)
+    except (ProjectError, KeepError, OSError) as exc:
+        return _error(exc, 1)
+    print(f"kept the {result.summary.get('weights', 'final')} weights in {path}", file=sys.stderr)
+    return 0
 
 
 class Aborted(KeyboardInterrupt):
