@@ -164,3 +164,60 @@ def test_keep_weights_refuses_a_project_edited_since_the_run(tmp_path):
     assert project.path.read_bytes() == before and not (tmp_path / "iris.weights.safetensors").exists()
     path = keep_weights(project_file.load(project.path), result)    # the project as trained: kept
     assert path == tmp_path / "iris.weights.safetensors" and path.is_file()
+
+
+def test_an_imported_model_frozen_given_a_new_head_fine_tuned_and_exported(tmp_path, capsys):
+    """The issue's journey without an importer: a model-only project with weights of its own
+    (what an import writes), frozen up to its last layer, its head replaced by a 3-class one,
+    fine-tuned on iris, exported from the run; the frozen weights stay bit-identical."""
+    from workbench.core.graph import Graph
+    g = Graph()
+    x = g.add_node("Input", "input", {"name": "x", "shape": "4"})
+    fc = g.add_node("Linear", "features", {"out_features": 16})
+    bn = g.add_node("BatchNorm1d", "bn")
+    act = g.add_node("ReLU", "act")
+    old = g.add_node("Linear", "old_head", {"out_features": 5})
+    out = g.add_node("Output", "output", {"name": "out"})
+    for a, b in ((x, fc), (fc, bn), (bn, act), (act, old), (old, out)):
+        g.connect(a.id, "out", b.id, "in")
+    imported = project_file.Project(g, "imported")
+    project_file.save(imported, tmp_path / "imported.wbproj")
+    model = compile_model(g, seed=5)
+    model.module.get_submodule(model.submodules[bn.id]).running_mean.fill_(0.25)
+    stored = weights.extract(model, g)
+    weights.save(imported, stored)
+    project_file.save(imported, imported.path)
+
+    p = project_file.load(imported.path)
+    g = p.graph
+    for node_id in (fc.id, bn.id, act.id):                    # "freeze up to here"
+        g.set_trainable(node_id, False)
+    g.remove_node(old.id)                                     # a new 3-class head
+    head = g.add_node("Linear", "head", {"out_features": 3})
+    g.connect(act.id, "out", head.id, "in")
+    g.connect(head.id, "out", out.id, "in")
+    target = g.add_node("Target", "target", {"name": "y", "dtype": "int64", "num_classes": 3})
+    loss = g.add_node("CrossEntropy", "loss")
+    adam = g.add_node("Adam", "adam")
+    g.connect(out.id, "out", loss.id, "input")
+    g.connect(target.id, "out", loss.id, "target")
+    g.connect(loss.id, "loss", adam.id, "loss")
+    p.data = iris_project(tmp_path).data                      # iris.csv beside the project
+    project_file.save(p, p.path)
+
+    _, result, events = _train(p, tmp_path / "run", epochs=2)
+    assert result.ok, result.message
+    start = next(e for e in events if e.kind == "start").message
+    assert start.splitlines()[1:] == ["warning: Linear 'head': not in the project's weights (a new "
+                                      "node); it starts from fresh weights"]
+    assert (result.summary["frozen_parameters"], result.summary["parameters"]) == (4 * 16 + 16 + 32, 163)
+    from workbench.train.checkpoint import load_run
+    for name in ("best", "last"):
+        after = weights.extract(load_run(tmp_path / "run", name).model, g)
+        for key, value in stored.items():
+            if not key.startswith(old.id + "."):
+                assert torch.equal(after[key], value), (name, key)
+    onnx = tmp_path / "tuned.onnx"
+    assert main(["export", str(p.path), "--run", str(tmp_path / "run"), "--format", "onnx",
+                 "-o", str(onnx)]) == 0
+    assert "verification passed" in capsys.readouterr().out
