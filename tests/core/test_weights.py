@@ -176,3 +176,16 @@ def test_validate_checks_the_weights_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert (f"error: {tmp_path / 'p.weights.safetensors'}: the weights file was changed after the "
             "project was saved (its checksum differs)") in out
+
+
+def test_weights_of_a_project_without_a_file_yet_are_found_after_it_is_saved(tmp_path, monkeypatch):
+    p = templates.build("mlp-classifier", templates.DataShape((4,), "float32", None,
+                                                              "classification", 3, rows=120))
+    tensors = weights.extract(compile_model(p.graph, seed=1), p.graph)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    weights.save(p, tensors, tmp_path / "w.safetensors")
+    (tmp_path / "sub").mkdir()
+    project_file.save(p, tmp_path / "sub" / "p.wbproj")
+    loaded = weights.load(project_file.load(tmp_path / "sub" / "p.wbproj"))
+    assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)

@@ -47,9 +47,11 @@ def save(project, tensors: dict[str, torch.Tensor], path: str | os.PathLike | No
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic.atomic_path(path) as tmp:
         save_file(plain, str(tmp))
-    folder = project.path.parent if project.path is not None else path.parent
-    project.extra["weights"] = {"file": os.path.relpath(path, folder).replace(os.sep, "/"),
-                                "sha256": _sha256(path)}
+    # Relative to the project's file; a project with no file yet records where the weights are
+    # (its folder is not known until it is saved, and an absolute name is never rebased).
+    name = (os.path.relpath(path, project.path.parent).replace(os.sep, "/") if project.path is not None
+            else str(path.resolve()))
+    project.extra["weights"] = {"file": name, "sha256": _sha256(path)}
     return path
 
 
