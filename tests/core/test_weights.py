@@ -187,5 +187,6 @@ def test_weights_of_a_project_without_a_file_yet_are_found_after_it_is_saved(tmp
     weights.save(p, tensors, tmp_path / "w.safetensors")
     (tmp_path / "sub").mkdir()
     project_file.save(p, tmp_path / "sub" / "p.wbproj")
+    assert p.extra["weights"]["file"] == "../w.safetensors"      # relative once the project has a file
     loaded = weights.load(project_file.load(tmp_path / "sub" / "p.wbproj"))
     assert all(torch.equal(loaded[k], tensors[k]) for k in tensors)

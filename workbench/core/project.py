@@ -73,6 +73,8 @@ def save(project: Project, path: str | os.PathLike) -> Path:
     if project.path is not None and project.path.parent.resolve() != path.parent.resolve():
         _rebase(project.data, project.path.parent, path.parent)
         _rebase_weights(project.extra, project.path.parent, path.parent)
+    elif project.path is None:
+        _relative_weights(project.extra, path.parent)
     atomic.write_text(path, project.to_json())
     project.path = path
     return path
@@ -109,6 +111,15 @@ def _rebase_weights(extra: dict, old: Path, new: Path) -> None:
     if isinstance(value, str) and value and not Path(value).is_absolute():
         target = (old / value).resolve()
         extra["weights"] = {**ref, "file": os.path.relpath(target, new.resolve()).replace(os.sep, "/")}
+
+
+def _relative_weights(extra: dict, folder: Path) -> None:
+    """A project saved for the first time names its weights relative to its file (an untitled
+    project knows them by an absolute path), so the two can move together."""
+    ref = extra.get("weights")
+    value = ref.get("file") if isinstance(ref, dict) else None
+    if isinstance(value, str) and value and Path(value).is_absolute():
+        extra["weights"] = {**ref, "file": os.path.relpath(value, folder.resolve()).replace(os.sep, "/")}
 
 
 def load(path: str | os.PathLike) -> Project:
