@@ -181,6 +181,7 @@ class Trainer:
                 self.start_weights = project_weights.load(self.project)
             except project_weights.WeightsError as exc:
                 raise TrainingError(str(exc)) from None
+        self.from_project_weights = self.start_weights is not None
         self.data = data
         self.callbacks = list(callbacks)
         for callback in self.callbacks:  # trackers (tracking.py) read the run folder from the trainer
@@ -283,6 +284,7 @@ class Trainer:
             self.weight_notes = (project_weights.apply(self.model, self.project.graph, self.start_weights)
                                  + project_weights.unstored(self.model, self.project.graph,
                                                             self.start_weights))
+            self.start_weights = None   # copied into the model: not held for the whole run
         self._freeze()
         self.module = self.model.module.to(self.device)
         self.data = self.data.to(self.device) or self.data
@@ -427,7 +429,7 @@ class Trainer:
         if self.frozen_count:
             counts = (f"{total_params:,} parameters to train ({self.frozen_count:,} of "
                       f"{self.param_count:,} parameters frozen)")
-        if self.start_weights is not None and not self.resume_run:
+        if self.from_project_weights:
             counts += ", from the project's weights"
         notes = "".join(f"\nwarning: {note}" for note in self.weight_notes)
         precision = self.settings.precision
@@ -820,7 +822,7 @@ class Trainer:
             summary["classes"] = list(self.data.classes)
         if self.class_weights is not None:
             summary["class_weights"] = self.class_weights
-        if self.start_weights is not None:
+        if self.from_project_weights:
             summary["start_weights"] = "project"
         if self.weight_notes:
             summary["weight_warnings"] = list(self.weight_notes)
