@@ -91,3 +91,13 @@ def test_without_weights_and_without_run_keeps_todays_message(tmp_path, capsys):
     assert info.value.code == 2
     assert capsys.readouterr().err.strip().endswith(
         "workbench export: error: the following arguments are required: --run")
+
+
+def test_validate_checks_a_model_only_projects_weights(tmp_path, capsys):
+    project = _model_only(tmp_path)
+    project.graph.set_param(project.graph.by_title("head").id, "out_features", 4)
+    project_file.save(project, project.path)
+    assert main(["validate", str(project.path)]) == 1        # no loss yet: an import's state
+    out = capsys.readouterr().out
+    assert ("warning: weights: Linear 'head': stored weight has shape (2, 7), the node now needs "
+            "(4, 7); it starts from fresh weights") in out

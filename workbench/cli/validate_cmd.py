@@ -54,7 +54,7 @@ def _weights_fit(project, analysis) -> list:
         tensors = weights.load(project)
     except weights.WeightsError as exc:
         return [Problem(None, str(exc), ERROR)]
-    if not analysis.valid:
+    if any(not p.training for p in analysis.errors):
         return []   # the model does not compile: its problems are listed already
     from workbench.core.compile import CompileError, compile_model
     try:
