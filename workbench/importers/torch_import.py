@@ -719,11 +719,11 @@ def _finish(graph: Graph, tensors, report, name) -> ImportResult:
 
 
 def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
-              name: str = "model") -> ImportResult:
+              name: str = "model", where: str | None = None) -> ImportResult:
     """Trace `module` (in eval mode) on one input of `input_shape` per sample and map it onto
     catalog nodes. `dtype` "int64" feeds token ids (random ids below the smallest Embedding's
     vocabulary size when verifying); "auto" picks int64 when an Embedding reads the input."""
-    where = name
+    where = where or name
     shape = tuple(int(d) for d in input_shape)
     was_training = module.training
     module.eval()
@@ -773,7 +773,7 @@ def _defaults(module: nn.Module) -> dict:
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split(" While executing ")[0].split()) or type(exc).__name__
     return text[:240] + ("…" if len(text) > 240 else "")
 
 
@@ -829,7 +829,7 @@ def import_module(spec: str, input_shape) -> ImportResult:
                            "does") from None
     except Exception as exc:                                   # noqa: BLE001
         raise ImportError_(f"{spec}: {cls.__name__}() failed: {type(exc).__name__}: {_short(exc)}") from None
-    return import_nn(module, input_shape, dtype="auto", name=cls.__name__)
+    return import_nn(module, input_shape, dtype="auto", name=cls.__name__, where=spec)
 
 
 def import_pt2(path) -> ImportResult:
