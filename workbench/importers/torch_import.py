@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import operator
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -692,14 +693,14 @@ def verify(result: ImportResult, source, make_input) -> ImportResult:
     for i, batch in enumerate(BATCHES):
         x = make_input(batch, 1000 + i)
         with torch.no_grad():
-            theirs = _leaves(source(*x))
-            try:
-                ours = _leaves(model.module(*x))
-            except Exception as exc:            # noqa: BLE001  (the user sees why, in one line)
-                result.report.append(f"the imported graph fails on a batch of {batch}: "
-                                     f"{' '.join(str(exc).split())[:200]}")
-                result.max_diff = float("inf")
-                return result
+            for who, fn in (("the source model", source), ("the imported graph", model.module)):
+                try:
+                    out = _leaves(fn(*x))
+                except Exception as exc:        # noqa: BLE001  (the user sees why, in one line)
+                    result.report.append(f"{who} fails on a batch of {batch}: {_short(exc)}")
+                    result.max_diff = float("inf")
+                    return result
+                theirs, ours = (out, None) if fn is source else (theirs, out)
         worst = max(worst, relative_difference(ours, theirs) if len(ours) == len(theirs) else float("inf"))
     result.max_diff = worst
     if worst > TOLERANCE:
@@ -773,7 +774,7 @@ def _defaults(module: nn.Module) -> dict:
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split(" While executing ")[0].split()) or type(exc).__name__
+    text = " ".join(re.split(r"\s*While executing", str(exc))[0].split()) or type(exc).__name__
     return text[:240] + ("…" if len(text) > 240 else "")
 
 
