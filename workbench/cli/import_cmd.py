@@ -35,7 +35,7 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
-        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+        dims = tuple(int(d) for d in text.split(",") if d.strip())
     except ValueError:
         dims = ()
     if not dims or min(dims) < 1:
