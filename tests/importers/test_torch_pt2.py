@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import torch
 
-from tests.importers.test_torch_import import CNN, MLP, _trained_stats, _types
+from tests.importers.test_torch_import import CNN, HAS_OPAQUE, MLP, Unmapped, _trained_stats, _types
 from workbench.importers import ImportError_, import_model
 from workbench.importers.torch_import import import_pt2
 
@@ -88,3 +88,12 @@ def test_not_a_program(tmp_path):
     path.write_bytes(b"hello")
     with pytest.raises(ImportError_, match=r"^.*x\.pt2: not a torch.export program"):
         import_pt2(path)
+
+
+@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
+def test_unmapped_aten_ops_become_opaque(tmp_path):
+    torch.manual_seed(9)
+    result = import_pt2(_save(Unmapped(), (3, 4, 4), tmp_path / "odd.pt2"))
+    ops = [n.params["op"] for n in result.project.graph.nodes.values() if n.type == "Opaque"]
+    assert ops == ["torch.ops.aten.pixel_shuffle.default", "torch.ops.aten.einsum.default"]
+    assert result.max_diff <= 1e-4

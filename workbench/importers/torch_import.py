@@ -304,7 +304,6 @@ class _Builder:
         self.tensors: dict[str, torch.Tensor] = {}
         self.report: list[str] = []
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: list[str] = []       # without the Opaque node: what stops the import
         self.rnn_use: dict[str, set[str]] = {}
         self.seq_of: dict[fx.Node, str] = {}   # an rnn's "all steps" value -> its node id
 
@@ -324,8 +323,6 @@ class _Builder:
 
     def add(self, type_: str, params: dict, node: fx.Node, inputs: list, title: str | None = None) -> str:
         spec = catalog.get(type_)
-        if any(isinstance(v, Port) and v.node == "?" for v in inputs):
-            return "?"                         # downstream of an op already listed as unmapped
         try:
             wb = self.graph.add_node(type_, title or self.title(node), params)
         except GraphError as exc:
@@ -377,11 +374,6 @@ class _Builder:
                                    "its last step are used; Workbench's node gives one of them")
             if uses == {"last"}:
                 self.graph.set_param(nid, "return", "last")
-        if self.unmapped:
-            n = len(self.unmapped)
-            raise ImportError_(f"{self.where}: cannot import: {n} op{'s' if n != 1 else ''} "
-                               f"{'have' if n != 1 else 'has'} no Workbench node yet: "
-                               + ", ".join(self.unmapped))
 
     def on_placeholder(self, node):
         value = self.tensor_value(node)
@@ -436,8 +428,6 @@ class _Builder:
         elif len(node.args) != 1 or node.kwargs:
             return self.opaque_module(node, module, "it takes more than one input")
         nid = self.add(mapped.type, mapped.params, node, [self.use(a) for a in ins])
-        if nid == "?":
-            return Port(nid)
         for key, value in module.state_dict().items():
             self.tensors[f"{nid}.{mapped.prefix}{key}"] = value.detach().clone()
         if isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
@@ -481,6 +471,13 @@ class _Builder:
             if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
                 return Port(self.add("Add" if key in ADD else "Multiply", {}, node,
                                      [self.use(x) for x in args]))
+        if key in (torch.transpose, "transpose") and self.is_graph_tensor(first) and not node.kwargs \
+                and len(args) == 3 and all(isinstance(d, int) for d in args[1:]):
+            rank = self.tensor_value(first).dim()
+            dims = sorted(d % rank for d in args[1:])
+            if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
+                return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
+                                     [self.use(first)]))
         if key is torch.cat:
             mapped = self.concat(node)
             if mapped is not None:
@@ -527,6 +524,8 @@ class _Builder:
     def getitem(self, node):
         base, index = node.args
         value = self.env[base]
+        if isinstance(value, tuple) and value[:1] == ("sym",):
+            return ("sym", node)                               # x.shape[0]: a number
         if isinstance(value, AtenTuple):
             if index == 0:
                 return Port(value.node)
@@ -555,12 +554,8 @@ class _Builder:
             self.rnn_use[self.seq_of[base]].add("last")
             return Port(self.seq_of[base])
         if isinstance(value, Port):
-            call = _index_call(index, self.tensor_value(base).dim())
-            if call is not None:
-                target, extra = call
-                return self.opaque(node, "no Workbench node for indexing", target=target,
-                                   args=[node.args[0], *extra])
-        return self.refuse(node, f"indexing with {index!r}")
+            return self.opaque(node, "no Workbench node for indexing", target="operator.getitem")
+        return self.refuse(node, f"indexing {self.describe(value)} with {index!r}")
 
     def refuse(self, node, why):
         raise ImportError_(f"{self.where}: cannot import '{node.name}': {why}")
@@ -574,12 +569,7 @@ class _Builder:
         target = target or target_name(node)
         args = list(node.args if args is None else args)
         kwargs = dict(node.kwargs if kwargs is None else kwargs)
-        try:
-            from workbench.core import opaque
-        except ImportError:
-            op = target.split(".")[-2 if target.startswith("torch.ops.") else -1]
-            self.unmapped.append(f"{op} (node '{node.name}')")
-            return Port("?")
+        from workbench.core import opaque
         value = self.tensor_value(node)
         if value is None:
             return self.refuse(node, f"{target} does not give one tensor")
@@ -618,8 +608,8 @@ class _Builder:
             return self.refuse(node, f"{target} takes {len(inputs)} tensors (an Opaque node takes 4)")
         params = opaque.torch_params(target, t_args, t_kwargs, tensors, trainable,
                                      op=target, reason=reason)
-        params.setdefault("out_shape", ",".join(map(str, value.shape[1:])))
-        params.setdefault("out_dtype", "int64" if value.dtype == torch.int64 else "float32")
+        params["out_shape"] = ",".join(map(str, value.shape[1:]))
+        params["out_dtype"] = "int64" if value.dtype == torch.int64 else "float32"
         nid = self.add("Opaque", params, node, [self.use(a) for a in inputs])
         for name, t in tensors.items():
             self.tensors[f"{nid}.{name}"] = t
@@ -637,9 +627,8 @@ class _Builder:
         if not self._params_ok(type_, params) or any(v is None for v in tensors.values()):
             return self.opaque(node, f"no Workbench node for {target_name(node)} as called")
         nid = self.add(type_, params, node, [self.use(x)])
-        if nid != "?":
-            for k, v in tensors.items():
-                self.tensors[f"{nid}.{k}"] = v
+        for k, v in tensors.items():
+            self.tensors[f"{nid}.{k}"] = v
         return AtenTuple(nid) if tuple_result else Port(nid)
 
     def aten(self, node):
@@ -792,6 +781,9 @@ def _plain(a, node, builder):
         return {"dtype": str(a).removeprefix("torch.")}
     if isinstance(a, torch.Size):
         return list(a)
+    if isinstance(a, slice):
+        return {"slice": [_plain(a.start, node, builder), _plain(a.stop, node, builder),
+                          _plain(a.step, node, builder)]}
     if isinstance(a, (list, tuple)):
         return [_plain(x, node, builder) for x in a]
     return builder.refuse(node, f"an argument of type {type(a).__name__} cannot be kept in a file")
@@ -799,23 +791,6 @@ def _plain(a, node, builder):
 
 def _is_last_step(index) -> bool:
     return isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and index[1] == -1
-
-
-def _index_call(index, rank: int):
-    """`x[:, -1]` and the like as one Tensor method: select(dim, i) or narrow(dim, start, n)."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    if any(i is Ellipsis or i is None for i in index):
-        return None
-    picked = [(d, i) for d, i in enumerate(index) if i != slice(None)]
-    if len(picked) != 1:
-        return None
-    d, i = picked[0]
-    if d == 0:
-        return None                                            # indexes the batch
-    if isinstance(i, int):
-        return "Tensor.select", [d, i]
-    return None
 
 
 # -- tracing and verifying -----------------------------------------------------------------------
