@@ -226,3 +226,37 @@ def test_unmappable_layers_and_baked_sizes_are_opaque_and_checked():
     # traced at a batch of 2, checked at 2 and 3: the baked-in 2 shows
     assert not result.ok()
     assert result.report[-1] == f"does not match the source: max relative difference {result.max_diff:.1e}"
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 16)
+        self.att = nn.MultiheadAttention(16, 4, batch_first=True)
+        self.enc = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, activation="gelu")
+        self.ln = nn.LayerNorm(16)
+        self.gru = nn.GRU(16, 8, batch_first=True, bidirectional=True)
+        self.rnn = nn.RNN(16, 8, batch_first=True)
+
+    def forward(self, x):
+        e = self.emb(x)
+        a, _ = self.att(e, e, e)
+        e = self.enc(self.ln(a + e))
+        out, _ = self.gru(e)
+        _, h = self.rnn(e)
+        return torch.cat([out.mean(1), h[-1]], dim=1)
+
+
+def test_attention_encoder_and_recurrent_layers_keep_their_state_dicts():
+    torch.manual_seed(10)
+    model = Attention()
+    result = import_nn(model, (6,), dtype="int64")
+    assert _types(result) == ["Input", "Embedding", "MultiheadAttention", "Add", "LayerNorm",
+                              "TransformerEncoderLayer", "GRU", "RNN", "GlobalPool", "Concat", "Output"]
+    graph = result.project.graph
+    assert graph.by_title("enc").params == {"num_heads": 4, "dim_feedforward": 32, "dropout": 0.1,
+                                            "activation": "gelu", "norm_first": False}
+    assert (graph.by_title("gru").params["return"], graph.by_title("rnn").params["return"]) == ("all", "last")
+    att = graph.by_title("att").id
+    assert torch.equal(result.tensors[f"{att}.attn.in_proj_weight"], model.att.in_proj_weight)
+    assert result.max_diff <= 1e-4

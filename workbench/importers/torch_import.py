@@ -254,7 +254,9 @@ ACTIVATIONS = {  # function or Tensor method -> (node type, {param: (position, d
 }
 ADD = {operator.add, torch.add, "add", operator.iadd}
 MUL = {operator.mul, torch.mul, "mul", operator.imul}
-RESHAPES = {torch.flatten, "flatten", torch.reshape, "reshape", "view"}
+RESHAPES = {torch.flatten, "flatten", torch.reshape, "reshape", "view", torch.squeeze, "squeeze",
+            torch.unsqueeze, "unsqueeze"}
+MEANS = {torch.mean, "mean"}
 PASS = {"contiguous", F.dropout, "clone"}   # identity in eval mode (F.dropout maps to Dropout)
 _NAMESPACES = (("torch.nn.functional", F), ("torch", torch), ("operator", operator))
 
@@ -343,6 +345,9 @@ class _Builder:
             return f"the state of {self.graph.nodes[value.node].label()}"
         if isinstance(value, Tensor):
             return f"the tensor '{value.name}'"
+        if isinstance(value, tuple) and value[:1] == ("state",):
+            return (f"'{value[1].name}', a part of a layer's result that Workbench's node does "
+                    "not give (attention weights, a recurrent layer's state other than h[-1])")
         return type(value).__name__
 
     def arg_value(self, a):
@@ -478,6 +483,11 @@ class _Builder:
             if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
                 return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
                                      [self.use(first)]))
+        if key in MEANS and self.is_graph_tensor(first) and self.tensor_value(first).dim() == 3:
+            dim = args[1] if len(args) > 1 else node.kwargs.get("dim")
+            keep = args[2] if len(args) > 2 else node.kwargs.get("keepdim", False)
+            if dim in (1, -2, [1], (1,), [-2], (-2,)) and not keep and "dtype" not in node.kwargs:
+                return Port(self.add("GlobalPool", {"mode": "mean"}, node, [self.use(first)]))
         if key is torch.cat:
             mapped = self.concat(node)
             if mapped is not None:
@@ -536,7 +546,7 @@ class _Builder:
             if wb.type == "MultiheadAttention":
                 if index == 0:
                     return Port(value.node)
-                return self.refuse(node, f"{wb.label()}: its attention weights are used")
+                return ("state", node)                         # refused when used
             if value.level == 0 and index == 0:
                 self.seq_of[node] = value.node
                 return Port(value.node)
@@ -744,7 +754,8 @@ class _Builder:
                 if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
                     return Port(self.add("Add" if name == "add" else "Multiply", {}, node,
                                          [self.use(args[0]), self.use(args[1])]))
-            if name in ("flatten", "view", "reshape", "_unsafe_view") and value is not None:
+            if name in ("flatten", "view", "reshape", "_unsafe_view", "squeeze", "unsqueeze") \
+                    and value is not None:
                 mapped = self.reshape(node)
                 if mapped is not None:
                     return mapped
