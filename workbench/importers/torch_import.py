@@ -860,7 +860,7 @@ def verify(result: ImportResult, source, make_input, batches=BATCHES) -> ImportR
 
 
 def _finish(graph: Graph, tensors, report, name) -> ImportResult:
-    for nid, pos in layout.layered(graph).items():
+    for nid, pos in layout.compact(graph).items():
         graph.nodes[nid].pos = pos
     project = Project(graph, name=name)
     opaque = sum(1 for n in graph.nodes.values() if n.type == "Opaque")
