@@ -886,15 +886,16 @@ def verify(result: ImportResult, source, make_input, batches=BATCHES) -> ImportR
     worst = 0.0
     for i, batch in enumerate(batches):
         x = make_input(batch, 1000 + i)
+        outs = []
         with torch.no_grad():
             for who, fn in (("the source model", source), ("the imported graph", model.module)):
                 try:
-                    out = _leaves(fn(*x))
+                    outs.append(_leaves(fn(*x)))
                 except Exception as exc:        # noqa: BLE001  (the user sees why, in one line)
                     result.report.append(f"{who} fails on a batch of {batch}: {_short(exc)}")
                     result.max_diff = float("inf")
                     return result
-                theirs, ours = (out, None) if fn is source else (theirs, out)
+        theirs, ours = outs
         worst = max(worst, relative_difference(ours, theirs) if len(ours) == len(theirs) else float("inf"))
     result.max_diff = worst
     if worst > TOLERANCE:
