@@ -38,9 +38,17 @@ def dims_of(value_info) -> tuple | None:
 
 
 def _evaluate(node, feeds: dict, opsets: dict) -> list:
+    """Run one node with onnx.reference, at the model's opset (a bare NodeProto would be run
+    at the newest version of its op: Unsqueeze-11's `axes` attribute then fails)."""
+    from onnx import helper
     from onnx.reference import ReferenceEvaluator
-    ev = ReferenceEvaluator(node, opsets=opsets)
-    return [np.asarray(v) for v in ev.run(None, {k: v for k, v in feeds.items()})]
+    ins = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), None)
+           for k, v in feeds.items()]
+    outs = [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output]
+    graph = helper.make_graph([node], "fold", ins, outs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(k, v) for k, v in opsets.items()])
+    ev = ReferenceEvaluator(model)
+    return [np.asarray(v) for v in ev.run(None, dict(feeds))]
 
 
 class Folded:

@@ -39,8 +39,9 @@ def load(path: Path):
         raise ImportError_(str(exc)) from None
     try:
         model = onnx.load_model_from_string(raw)
-    except (DecodeError, ValueError, RuntimeError) as exc:
-        raise ImportError_(f"{path}: not an ONNX model (it does not parse: {_one_line(exc, 120)})") from None
+    except (DecodeError, ValueError, RuntimeError):
+        raise ImportError_(f"{path}: not an ONNX model (it does not parse as one: truncated, "
+                           "or another format)") from None
     if not model.graph.node and not model.graph.output:
         raise ImportError_(f"{path}: not an ONNX model (it has no graph)")
     _load_external(model, path)

@@ -205,17 +205,26 @@ class Mapper:
         raise Unmapped(f"its {what or 'input'} '{name}' is not a constant")
 
     def dims(self, name: str) -> tuple | None:
-        return self.shapes.get(name)
+        """ONNX shape inference's dims of `name`; where it gave up (a Reshape to a computed
+        shape), the shape Workbench's own analysis gives the node that computes it."""
+        d = self.shapes.get(name)
+        if (d is None or None in d) and name in self.where:
+            from workbench.core.analysis import analyse
+            nid, port = self.where[name]
+            t = analyse(self.graph).outputs.get(nid, {}).get(port)
+            if t is not None and all(isinstance(x, int) for x in t.shape[1:]):
+                d = self.shapes[name] = tuple(t.shape)
+        return d
 
     def sample(self, name: str) -> tuple | None:
         """The per-sample shape (no batch) when every dim is known, else None."""
-        d = self.shapes.get(name)
+        d = self.dims(name)
         if not d or any(not isinstance(x, int) for x in d[1:]):
             return None
         return tuple(d[1:])
 
     def rank(self, name: str) -> int:
-        d = self.shapes.get(name)
+        d = self.dims(name)
         if d is None:
             raise Unmapped(f"the rank of '{name}' is unknown")
         return len(d)
