@@ -50,7 +50,10 @@ def title_of(node, fallback: str) -> str:
         base = re.sub(r"_\d+$", "", re.sub(r"^node_", "", parts[0]))
     else:
         base = fallback
-    return identifier(base.replace(".", "_")) if base else identifier(fallback)
+    base = base.strip("_")
+    if not base or base.isdigit():
+        base = fallback
+    return identifier(base.replace(".", "_"))
 
 
 def _f32(a) -> torch.Tensor:
@@ -233,7 +236,7 @@ class Mapper:
             out: str | None = None) -> str:
         spec = catalog.find(type)
         try:
-            node = self.graph.add_node(type, self.graph.unique_title(title_of(onnx_node, type.lower())),
+            node = self.graph.add_node(type, self.graph.unique_title(title_of(onnx_node, onnx_node.op_type)),
                                        params)
         except GraphError as exc:
             raise Unmapped(str(exc)) from None
