@@ -358,3 +358,64 @@ def test_unmapped_ops_become_opaque_nodes_that_run_and_export(tmp_path):
     a = session(path).run(None, {"x": x})[0]
     b = session(again).run(None, {session(again).get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+class BiGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 4, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc(self.gru(x)[0])      # every step, both directions
+
+
+class GRUState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 4, batch_first=True)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.gru(x)[1][-1])   # the final hidden state
+
+
+@pytest.mark.parametrize("model_class, ret", [(BiGRU, "all"), (GRUState, "last")])
+def test_gru_gate_order_and_state(tmp_path, model_class, ret):
+    torch.manual_seed(5)
+    model = model_class()
+    result = import_onnx(export(model, torch.randn(2, 6, 5), tmp_path / "gru.onnx", 14))
+    assert types(result) == ["Input", "GRU", "Linear", "Output"]
+    gru = next(n for n in result.project.graph.nodes.values() if n.type == "GRU")
+    assert gru.params["return"] == ret
+    assert gru.params["bidirectional"] == (model_class is BiGRU)
+    for key in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        assert torch.equal(result.tensors[f"{gru.id}.rnn.{key}"], getattr(model.gru, key).detach())
+    assert result.max_diff <= 1e-4
+
+
+def test_torch_flavoured_opaque_table(tmp_path):
+    """Einsum, a constant-index Gather, Pad, Clip, ReduceSum and a three-axis Transpose have no
+    catalog node: each becomes the torch call that computes it, and the whole graph matches."""
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 5)).astype(np.float32)
+    nodes = [
+        helper.make_node("Einsum", ["x", "w"], ["e"], equation="bijc,jk->bikc"),
+        helper.make_node("Pad", ["e", "pads", "pv"], ["p"], mode="constant"),
+        helper.make_node("Clip", ["p", "lo", "hi"], ["c"]),
+        helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("Gather", ["t", "i"], ["g"], axis=1),
+        helper.make_node("ReduceSum", ["g", "ax"], ["y"], keepdims=0),
+    ]
+    inits = {"w": w, "pads": np.array([0, 0, 0, 0, 0, 1, 0, 2], np.int64),
+             "pv": np.array(0.5, np.float32), "lo": np.array(-1.0, np.float32),
+             "hi": np.array(1.5, np.float32), "i": np.array(-1, np.int64),
+             "ax": np.array([2], np.int64)}
+    path = _save(tmp_path, "table", nodes,
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 1])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits, 13)
+    result = import_onnx(path)
+    ops = [n.params["op"] for n in result.project.graph.nodes.values() if n.type == "Opaque"]
+    assert ops == ["torch.einsum", "torch.nn.functional.pad", "torch.clamp", "Tensor.permute",
+                   "Tensor.select", "torch.sum"]
+    assert result.max_diff <= 1e-4

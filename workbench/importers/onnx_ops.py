@@ -618,6 +618,11 @@ class Mapper:
         data, idx = node.input[0], node.input[1]
         axis = attrs(node).get("axis", 0)
         if data in self.views:
+            view = self.views[data]
+            i = self.fold.consts.get(idx)
+            if (view[0] == "Yh" and view[2] == 1 and axis == 0 and i is not None and i.ndim == 0
+                    and int(i) in (0, -1)):
+                return self._real(node, view)      # h[-1]: the last step's hidden state
             raise Unmapped("it reads a recurrent layer's state")
         if data in self.fold.consts and self.runtime(idx) and axis == 0:
             w = self.fold.consts[data]
