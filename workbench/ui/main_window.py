@@ -26,7 +26,7 @@ from workbench.core import clipboard, layout, project as project_io, templates
 from workbench.core.graph import GraphError
 from workbench.core.project import Project, ProjectError
 from workbench.resources import is_bundled_example
-from workbench.ui import theme
+from workbench.ui import freezing, theme
 from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
 from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
@@ -780,6 +780,11 @@ class MainWindow(QMainWindow):
             disconnect.triggered.connect(lambda: self._disconnect_all(nid))
             for text, target in self.inspector.structure_targets():   # repeat / branches
                 menu.addAction(text, lambda t=target: self.inspector.open_target(t))
+            menu.addSeparator()
+            freeze = menu.addAction("Freeze up to here", lambda: self.freeze_up_to(nid))
+            freeze.setStatusTip("Freeze this node and every layer with weights before it "
+                                "(fine-tuning: training leaves their weights as they are)")
+            self._add_unfreeze_all(menu)
         elif isinstance(item, EdgeItem):
             edge = item.edge
             menu.addAction("Delete Connection",
@@ -796,7 +801,32 @@ class MainWindow(QMainWindow):
             menu.addSeparator()
             menu.addAction(self.actions["fit"])
             menu.addAction(self.actions["auto_layout"])
+            self._add_unfreeze_all(menu)
         return menu
+
+    def _add_unfreeze_all(self, menu: QMenu) -> None:
+        action = menu.addAction("Unfreeze all", self.unfreeze_all)
+        action.setEnabled(any(not n.trainable for n in self.graph.nodes.values()))
+
+    def freeze_up_to(self, node_id: str) -> None:
+        """One undo step freezing the node and every model node with weights upstream."""
+        command = freezing.freeze_up_to(self.graph, self.document.analysis, node_id)
+        if command is None:
+            self.show_message("nothing to freeze: no trainable layer with weights up to here")
+            return
+        self.document.push(command)
+        n = len(command.node_ids)
+        self.show_message(f"froze {n} node{'s' if n != 1 else ''} up to "
+                          f"'{self.graph.nodes[node_id].title}'")
+
+    def unfreeze_all(self) -> None:
+        command = freezing.unfreeze_all(self.graph)
+        if command is None:
+            self.show_message("nothing is frozen")
+            return
+        self.document.push(command)
+        n = len(command.node_ids)
+        self.show_message(f"unfroze {n} node{'s' if n != 1 else ''}")
 
     def _context_menu(self, pos: QPointF, item) -> None:
         self.build_context_menu(pos, item).exec(QCursor.pos())

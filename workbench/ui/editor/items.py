@@ -196,6 +196,7 @@ class NodeItem(QGraphicsItem):
         self.category = spec.category if spec else "Unknown"
         self.colour = theme.category_colour(self.category) if spec else QColor("#888888")
         self.unknown = spec is None
+        self.frozen = not node.trainable   # weights kept fixed when training (fine-tuning)
         self.out_text = ""     # inferred output shape(s)
         self.params_text = ""  # trainable parameter count
         self.param_summary = self._param_summary(node)
@@ -241,6 +242,8 @@ class NodeItem(QGraphicsItem):
         lines = [f"{self.title} · {self.type_name}", spec_help]
         if self.unknown:
             lines.append("unknown node type: is the plugin that provides it installed?")
+        if self.frozen:
+            lines.append("frozen: training leaves its weights as they are")
         self.setToolTip("\n".join(line for line in lines if line))
 
     # -- model → item -----------------------------------------------------------------------
@@ -249,6 +252,21 @@ class NodeItem(QGraphicsItem):
         self.param_summary = self._param_summary(node)
         self._tooltip()
         self.update()
+
+    def set_frozen(self, frozen: bool) -> None:
+        if frozen != self.frozen:
+            self.frozen = frozen
+            self._tooltip()
+            self.update()
+
+    def header_colour(self) -> QColor:
+        """The category colour; a frozen node's muted towards grey, so it reads as fixed."""
+        if not self.frozen:
+            return self.colour
+        grey = QColor(theme.canvas().node_subtle)
+        c = self.colour
+        return QColor((c.red() + 2 * grey.red()) // 3, (c.green() + 2 * grey.green()) // 3,
+                      (c.blue() + 2 * grey.blue()) // 3)
 
     def set_analysis(self, out_text: str, params: int | None, problems: list) -> None:
         params_text = "" if params is None else (f"{params:,} params" if params else "no weights")
@@ -278,14 +296,14 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(QColor(c.selection), 3) if selected else Qt.NoPen)
             painter.setBrush(QColor(c.node_body))
             painter.drawRect(rect)
-            painter.fillRect(QRectF(0, 0, WIDTH, HEADER), self.colour)
+            painter.fillRect(QRectF(0, 0, WIDTH, HEADER), self.header_colour())
             return
         painter.setRenderHint(QPainter.Antialiasing, True)
         border = QPen(QColor(c.selection), 2.5) if selected else QPen(QColor(c.node_border), 1)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
-        painter.setBrush(self.colour)
+        painter.setBrush(self.header_colour())
         painter.drawPath(_header_path())
         painter.setPen(border)  # the outline last, over the header's corners
         painter.setBrush(Qt.NoBrush)
@@ -293,8 +311,11 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor("#ffffff"))
         painter.setFont(font("title"))
         fm = metrics("title")
-        painter.drawText(QRectF(10, 3, WIDTH - 34, 19), Qt.AlignLeft | Qt.AlignVCenter,
-                         fm.elidedText(self.title, Qt.ElideRight, WIDTH - 34))
+        room = WIDTH - (50 if self.frozen else 34)
+        painter.drawText(QRectF(10, 3, room, 19), Qt.AlignLeft | Qt.AlignVCenter,
+                         fm.elidedText(self.title, Qt.ElideRight, room))
+        if self.frozen:
+            snowflake(painter, QPointF(WIDTH - 28, 12), 7, QColor("#ffffff"))
         painter.setFont(font("small"))
         sub = self.type_name + (f" · {self.param_summary}" if self.param_summary else "")
         painter.setPen(QColor(255, 255, 255, 215))
@@ -320,7 +341,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor(c.node_subtle))
         painter.setFont(font("small"))
         painter.drawText(QRectF(10, y + 16, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                         self.params_text)
+                         self.params_text + (" · frozen" if self.frozen else ""))
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionChange and self.scene() is not None \
@@ -406,6 +427,25 @@ class EdgeItem(QGraphicsItem):
             painter.drawRoundedRect(box, 4, 4)
             painter.setPen(QColor(c.edge_label))
             painter.drawText(box, Qt.AlignCenter, fm.elidedText(self.label, Qt.ElideMiddle, w - 6))
+
+
+def snowflake(painter: QPainter, at: QPointF, r: float, colour: QColor) -> None:
+    """The frozen mark: six spokes with a small V near each tip, drawn with lines (a ❄ glyph
+    is missing from many fonts)."""
+    import math
+    painter.save()
+    painter.setPen(QPen(colour, 1.4, Qt.SolidLine, Qt.RoundCap))
+    for k in range(6):
+        a = math.pi / 3 * k + math.pi / 2
+        dx, dy = math.cos(a), -math.sin(a)
+        tip = QPointF(at.x() + r * dx, at.y() + r * dy)
+        painter.drawLine(at, tip)
+        base = QPointF(at.x() + 0.55 * r * dx, at.y() + 0.55 * r * dy)
+        for side in (-1, 1):
+            b = a + side * math.pi / 4
+            painter.drawLine(base, QPointF(base.x() + 0.35 * r * math.cos(b),
+                                           base.y() - 0.35 * r * math.sin(b)))
+    painter.restore()
 
 
 def curve(a: QPointF, b: QPointF) -> QPainterPath:
