@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.collected_errors: list[str] | None = None
         self.undo_group = QUndoGroup(self)
         self.threads = Threads(self)     # every worker thread of the window (stopped on close)
+        self.import_dialog = None        # File › Import Model…, made on first use
 
         self.scene = EditorScene(self)
         self.view = EditorView(self.scene, self)
@@ -240,6 +241,8 @@ class MainWindow(QMainWindow):
         A, K = self._act, QKeySequence
         A("new", "&New", self.new_blank, K.New, "Start an empty project")
         A("open", "&Open…", lambda: self.open_file(), K.Open, "Open a project file")
+        A("import_model", "&Import Model…", self.import_model, "Ctrl+I",
+          "A new project from an ONNX file, a .pt2 program or a PyTorch module, with its weights")
         A("save", "&Save", self.save, K.Save, "Save the project")
         A("save_as", "Save &As…", lambda: self.save_as(), K.SaveAs, "Save under another name")
         A("export", "&Export…", None, "Ctrl+E", "Export a trained run")
@@ -298,6 +301,7 @@ class MainWindow(QMainWindow):
         m["file"].addAction(self.actions["open"])
         m["recent"] = m["file"].addMenu("Open &Recent")
         m["recent"].aboutToShow.connect(self._fill_recent)
+        m["file"].addAction(self.actions["import_model"])
         m["file"].addSeparator()
         m["file"].addAction(self.actions["save"])
         m["file"].addAction(self.actions["save_as"])
@@ -566,6 +570,28 @@ class MainWindow(QMainWindow):
         self._add_recent(str(Path(path).resolve()))
         self.show_message(f"opened {path}")
         return True
+
+    def import_model(self):
+        """File › Import Model…: the dialog (one per window, kept with its last report)."""
+        from workbench.ui.dialogs.import_dialog import ImportDialog
+        if self.import_dialog is None:
+            self.import_dialog = ImportDialog(self.threads, self._start_dir(), self)
+            self.import_dialog.imported.connect(self._open_imported)
+        self.import_dialog.show()
+        self.import_dialog.raise_()
+        return self.import_dialog
+
+    def _open_imported(self, path) -> None:
+        info = self.import_dialog.info or {}
+        if not self.open_file(path):   # the user kept the current project
+            self.show_message(f"imported to {path}; open it with File › Open")
+            return
+        diff = info.get("max_diff")
+        check = ("not verified" if diff is None else
+                 f"max difference {diff:.1e}, {'matches' if info.get('matched') else 'does NOT match'}"
+                 " the source")
+        self.show_message(f"imported '{self.document.name}': {info.get('nodes', 0)} nodes, "
+                          f"{info.get('opaque', 0)} opaque, {check}", 15000)
 
     def save(self) -> bool:
         if self.document.path is None:
