@@ -102,7 +102,7 @@ def test_facts_about_node_types_are_spec_fields():
     specs = {s.type: s for s in catalog.all_specs()}
     assert {t for t, s in specs.items() if s.dead_units} == {"ReLU"}
     layout = {t for t, s in specs.items() if s.channels_first}
-    assert layout == {t for t in specs if t.endswith(("1d", "2d"))}
+    assert layout == {t for t in specs if t.endswith(("1d", "2d"))} | {"LRN"}
     assert {"Conv1d", "Conv2d", "MaxPool2d", "AdaptiveAvgPool1d", "BatchNorm1d"} <= layout
     assert specs["Linear"].width_param == "out_features" and specs["Linear"].param("out_features")
     assert all(not s.width_param or s.param(s.width_param) for s in specs.values())

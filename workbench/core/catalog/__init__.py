@@ -64,10 +64,19 @@ def all_specs() -> list[NodeSpec]:
     return list(_SPECS.values())
 
 
-def by_category() -> dict[str, list[NodeSpec]]:
+def offered(spec: NodeSpec) -> bool:
+    """Is the node type offered for adding by hand? `extra={"palette": False}` says no: the
+    Opaque node only comes from an import (its call is written by an importer, not a person)."""
+    return spec.extra.get("palette", True) is not False
+
+
+def by_category(hidden: bool = False) -> dict[str, list[NodeSpec]]:
+    """The specs by category, in palette order; without `hidden`, only those `offered` (what
+    the palette and the canvas's Add Node menu list)."""
     groups: dict[str, list[NodeSpec]] = {c: [] for c in CATEGORIES}
     for spec in _SPECS.values():
-        groups.setdefault(spec.category, []).append(spec)
+        if hidden or offered(spec):
+            groups.setdefault(spec.category, []).append(spec)
     return {c: specs for c, specs in groups.items() if specs}
 
 

@@ -95,12 +95,24 @@ def _conv(dims: int):
         t = _x(ins)
         _float(t)
         out = _spatial({**p, "stride": p["stride"]}, t, dims, "conv")
-        _last_known(t.with_shape(*t.shape[:2]), "channel")
+        channels = _last_known(t.with_shape(*t.shape[:2]), "channel")
+        groups = p.get("groups", 1)
+        for what, n in (("input channels", channels), ("out_channels", p["out_channels"])):
+            if n % groups:
+                raise ShapeError(f"groups {groups} must divide the {what} ({n})")
+        mode = p.get("padding_mode", "zeros")
+        if mode in ("reflect", "circular") and p["padding"] >= min(t.shape[2:]) + (mode == "circular"):
+            raise ShapeError(f"padding {p['padding']} is too large for {mode} padding of {t}")
         return {"out": t.with_shape(t.shape[0], p["out_channels"], *out)}
 
     def build(p, ins):
+        extra = {}  # only what differs from PyTorch's defaults, so model.py stays short
+        if p.get("groups", 1) != 1:
+            extra["groups"] = p["groups"]
+        if p.get("padding_mode", "zeros") != "zeros":
+            extra["padding_mode"] = p["padding_mode"]
         return cls(ins["in"].shape[1], p["out_channels"], p["kernel_size"], stride=p["stride"],
-                   padding=p["padding"], dilation=p["dilation"], bias=p["bias"])
+                   padding=p["padding"], dilation=p["dilation"], bias=p["bias"], **extra)
 
     layout = "(batch, channels, length)" if dims == 1 else "(batch, channels, height, width)"
     register(NodeSpec(
@@ -110,8 +122,14 @@ def _conv(dims: int):
             Param("out_channels", "int", 16, "Number of filters.", min=1, max=100_000),
             Param("kernel_size", "int", 3, "Width of each filter.", min=1, max=1024),
             Param("stride", "int", 1, "Step between filter positions.", min=1, max=1024),
-            Param("padding", "int", 1, "Zeros added on each side.", min=0, max=1024),
+            Param("padding", "int", 1, "Values added on each side (see padding_mode).", min=0, max=1024),
             Param("dilation", "int", 1, "Spacing between filter taps.", min=1, max=1024),
+            Param("groups", "int", 1, "Channel groups: each filter sees in_channels/groups channels "
+                  "(groups = in_channels is a depthwise convolution). Must divide the input and "
+                  "output channels.", min=1, max=100_000),
+            Param("padding_mode", "choice", "zeros", "What the padding holds: zeros, the mirrored "
+                  "edge (reflect), the repeated edge (replicate) or the other side (circular).",
+                  choices=("zeros", "reflect", "replicate", "circular")),
             BIAS, INIT, BIAS_INIT),
         infer=infer, build=build, title=f"conv{dims}d", channels_first=True))
 
@@ -348,6 +366,26 @@ def _ln_infer(p, ins):
     _last_known(t, "feature")
     return {"out": t}
 
+
+def _lrn_infer(p, ins):
+    t = _x(ins)
+    _float(t)
+    if t.rank < 3 or not known(t.shape[1]):
+        raise ShapeError(f"expects (batch, channels, ...) with a known channel size, gets {t}")
+    return {"out": t}
+
+
+register(NodeSpec(
+    "LRN", "Normalisation",
+    "Local response normalisation (AlexNet, GoogLeNet): each value divided by the activity of "
+    "its neighbouring channels, (k + alpha/size · Σ x²)^beta.",
+    IN, params=(Param("size", "int", 5, "Number of neighbouring channels summed over.", min=1, max=1024),
+                Param("alpha", "float", 1e-4, "Scale of the sum of squares.", min=0.0, max=1e6),
+                Param("beta", "float", 0.75, "Exponent.", min=0.0, max=1e6),
+                Param("k", "float", 1.0, "Added before the exponent.", min=0.0, max=1e6)),
+    infer=_lrn_infer,
+    build=lambda p, ins: nn.LocalResponseNorm(p["size"], alpha=p["alpha"], beta=p["beta"], k=p["k"]),
+    title="lrn", channels_first=True))
 
 register(NodeSpec(
     "LayerNorm", "Normalisation", "Normalises each sample over its last dimension.",

@@ -1,4 +1,5 @@
-"""Nodes that join several tensors: Add, Multiply (same shapes) and Concat (along a dim)."""
+"""Nodes that join several tensors (2 to 8, ports a..h): Add, Multiply (same shapes) and Concat
+(along a dim)."""
 from __future__ import annotations
 
 import operator
@@ -9,11 +10,12 @@ from workbench.core.catalog import register
 from workbench.core.spec import Call, NodeSpec, Param, Port, ShapeError
 from workbench.core.types import known
 
-PORTS = (Port("a"), Port("b"), Port("c", optional=True), Port("d", optional=True))
+NAMES = "abcdefgh"  # up to 8 inputs ("Sum of many inputs"); files with a..d load unchanged
+PORTS = (Port("a"), Port("b"), *(Port(n, optional=True) for n in NAMES[2:]))
 
 
 def _connected(ins):
-    return [ins[k] for k in ("a", "b", "c", "d") if k in ins]
+    return [ins[k] for k in NAMES if k in ins]
 
 
 def _elementwise(p, ins):
