@@ -7,7 +7,7 @@ small text when zoomed far out.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPen)
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
@@ -20,6 +20,8 @@ PORT_GAP = 20.0
 INFO = 36.0
 PORT_R = 6.0
 GRID = 20.0
+OPAQUE = "Opaque"            # the imported node that runs what the catalog cannot express
+OPAQUE_HEADER = "#6e7178"
 
 _fonts: dict[str, QFont] = {}
 
@@ -197,6 +199,9 @@ class NodeItem(QGraphicsItem):
         self.colour = theme.category_colour(self.category) if spec else QColor("#888888")
         self.unknown = spec is None
         self.frozen = not node.trainable   # weights kept fixed when training (fine-tuning)
+        self.opaque = node.type == OPAQUE  # imported, runs the original op: drawn apart
+        if self.opaque:
+            self.colour = QColor(OPAQUE_HEADER)
         self.out_text = ""     # inferred output shape(s)
         self.params_text = ""  # trainable parameter count
         self.param_summary = self._param_summary(node)
@@ -222,11 +227,15 @@ class NodeItem(QGraphicsItem):
         self.setCacheMode(QGraphicsItem.NoCache)
         self.setZValue(1)
         self.setPos(*node.pos)
+        self.reason = str(node.params.get("reason") or "") if self.opaque else ""
+        self.source = str(node.params.get("source") or "") if self.opaque else ""
         self._tooltip()
 
     @staticmethod
     def _param_summary(node: Node) -> str:
         spec = node.spec
+        if node.type == OPAQUE:
+            return str(node.params.get("op") or "")
         if spec is None or not spec.params:
             return ""
         first = spec.params[0]
@@ -240,6 +249,11 @@ class NodeItem(QGraphicsItem):
         if spec:
             spec_help = spec.help
         lines = [f"{self.title} · {self.type_name}", spec_help]
+        if self.opaque:
+            lines[1:] = [f"op: {self.param_summary}" if self.param_summary else "",
+                         f"opaque: {self.reason}" if self.reason else "",
+                         "it runs the imported operation as it is; its weights (if any) stay fixed"
+                         if self.source == "onnx" else "it runs the imported operation as it is"]
         if self.unknown:
             lines.append("unknown node type: is the plugin that provides it installed?")
         if self.frozen:
@@ -249,6 +263,8 @@ class NodeItem(QGraphicsItem):
     # -- model → item -----------------------------------------------------------------------
     def refresh(self, node: Node) -> None:
         self.title = node.title
+        self.reason = str(node.params.get("reason") or "") if self.opaque else ""
+        self.source = str(node.params.get("source") or "") if self.opaque else ""
         self.param_summary = self._param_summary(node)
         self._tooltip()
         self.update()
@@ -303,6 +319,11 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
+        if self.opaque:   # a grey, hatched body: it is not a layer of the catalog
+            hatch = QColor(c.node_subtle)
+            hatch.setAlpha(70)
+            painter.setBrush(QBrush(hatch, Qt.BDiagPattern))
+            painter.drawRoundedRect(rect, 6, 6)
         painter.setBrush(self.header_colour())
         painter.drawPath(_header_path())
         painter.setPen(border)  # the outline last, over the header's corners
@@ -321,7 +342,8 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor(255, 255, 255, 215))
         fs = metrics("small")
         painter.drawText(QRectF(10, 21, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                         fs.elidedText(sub, Qt.ElideRight, WIDTH - 20))
+                         fs.elidedText(sub, Qt.ElideMiddle if self.opaque else Qt.ElideRight,
+                                       WIDTH - 20))
         painter.setPen(QColor(c.node_subtle))
         for name, port in self.inputs.items():
             painter.drawText(QRectF(12, port.y() - 8, WIDTH / 2 - 12, 16),
