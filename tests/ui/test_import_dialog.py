@@ -77,3 +77,66 @@ def test_a_failing_import_is_one_line(window, qtbot, tmp_path):
     assert "Traceback" not in text and not (tmp_path / "gone.wbproj").exists()
     assert window.document.path is None           # nothing opened
     assert dialog.import_button.isEnabled()
+
+
+def test_a_python_module_is_imported_in_a_worker_and_opened(make_window, qtbot, tmp_path,
+                                                            monkeypatch):
+    import threading
+
+    import workbench.importers as importers
+    win = make_window("mlp-classifier")
+    win.document.push(__import__("workbench.ui.editor.commands", fromlist=["x"]).SetTrainable(
+        win.graph, [win.graph.by_title("fc1").id], False))         # unsaved changes
+    answers = ["cancel", "discard"]
+    asked = []
+    win.ask_unsaved = lambda: asked.append(1) or answers[len(asked) - 1]
+    threads = []
+    real = importers.import_model
+
+    def spy(source, input_shape=None, opset=None):
+        threads.append(threading.current_thread())
+        return real(source, input_shape)
+    monkeypatch.setattr(importers, "import_model", spy)
+    py = tmp_path / "net.py"
+    py.write_text(NET)
+    dialog = open_dialog(win, tmp_path)
+    dialog.model.setText(str(py))
+    dialog.class_name.setText("Net")
+    dialog.shape.setText("4")
+    dest = tmp_path / "net.wbproj"
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=30000)
+    assert threads and threads[0] is not threading.main_thread()
+    # kept the current project (the unsaved-changes question was cancelled), file written
+    assert asked == [1] and win.document.path is None and win.document.dirty
+    assert dest.exists() and (tmp_path / "net.weights.safetensors").exists()
+    assert win.statusBar().currentMessage() == f"imported to {dest}; open it with File › Open"
+    report = dialog.report.toPlainText()
+    assert report.splitlines()[:3] == [
+        f"written to {dest}", "5 nodes · 0 opaque · 67 parameters",
+        "max relative difference 0.0e+00: matches the source model"]
+    # again: the file exists, the dialog asks before replacing it; now the project opens
+    replace = []
+    dialog.ask_replace = lambda path: replace.append(path) or True
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=30000)
+    assert replace == [dest] and asked == [1, 1]
+    assert win.document.path == dest
+    assert [n.type for n in win.graph.nodes.values()] == ["Input", "Linear", "ReLU", "Linear",
+                                                          "Output"]
+    assert win.statusBar().currentMessage() == ("imported 'net': 5 nodes, 0 opaque, max "
+                                               "difference 0.0e+00, matches the source")
+    assert json.loads(dest.read_text())["weights"]["file"] == "net.weights.safetensors"
+    assert set(win.scene.nodes) == set(win.graph.nodes)
+
+
+def test_an_existing_project_is_not_replaced_without_asking(window, tmp_path):
+    dialog = open_dialog(window, tmp_path)
+    (tmp_path / "net.wbproj").write_text("{}")
+    dialog.model.setText(str(tmp_path / "net.py"))
+    dialog.class_name.setText("Net")
+    dialog.shape.setText("4")
+    dialog.ask_replace = lambda path: False
+    assert not dialog.start()
+    assert dialog.error.text() == f"{tmp_path / 'net.wbproj'}: already exists; choose another name"
+    assert (tmp_path / "net.wbproj").read_text() == "{}" and dialog.task is None
