@@ -26,10 +26,12 @@ from workbench.core.types import format_shape
 from workbench.ui import freezing, search_edit, theme
 from workbench.ui.dialogs.search_dialog import TYPE_CATEGORIES, summary
 from workbench.ui.editor import commands
+from workbench.ui.editor.items import OPAQUE
 from workbench.ui.panels.focus_wheel import wheel_when_focused
 
 INT_LIMIT = 2**31 - 1
 SEARCHABLE = ("int", "float", "bool", "choice")   # parameter kinds a search can vary
+HIDDEN = ("call",)   # an Opaque node's call: canonical JSON for the compiler, not for reading
 
 
 class FloatSpin(QDoubleSpinBox):
@@ -198,7 +200,12 @@ class Inspector(QWidget):
         common = [p for p in specs[0].params
                   if all(any(q.name == p.name and q.kind == p.kind and q.choices == p.choices
                              for q in s.params) for s in specs[1:])]
+        read_only = any(n.type == OPAQUE for n in nodes)
         for param in common:
+            if read_only:   # an importer wrote it: shown, never edited (`call` not even shown)
+                if param.name not in HIDDEN:
+                    self._add_read_only(param)
+                continue
             widget = self._make_field(param)
             widget.setToolTip(param.help)
             label = QLabel(param.label or param.name)
@@ -220,6 +227,18 @@ class Inspector(QWidget):
             label.setToolTip(box.toolTip())
             self.form.addRow(label, box)
         self.refresh_values()
+
+    def _add_read_only(self, param) -> None:
+        field = QLabel()
+        field.setObjectName(param.name)
+        field.setTextFormat(Qt.PlainText)          # the text comes from the imported file
+        field.setWordWrap(True)
+        field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        field.setToolTip(f"{param.help}\n(set by the import; read-only)".strip())
+        label = QLabel(param.label or param.name)
+        label.setToolTip(field.toolTip())
+        self.fields[param.name] = field
+        self.form.addRow(label, field)
 
     def _search_row(self, param, widget) -> QWidget:
         """The field, its ⌕ button, and under them the range when it is searched."""
@@ -377,6 +396,8 @@ class Inspector(QWidget):
                     w.setChecked(bool(value))
                 elif isinstance(w, QComboBox):
                     w.setCurrentText(str(value))
+                elif isinstance(w, QLabel):   # read-only (an Opaque node's op, reason)
+                    w.setText("" if value is None else str(value))
                 elif isinstance(w, QLineEdit):
                     if w.text() != str(value):
                         w.setText("" if value is None else str(value))
