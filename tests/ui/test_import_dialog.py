@@ -80,7 +80,7 @@ def test_a_failing_import_is_one_line(window, qtbot, tmp_path):
 
 
 def test_a_python_module_is_imported_in_a_worker_and_opened(make_window, qtbot, tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, artifacts):
     import threading
 
     import workbench.importers as importers
@@ -115,6 +115,7 @@ def test_a_python_module_is_imported_in_a_worker_and_opened(make_window, qtbot, 
     assert report.splitlines()[:3] == [
         f"written to {dest}", "5 nodes · 0 opaque · 67 parameters",
         "max relative difference 0.0e+00: matches the source model"]
+    assert dialog.grab().save(str(artifacts / "import-dialog.png"))   # looked at
     # again: the file exists, the dialog asks before replacing it; now the project opens
     replace = []
     dialog.ask_replace = lambda path: replace.append(path) or True

@@ -79,7 +79,10 @@ def summary(info: dict) -> str:
     lines = [f"{info['nodes']} nodes · {info['opaque']} opaque · "
              f"{info.get('parameters') or 0:,} parameters",
              f"max relative difference {diff:.1e}: {verdict}" if diff is not None else verdict]
-    lines += [f"• {line}" for line in info.get("report", [])]
+    said = f"{info['nodes']} nodes, {info['opaque']} opaque"
+    lines += [f"• {line}" for line in info.get("report", [])   # not the figures once more
+              if line != said and not line.startswith(("matches the source",
+                                                        "does not match the source"))]
     return "\n".join(lines)
 
 
