@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workbench.ui.dialogs.import_dialog import InputError, parse_shape, source_spec
+from workbench.ui.dialogs.import_dialog import InputError, parse_shape, source_spec, summary
 
 NET = '''
 import torch.nn as nn
@@ -38,6 +38,17 @@ def test_shape_and_source_fields():
         source_spec("/m/net.py", "")
     with pytest.raises(InputError, match="not a Python name"):
         source_spec("/m/net.py", "os.system")
+
+
+def test_report_of_an_import_that_does_not_match():
+    info = {"nodes": 12, "opaque": 2, "parameters": 1234, "max_diff": 0.032, "matched": False,
+            "report": ["12 nodes, 2 opaque",
+                       "does not match the source: max relative difference 3.2e-02",
+                       "Opaque 'gs1': no Workbench node for GridSample"]}
+    assert summary(info).splitlines() == [
+        "12 nodes · 2 opaque · 1,234 parameters",
+        "max relative difference 3.2e-02: does NOT match the source model",
+        "• Opaque 'gs1': no Workbench node for GridSample"]
 
 
 def open_dialog(win, tmp_path):
