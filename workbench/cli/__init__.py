@@ -13,7 +13,7 @@ import sys
 from workbench import __version__
 
 # (module, what it adds) in the order `--help` lists them.
-SUBCOMMANDS = ["gui", "new", "validate", "data", "train", "search", "export", "plugins"]
+SUBCOMMANDS = ["gui", "new", "validate", "data", "train", "search", "export", "import", "plugins"]
 
 
 def build_parser() -> argparse.ArgumentParser:

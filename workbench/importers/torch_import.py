@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import operator
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -692,14 +693,14 @@ def verify(result: ImportResult, source, make_input) -> ImportResult:
     for i, batch in enumerate(BATCHES):
         x = make_input(batch, 1000 + i)
         with torch.no_grad():
-            theirs = _leaves(source(*x))
-            try:
-                ours = _leaves(model.module(*x))
-            except Exception as exc:            # noqa: BLE001  (the user sees why, in one line)
-                result.report.append(f"the imported graph fails on a batch of {batch}: "
-                                     f"{' '.join(str(exc).split())[:200]}")
-                result.max_diff = float("inf")
-                return result
+            for who, fn in (("the source model", source), ("the imported graph", model.module)):
+                try:
+                    out = _leaves(fn(*x))
+                except Exception as exc:        # noqa: BLE001  (the user sees why, in one line)
+                    result.report.append(f"{who} fails on a batch of {batch}: {_short(exc)}")
+                    result.max_diff = float("inf")
+                    return result
+                theirs, ours = (out, None) if fn is source else (theirs, out)
         worst = max(worst, relative_difference(ours, theirs) if len(ours) == len(theirs) else float("inf"))
     result.max_diff = worst
     if worst > TOLERANCE:
@@ -719,11 +720,11 @@ def _finish(graph: Graph, tensors, report, name) -> ImportResult:
 
 
 def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
-              name: str = "model") -> ImportResult:
+              name: str = "model", where: str | None = None) -> ImportResult:
     """Trace `module` (in eval mode) on one input of `input_shape` per sample and map it onto
     catalog nodes. `dtype` "int64" feeds token ids (random ids below the smallest Embedding's
     vocabulary size when verifying); "auto" picks int64 when an Embedding reads the input."""
-    where = name
+    where = where or name
     shape = tuple(int(d) for d in input_shape)
     was_training = module.training
     module.eval()
@@ -773,7 +774,7 @@ def _defaults(module: nn.Module) -> dict:
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(re.split(r"\s*While executing", str(exc))[0].split()) or type(exc).__name__
     return text[:240] + ("…" if len(text) > 240 else "")
 
 
@@ -829,7 +830,7 @@ def import_module(spec: str, input_shape) -> ImportResult:
                            "does") from None
     except Exception as exc:                                   # noqa: BLE001
         raise ImportError_(f"{spec}: {cls.__name__}() failed: {type(exc).__name__}: {_short(exc)}") from None
-    return import_nn(module, input_shape, dtype="auto", name=cls.__name__)
+    return import_nn(module, input_shape, dtype="auto", name=cls.__name__, where=spec)
 
 
 def import_pt2(path) -> ImportResult:

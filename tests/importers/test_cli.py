@@ -1,0 +1,132 @@
+"""`workbench import` end to end: a `file.py:Class` written here, imported through the CLI,
+loaded back with its weights, validated and (once projects export from their own weights)
+exported."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from workbench.cli import main
+from workbench.core import project as project_file
+from workbench.core import weights
+from workbench.importers.result import ImportResult, compiled
+
+MODEL = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self, classes=3):
+            super().__init__()
+            torch.manual_seed(5)
+            self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            self.head = nn.Linear(4 * 4 * 4, classes)
+
+        def forward(self, x):
+            return self.head(torch.flatten(self.features(x), 1))
+
+    class NeedsArgs(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+""")
+
+
+@pytest.fixture
+def spec(tmp_path):
+    (tmp_path / "net.py").write_text(MODEL)
+    return f"{tmp_path / 'net.py'}:Net"
+
+
+def _source():
+    scope: dict = {}
+    exec(MODEL, scope)  # the same class the CLI imported, for comparison
+    return scope["Net"]().eval()
+
+
+def test_import_writes_a_project_that_loads_validates_and_computes_the_module(spec, tmp_path, capsys):
+    out = tmp_path / "net.wbproj"
+    assert main(["import", spec, "-o", str(out), "--input-shape", "1,8,8"]) == 0
+    printed = capsys.readouterr().out
+    assert "nodes: 7  parameters: 235  opaque: 0  max difference: 0.0e+00" in printed
+    assert f"wrote {out} and its weights; matches the source" in printed
+    project = project_file.load(out)
+    assert project.name == "Net"
+    assert [n.type for n in project.graph.nodes.values()] == [
+        "Input", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "Output"]
+    tensors = weights.load(project)
+    assert weights.weights_path(out).is_file() and project.extra["weights"]["file"] == "net.weights.safetensors"
+    model = compiled(ImportResult(project, tensors))
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(model.module(x), _source()(x), atol=1e-6)
+    # a model-only project: the only problems `validate` lists are the missing loss (training)
+    code = main(["validate", str(out)])
+    report = capsys.readouterr().out
+    errors = [line for line in report.splitlines() if line.startswith("error:")]
+    assert errors == ["error: [out] Output 'out' is not connected to a loss: add a loss (e.g. "
+                      "CrossEntropy or MSE) to train the model"]
+    assert code == 1
+
+
+def test_json_figures(spec, tmp_path, capsys):
+    assert main(["import", spec, "-o", str(tmp_path / "n.wbproj"), "--input-shape", "1,8,8", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["nodes"], figures["parameters"], figures["opaque"], figures["matched"]) == (7, 235, 0, True)
+
+
+def test_existing_output_is_refused_without_force(spec, tmp_path, capsys):
+    out = tmp_path / "net.wbproj"
+    out.write_text("keep me")
+    assert main(["import", spec, "-o", str(out), "--input-shape", "1,8,8"]) == 2
+    assert capsys.readouterr().err == f"error: {out}: already exists (replace it with --force)\n"
+    assert out.read_text() == "keep me"
+    assert main(["import", spec, "-o", str(out), "--input-shape", "1,8,8", "--force"]) == 0
+    assert project_file.load(out).name == "Net"
+
+
+def test_a_mismatch_exits_1_and_still_writes(spec, tmp_path, capsys, monkeypatch):
+    from workbench.importers import torch_import
+    monkeypatch.setattr(torch_import, "relative_difference", lambda ours, theirs: 0.25)
+    out = tmp_path / "net.wbproj"
+    assert main(["import", spec, "-o", str(out), "--input-shape", "1,8,8"]) == 1
+    printed = capsys.readouterr().out
+    assert "does not match the source: max relative difference 2.5e-01" in printed
+    assert "DOES NOT MATCH the source (written anyway: check it before use)" in printed
+    assert out.is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{dir}/missing.py:Net", "--input-shape", "4"], "{dir}/missing.py: no such file"),
+    (["{dir}/net.py:Nope", "--input-shape", "4"], "{dir}/net.py:Nope: '{dir}/net.py' has no 'Nope'"),
+    (["{dir}/net.py:Net"], "{dir}/net.py:Net: a PyTorch module needs the shape of one input sample "
+                           "(e.g. --input-shape 3,32,32)"),
+    (["{dir}/net.py:Net", "--input-shape", "1,x"], "--input-shape '1,x': expected whole numbers above 0, e.g. 3,32,32"),
+    (["{dir}/model.h5"], "{dir}/model.h5: not a model Workbench can import (expected an .onnx or .pt2 "
+                         "file, or a PyTorch module as file.py:Class or package.module:Class)"),
+    (["no_such_package_xyz.mod:Net", "--input-shape", "4"],
+     "no_such_package_xyz.mod:Net: cannot import module 'no_such_package_xyz.mod': No module named 'no_such_package_xyz'"),
+])
+def test_bad_input_is_one_line_exit_2(spec, tmp_path, capsys, args, message):
+    d = str(tmp_path)
+    argv = ["import", *[a.format(dir=d) for a in args], "-o", str(tmp_path / "x.wbproj")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: {message.format(dir=d)}\n"
+    assert not (tmp_path / "x.wbproj").exists()
+
+
+def test_a_class_that_needs_arguments(spec, tmp_path, capsys):
+    bad = spec.replace(":Net", ":NeedsArgs")
+    assert main(["import", bad, "-o", str(tmp_path / "x.wbproj"), "--input-shape", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: NeedsArgs() cannot be constructed without arguments (")
+    assert err.count("\n") == 1
+
+
+def test_wrong_input_shape_names_the_module(spec, tmp_path, capsys):
+    assert main(["import", spec, "-o", str(tmp_path / "x.wbproj"), "--input-shape", "3,8,8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {spec}: Net fails on an input of shape (2, 3, 8, 8) (float32): ")
+    assert err.count("\n") == 1 and "Traceback" not in err

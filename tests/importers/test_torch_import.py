@@ -1,0 +1,191 @@
+"""PyTorch modules imported with import_nn: the nodes they become, their weights, and the
+check against the module itself."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workbench.core import catalog
+from workbench.importers import ImportError_
+from workbench.importers.result import compiled
+from workbench.importers.torch_import import import_nn, verify
+
+HAS_OPAQUE = catalog.find("Opaque") is not None
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+
+    def forward(self, x):
+        return F.log_softmax(self.net(x), dim=1)
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)) + x)
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.layer1 = nn.Sequential(Block(8), nn.MaxPool2d(2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.layer1(torch.relu(self.stem(x)))
+        x = self.pool(x)
+        return self.fc(x.view(x.size(0), -1))
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self, state: bool = False):
+        super().__init__()
+        self.state = state
+        self.emb = nn.Embedding(50, 8)
+        self.lstm = nn.LSTM(8, 12, num_layers=2 if state else 1, batch_first=True)
+        self.fc = nn.Linear(12, 2)
+
+    def forward(self, x):
+        out, (h, _) = self.lstm(self.emb(x))
+        return self.fc(h[-1] if self.state else out[:, -1])
+
+
+class Unmapped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        self.mix = nn.Parameter(torch.randn(8, 8) * 0.3)
+
+    def forward(self, x):
+        return torch.einsum("bchw,wv->bchv", self.shuffle(self.conv(x)), self.mix)
+
+
+def _types(result):
+    return [n.type for n in result.project.graph.nodes.values()]
+
+
+def _trained_stats(model, shape):
+    """BatchNorm running statistics away from 0/1, so importing them is really checked."""
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, *shape) * 3 + 1)
+    return model.eval()
+
+
+def test_mlp_maps_layer_for_layer():
+    torch.manual_seed(0)
+    result = import_nn(MLP(), (4,), name="mlp")
+    assert _types(result) == ["Input", "Linear", "ReLU", "Dropout", "Linear", "LogSoftmax", "Output"]
+    graph = result.project.graph
+    assert [n.title for n in graph.nodes.values()][1:5] == ["net_0", "net_1", "net_2", "net_3"]
+    assert graph.by_title("net_2").params["p"] == 0.2
+    assert graph.by_title("log_softmax").params["dim"] == 1
+    first = graph.by_title("net_0")
+    assert set(k for k in result.tensors if k.startswith(first.id + ".")) == \
+        {f"{first.id}.weight", f"{first.id}.bias"}
+    assert result.ok() and result.max_diff <= 1e-4
+    assert result.project.name == "mlp"
+    assert not any(graph.edges_from(n.id) == [] and n.type != "Output" for n in graph.nodes.values())
+
+
+def test_cnn_with_batchnorm_and_residual_add():
+    torch.manual_seed(1)
+    model = _trained_stats(CNN(), (3, 8, 8))
+    result = import_nn(model, (3, 8, 8))
+    assert _types(result) == ["Input", "Conv2d", "ReLU", "Conv2d", "BatchNorm2d", "Add", "ReLU",
+                              "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Output"]
+    graph = result.project.graph
+    add = graph.by_title("layer1_0_add")
+    assert {graph.nodes[e.src].title for e in graph.edges_into(add.id)} == {"layer1_0_bn", "relu"}
+    bn = graph.by_title("layer1_0_bn")
+    assert torch.equal(result.tensors[f"{bn.id}.running_mean"], model.layer1[0].bn.running_mean)
+    assert graph.by_title("layer1_0_conv").params["bias"] is False
+    assert result.max_diff <= 1e-4
+    assert model.training is False
+
+
+@pytest.mark.parametrize("state", [False, True], ids=["out[:, -1]", "h[-1]"])
+def test_lstm_classifier_last_step(state):
+    torch.manual_seed(2)
+    model = LSTMClassifier(state)
+    result = import_nn(model, (7,), dtype="auto")
+    assert _types(result) == ["Input", "Embedding", "LSTM", "Linear", "Output"]
+    graph = result.project.graph
+    x = graph.by_title("x")
+    assert (x.params["dtype"], x.params["cardinality"]) == ("int64", 50)
+    lstm = graph.by_title("lstm")
+    assert lstm.params["return"] == "last" and lstm.params["num_layers"] == (2 if state else 1)
+    assert f"{lstm.id}.rnn.weight_hh_l0" in result.tensors
+    assert result.max_diff <= 1e-4
+
+
+def test_lstm_every_step_and_last_step_both_used_is_refused():
+    class Both(LSTMClassifier):
+        def forward(self, x):
+            out, (h, _) = self.lstm(self.emb(x))
+            return self.fc(h[-1]), self.fc(out)
+
+    with pytest.raises(ImportError_, match=r"LSTM 'lstm': both its every-step output and its "
+                                           r"last step are used"):
+        import_nn(Both(), (5,), dtype="int64", name="both")
+
+
+def test_a_mismatch_is_reported_not_raised():
+    torch.manual_seed(3)
+    model = MLP()
+    result = import_nn(model, (4,))
+    first = result.project.graph.by_title("net_0").id
+    result.tensors[f"{first}.bias"] = result.tensors[f"{first}.bias"] + 1.0
+    result.report.clear()
+    verify(result, model.eval(), lambda b, s: (torch.randn(b, 4, generator=torch.Generator().manual_seed(s)),))
+    assert not result.ok() and result.max_diff > 1e-3
+    assert result.report == [f"does not match the source: max relative difference {result.max_diff:.1e}"]
+
+
+def test_untraceable_model_names_the_module():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    with pytest.raises(ImportError_, match=r"^branchy: torch.fx cannot trace Branchy: "):
+        import_nn(Branchy(), (3,), name="branchy")
+
+
+@pytest.mark.skipif(HAS_OPAQUE, reason="the Opaque node is in the catalog")
+def test_unmapped_ops_refused_in_one_line_without_opaque():
+    with pytest.raises(ImportError_) as err:
+        import_nn(Unmapped(), (3, 4, 4), name="odd")
+    assert str(err.value) == ("odd: cannot import: 2 ops have no Workbench node yet: "
+                              "pixel_shuffle (node 'pixel_shuffle'), einsum (node 'einsum')")
+
+
+@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
+def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
+    torch.manual_seed(4)
+    model = Unmapped()
+    result = import_nn(model, (3, 4, 4), name="odd")
+    assert _types(result) == ["Input", "Conv2d", "Opaque", "Opaque", "Output"]
+    graph = result.project.graph
+    shuffle, einsum = (n for n in graph.nodes.values() if n.type == "Opaque")
+    assert shuffle.params["op"] == "torch.nn.functional.pixel_shuffle"
+    assert einsum.params["op"] == "torch.einsum"
+    assert result.max_diff <= 1e-4
+    assert torch.equal(result.tensors[f"{einsum.id}.mix"], model.mix.detach())
+    net = compiled(result).module
+    net.train()
+    mix = getattr(net, next(n for n, _ in net.named_children() if "einsum" in n)).mix
+    assert mix.requires_grad
+    net(torch.randn(2, 3, 4, 4)).square().mean().backward()
+    assert mix.grad is not None and mix.grad.abs().sum() > 0
