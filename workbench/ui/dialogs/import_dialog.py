@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout)
 
-from workbench.ui.workers import Task
+from workbench.ui.workers import Task, keep_ui_core
 
 MODEL_FILTER = ("Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;PyTorch program (*.pt2);;"
                 "Python module (*.py);;All files (*)")
@@ -62,6 +62,7 @@ def is_module(spec: str) -> bool:
 def import_job(source: str, shape, dest: Path, force: bool):
     def job(report, cancelled):
         from workbench.importers import describe, import_model, write
+        keep_ui_core()       # tracing and the check use every core otherwise: the window lags
         report(-1, f"importing {source}")
         result = import_model(source, shape)
         report(-1, f"writing {dest}")
