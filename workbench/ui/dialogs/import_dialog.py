@@ -232,6 +232,7 @@ class ImportDialog(QDialog):
                     expected=(ImportError_, ProjectError, OSError, ValueError))
         task.done.connect(self._done)
         task.failed.connect(self._failed)
+        task.progress.connect(self._progress)
         self.task, self.info = task, None
         self.error.hide()
         self.import_button.setEnabled(False)
@@ -242,6 +243,11 @@ class ImportDialog(QDialog):
 
     def busy(self) -> bool:
         return self.task is not None
+
+    @Slot(int, int, str)
+    def _progress(self, token: int, percent: int, text: str) -> None:
+        if self.task is not None and token == self.task.token and text:
+            self.report.setPlainText(f"{text}…")
 
     @Slot(int, object)
     def _done(self, token: int, result) -> None:
