@@ -339,10 +339,12 @@ class NodeItem(QGraphicsItem):
             snowflake(painter, QPointF(WIDTH - 28, 12), 7, QColor("#ffffff"))
         painter.setFont(font("small"))
         sub = self.type_name + (f" · {self.param_summary}" if self.param_summary else "")
+        if self.opaque:   # its op is what it is: the end of a dotted name says the most
+            sub = self.param_summary or self.type_name
         painter.setPen(QColor(255, 255, 255, 215))
         fs = metrics("small")
         painter.drawText(QRectF(10, 21, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                         fs.elidedText(sub, Qt.ElideMiddle if self.opaque else Qt.ElideRight,
+                         fs.elidedText(sub, Qt.ElideLeft if self.opaque else Qt.ElideRight,
                                        WIDTH - 20))
         painter.setPen(QColor(c.node_subtle))
         for name, port in self.inputs.items():
