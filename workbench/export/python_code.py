@@ -25,6 +25,7 @@ from workbench import __version__
 from workbench.core.atomic import atomic_path, write_text
 from workbench.core.compile import CompiledModel
 from workbench.core.modules import init_arguments
+from workbench.core.opaque import OpaqueModule
 from workbench.export import escape
 from workbench.export import verify as V
 from workbench.export.onnx_export import ExportError
@@ -42,8 +43,11 @@ class Constructors:
 
     def __init__(self):
         self.copied: dict[str, type] = {}   # class name in model.py -> class, in order of need
+        self.written: dict[str, str] = {}   # class name -> generated source (Opaque nodes)
 
     def expression(self, m: nn.Module, where: str) -> str:
+        if isinstance(m, OpaqueModule):  # a stored call: written out as a class of its own
+            return f"{self._opaque(m, where)}()"
         recorded = init_arguments(m)
         if recorded is None:
             raise ExportError(f"cannot write Python code for layer '{where}' ({type(m).__name__}): "
@@ -69,6 +73,14 @@ class Constructors:
         except TypeError:
             raise ExportError(f"cannot write Python code for layer '{where}': its argument {v!r} "
                               "is not a plain value") from None
+
+    def _opaque(self, m: OpaqueModule, where: str) -> str:
+        from workbench.export.opaque_code import opaque_class
+        name = "Opaque_" + where
+        if name in self.copied or name in self.written or name in _GENERATED_NAMES:
+            raise ExportError(f"cannot write Python code for layer '{where}': two classes are named {name}")
+        self.written[name] = opaque_class(m, name)
+        return name
 
     def class_name(self, cls: type, where: str) -> str:
         if cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls:
@@ -96,7 +108,7 @@ class Constructors:
             except (OSError, TypeError):
                 raise ExportError(f"cannot write Python code for the class {name}: its source is "
                                   "not available (defined interactively?)") from None
-        return "\n\n\n".join(out)
+        return "\n\n\n".join(out + list(self.written.values()))
 
 
 _GENERATED_NAMES = {"Model", "load", "CLASSES", "INPUTS", "torch", "nn", "F"}

@@ -81,4 +81,4 @@ def by_category(hidden: bool = False) -> dict[str, list[NodeSpec]]:
 
 
 from workbench.core.catalog import (  # noqa: E402,F401  (registers the built-in specs)
-    io, layers, activations, merges, losses, optimizers)
+    io, layers, activations, merges, losses, optimizers, opaque)

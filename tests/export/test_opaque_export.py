@@ -1,0 +1,52 @@
+"""Opaque nodes (torch flavour) export and verify like any layer: ONNX (outputs equal PyTorch's,
+with the stored tensors' loaded values), TorchScript, torch.export and model.py (the stored call written out as plain PyTorch)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tests.core.test_opaque import _graph
+from workbench.core import compile_model, weights
+
+
+@pytest.fixture(scope="module")
+def model():
+    w = torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
+    g, ein, scale, _ = _graph(w)
+    compiled = compile_model(g)
+    assert weights.apply(compiled, g, {f"{ein.id}.w": w, f"{scale.id}.s": torch.linspace(0.5, 2, 6)}) == []
+    return compiled
+
+
+def test_onnx_export_matches_pytorch(model, tmp_path):
+    from workbench.export.onnx_export import export_onnx, ort_runner
+    warnings.filterwarnings("ignore")
+    report = export_onnx(model, tmp_path / "m.onnx")
+    assert report.passed, report.summary()
+    inputs = (torch.randn(4, 8), torch.randn(4, 8, 3, 5))
+    ours = ort_runner(tmp_path / "m.onnx", model.input_names)(inputs)
+    theirs = model.module.eval()(*inputs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "pt2", "python"])
+def test_pytorch_formats_verify(model, tmp_path, fmt):
+    warnings.filterwarnings("ignore")
+    if fmt == "torchscript":
+        from workbench.export.torchscript import export_torchscript
+        report = export_torchscript(model, tmp_path / "m.pt")
+    elif fmt == "pt2":
+        from workbench.export.pt2 import export_pt2
+        report = export_pt2(model, tmp_path / "m.pt2")
+    else:
+        from workbench.export.python_code import write_model_code
+        report = write_model_code(model, tmp_path)
+        code = (tmp_path / "model.py").read_text(encoding="utf-8")
+        assert "return torch.einsum('bi,ij->bj', x0, self.w)" in code
+        assert "return (x0 * self.s)" in code and "F.pixel_shuffle(x0, upscale_factor=2)" in code
+        assert "workbench" not in code.split('"""', 2)[2].lower()  # needs only PyTorch
+    assert report.passed, report.summary()
