@@ -8,10 +8,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QLabel, QLineEdit
 
-from workbench.core import catalog
 from workbench.core.project import Project
-
-pytestmark = pytest.mark.skipif(catalog.find("Opaque") is None, reason="no Opaque node yet")
 
 REASON = "no Workbench node for <b>Softsign</b>"   # markup in a file stays text
 
