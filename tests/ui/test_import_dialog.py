@@ -49,6 +49,8 @@ def test_report_of_an_import_that_does_not_match():
         "12 nodes · 2 opaque · 1,234 parameters",
         "max relative difference 3.2e-02: does NOT match the source model",
         "• Opaque 'gs1': no Workbench node for GridSample"]
+    info["opaque_nodes"] = [("gs1", "aten.grid_sampler_2d.default", "")]
+    assert summary(info).splitlines()[2] == "opaque 'gs1': aten.grid_sampler_2d.default"
 
 
 def open_dialog(win, tmp_path):
@@ -91,7 +93,7 @@ def test_a_failing_import_is_one_line(window, qtbot, tmp_path):
 
 
 def test_a_python_module_is_imported_in_a_worker_and_opened(make_window, qtbot, tmp_path,
-                                                            monkeypatch, artifacts):
+                                                            monkeypatch):
     import threading
 
     import workbench.importers as importers
@@ -126,7 +128,6 @@ def test_a_python_module_is_imported_in_a_worker_and_opened(make_window, qtbot, 
     assert report.splitlines()[:3] == [
         f"written to {dest}", "5 nodes · 0 opaque · 67 parameters",
         "max relative difference 0.0e+00: matches the source model"]
-    assert dialog.grab().save(str(artifacts / "import-dialog.png"))   # looked at
     # again: the file exists, the dialog asks before replacing it; now the project opens
     replace = []
     dialog.ask_replace = lambda path: replace.append(path) or True
@@ -152,3 +153,46 @@ def test_an_existing_project_is_not_replaced_without_asking(window, tmp_path):
     assert not dialog.start()
     assert dialog.error.text() == f"{tmp_path / 'net.wbproj'}: already exists; choose another name"
     assert (tmp_path / "net.wbproj").read_text() == "{}" and dialog.task is None
+
+
+SHUFFLE = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Shuffle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.head = nn.Linear(2 * 8 * 8, 3)
+
+    def forward(self, x):
+        y = F.pixel_shuffle(self.conv(x), 2)
+        return self.head(torch.flatten(y, 1))
+'''
+
+
+def test_an_op_without_a_node_arrives_as_an_opaque_node(window, qtbot, tmp_path, monkeypatch,
+                                                         artifacts):
+    monkeypatch.chdir(tmp_path)       # short relative names: the screenshot reads well
+    (tmp_path / "shuffle.py").write_text(SHUFFLE)
+    dialog = open_dialog(window, tmp_path)
+    dialog.model.setText("shuffle.py")
+    dialog.class_name.setText("Shuffle")
+    dialog.shape.setText("4,4,4")
+    dialog.dest.setText("shuffle.wbproj")
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=30000)
+    assert dialog.report.toPlainText().splitlines()[1:4] == [
+        "6 nodes · 1 opaque · 683 parameters",
+        "max relative difference 0.0e+00: matches the source model",
+        "opaque 'pixel_shuffle': torch.nn.functional.pixel_shuffle (no Workbench node for "
+        "torch.nn.functional.pixel_shuffle)"]
+    assert dialog.grab().save(str(artifacts / "import-dialog.png"))   # looked at
+    assert window.document.path.resolve() == (tmp_path / "shuffle.wbproj").resolve()
+    opaque = [n for n in window.graph.nodes.values() if n.type == "Opaque"]
+    assert len(opaque) == 1 and "pixel_shuffle" in opaque[0].params["op"]
+    item = window.scene.nodes[opaque[0].id]
+    assert item.opaque and "pixel_shuffle" in item.param_summary
+    assert window.statusBar().currentMessage().startswith("imported 'shuffle': 6 nodes, 1 opaque")

@@ -67,7 +67,10 @@ def import_job(source: str, shape, dest: Path, force: bool):
         result = import_model(source, shape)
         report(-1, f"writing {dest}")
         path = write(result, dest, force=force)
-        return path, describe(result)
+        info = describe(result)
+        info["opaque_nodes"] = [(n.title, str(n.params.get("op", "")), str(n.params.get("reason", "")))
+                                for n in result.project.graph.nodes.values() if n.type == "Opaque"]
+        return path, info
     return job
 
 
@@ -80,6 +83,8 @@ def summary(info: dict) -> str:
     lines = [f"{info['nodes']} nodes · {info['opaque']} opaque · "
              f"{info.get('parameters') or 0:,} parameters",
              f"max relative difference {diff:.1e}: {verdict}" if diff is not None else verdict]
+    lines += [f"opaque '{title}': {op}" + (f" ({reason})" if reason else "")
+              for title, op, reason in info.get("opaque_nodes", [])]
     said = f"{info['nodes']} nodes, {info['opaque']} opaque"
     lines += [f"• {line}" for line in info.get("report", [])   # not the figures once more
               if line != said and not line.startswith(("matches the source",
