@@ -10,8 +10,7 @@ from workbench.core.graph import Graph
 COLUMN, ROW = 280.0, 130.0  # room for the shape label on each edge
 
 
-def layered(graph: Graph) -> dict[str, tuple[float, float]]:
-    order = graph.topological_order()
+def _columns(graph: Graph, order: list[str]) -> dict[str, int]:
     column: dict[str, int] = {}
     for nid in order:
         column[nid] = max((column[e.src] + 1 for e in graph.edges_into(nid)), default=0)
@@ -20,6 +19,12 @@ def layered(graph: Graph) -> dict[str, tuple[float, float]]:
         outs = graph.edges_from(nid)
         if not graph.edges_into(nid) and outs:
             column[nid] = max(column[nid], min(column[e.dst] for e in outs) - 1)
+    return column
+
+
+def layered(graph: Graph) -> dict[str, tuple[float, float]]:
+    order = graph.topological_order()
+    column = _columns(graph, order)
     rows: dict[int, int] = {}
     positions = {}
     for nid in order:
@@ -52,3 +57,46 @@ def wrapped(positions: dict[str, tuple[float, float]], width: float, height: flo
     column = {x: i for i, x in enumerate(xs)}
     return {nid: ((column[x] % k) * COLUMN, (column[x] // k) * (band_h + gap) + y - top)
             for nid, (x, y) in positions.items()}
+
+
+PER_ROW = 10  # columns per band of `compact`: about two screens wide at 100 %
+
+
+def compact(graph: Graph, per_row: int = PER_ROW) -> dict[str, tuple[float, float]]:
+    """`layered` for big graphs (an imported ResNet has hundreds of nodes): the columns wrap
+    into bands of `per_row`, left to right then the next band below, so the main chain reads
+    like lines of text instead of a strip a hundred columns long. In each column a node keeps
+    the row of its first source when that row is free, so the main chain stays on the band's
+    top line and a branch (a residual's shortcut, a second head) runs beside it on its own
+    line. Each node has its own cell and bands are as tall as their tallest column, so no two
+    nodes overlap. A graph of at most `per_row` columns gets the same columns as `layered`."""
+    order = graph.topological_order()
+    if not order:
+        return {}
+    column = _columns(graph, order)
+    index = {nid: i for i, nid in enumerate(order)}
+    row: dict[str, int] = {}
+    taken: dict[int, set[int]] = {}
+    for nid in sorted(order, key=lambda n: (column[n], index[n])):
+        sources = sorted((e for e in graph.edges_into(nid)), key=lambda e: index[e.src])
+        want = row[sources[0].src] if sources else 0
+        used = taken.setdefault(column[nid], set())
+        r = want
+        while r in used:
+            r += 1
+        if r != want and want > 0:          # a side line that is blocked: the nearest free row
+            free_above = next((k for k in range(want - 1, -1, -1) if k not in used), None)
+            if free_above is not None and want - free_above < r - want:
+                r = free_above
+        used.add(r)
+        row[nid] = r
+    bands: dict[int, int] = {}
+    for nid in order:
+        band = column[nid] // per_row
+        bands[band] = max(bands.get(band, 0), row[nid] + 1)
+    top, y = {}, 0.0
+    for band in sorted(bands):
+        top[band] = y
+        y += bands[band] * ROW + ROW        # one empty row between bands for the wrap edges
+    return {nid: ((column[nid] % per_row) * COLUMN, top[column[nid] // per_row] + row[nid] * ROW)
+            for nid in order}

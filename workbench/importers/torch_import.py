@@ -254,7 +254,9 @@ ACTIVATIONS = {  # function or Tensor method -> (node type, {param: (position, d
 }
 ADD = {operator.add, torch.add, "add", operator.iadd}
 MUL = {operator.mul, torch.mul, "mul", operator.imul}
-RESHAPES = {torch.flatten, "flatten", torch.reshape, "reshape", "view"}
+RESHAPES = {torch.flatten, "flatten", torch.reshape, "reshape", "view", torch.squeeze, "squeeze",
+            torch.unsqueeze, "unsqueeze"}
+MEANS = {torch.mean, "mean"}
 PASS = {"contiguous", F.dropout, "clone"}   # identity in eval mode (F.dropout maps to Dropout)
 _NAMESPACES = (("torch.nn.functional", F), ("torch", torch), ("operator", operator))
 
@@ -304,7 +306,6 @@ class _Builder:
         self.tensors: dict[str, torch.Tensor] = {}
         self.report: list[str] = []
         self.env: dict[fx.Node, object] = {}
-        self.unmapped: list[str] = []       # without the Opaque node: what stops the import
         self.rnn_use: dict[str, set[str]] = {}
         self.seq_of: dict[fx.Node, str] = {}   # an rnn's "all steps" value -> its node id
 
@@ -314,14 +315,16 @@ class _Builder:
             text = str(node.target)
         else:
             stack = node.meta.get("nn_module_stack") or {}
-            path = next(reversed(stack.values()))[0] if stack else ""
-            text = f"{path}.{base or node.name}" if path else (base or node.name)
+            path, cls = next(reversed(stack.values())) if stack else ("", "")
+            cls = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+            if path and cls.startswith("torch.nn.") and base is None:
+                text = path                     # the op of a torch.nn layer: the layer's path
+            else:
+                text = f"{path}.{base or node.name}" if path else (base or node.name)
         return self.graph.unique_title(identifier(text.replace(".", "_")))
 
     def add(self, type_: str, params: dict, node: fx.Node, inputs: list, title: str | None = None) -> str:
         spec = catalog.get(type_)
-        if any(isinstance(v, Port) and v.node == "?" for v in inputs):
-            return "?"                         # downstream of an op already listed as unmapped
         try:
             wb = self.graph.add_node(type_, title or self.title(node), params)
         except GraphError as exc:
@@ -342,6 +345,9 @@ class _Builder:
             return f"the state of {self.graph.nodes[value.node].label()}"
         if isinstance(value, Tensor):
             return f"the tensor '{value.name}'"
+        if isinstance(value, tuple) and value[:1] == ("state",):
+            return (f"'{value[1].name}', a part of a layer's result that Workbench's node does "
+                    "not give (attention weights, a recurrent layer's state other than h[-1])")
         return type(value).__name__
 
     def arg_value(self, a):
@@ -373,11 +379,6 @@ class _Builder:
                                    "its last step are used; Workbench's node gives one of them")
             if uses == {"last"}:
                 self.graph.set_param(nid, "return", "last")
-        if self.unmapped:
-            n = len(self.unmapped)
-            raise ImportError_(f"{self.where}: cannot import: {n} op{'s' if n != 1 else ''} "
-                               f"{'have' if n != 1 else 'has'} no Workbench node yet: "
-                               + ", ".join(self.unmapped))
 
     def on_placeholder(self, node):
         value = self.tensor_value(node)
@@ -405,6 +406,8 @@ class _Builder:
         return None
 
     def on_call_module(self, node):
+        if node.target == "_guards_fn":         # torch.export's input checks: nothing to keep
+            return None
         module = self.gm.get_submodule(str(node.target))
         try:
             mapped = map_module(module)
@@ -430,8 +433,6 @@ class _Builder:
         elif len(node.args) != 1 or node.kwargs:
             return self.opaque_module(node, module, "it takes more than one input")
         nid = self.add(mapped.type, mapped.params, node, [self.use(a) for a in ins])
-        if nid == "?":
-            return Port(nid)
         for key, value in module.state_dict().items():
             self.tensors[f"{nid}.{mapped.prefix}{key}"] = value.detach().clone()
         if isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
@@ -450,6 +451,8 @@ class _Builder:
         first = args[0] if args else None
         if key is operator.getitem:
             return self.getitem(node)
+        if isinstance(key, torch._ops.OpOverload):
+            return self.aten(node)
         value = self.tensor_value(node)
         if value is None:                                      # x.size(0), x.shape: a number
             return ("sym", node)
@@ -473,6 +476,18 @@ class _Builder:
             if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
                 return Port(self.add("Add" if key in ADD else "Multiply", {}, node,
                                      [self.use(x) for x in args]))
+        if key in (torch.transpose, "transpose") and self.is_graph_tensor(first) and not node.kwargs \
+                and len(args) == 3 and all(isinstance(d, int) for d in args[1:]):
+            rank = self.tensor_value(first).dim()
+            dims = sorted(d % rank for d in args[1:])
+            if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
+                return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
+                                     [self.use(first)]))
+        if key in MEANS and self.is_graph_tensor(first) and self.tensor_value(first).dim() == 3:
+            dim = args[1] if len(args) > 1 else node.kwargs.get("dim")
+            keep = args[2] if len(args) > 2 else node.kwargs.get("keepdim", False)
+            if dim in (1, -2, [1], (1,), [-2], (-2,)) and not keep and "dtype" not in node.kwargs:
+                return Port(self.add("GlobalPool", {"mode": "mean"}, node, [self.use(first)]))
         if key is torch.cat:
             mapped = self.concat(node)
             if mapped is not None:
@@ -519,13 +534,19 @@ class _Builder:
     def getitem(self, node):
         base, index = node.args
         value = self.env[base]
+        if isinstance(value, tuple) and value[:1] == ("sym",):
+            return ("sym", node)                               # x.shape[0]: a number
+        if isinstance(value, AtenTuple):
+            if index == 0:
+                return Port(value.node)
+            return ("state", node)
         if isinstance(value, Tuple):
             wb = self.graph.nodes[value.node]
             lstm = wb.type == "LSTM"
             if wb.type == "MultiheadAttention":
                 if index == 0:
                     return Port(value.node)
-                return self.refuse(node, f"{wb.label()}: its attention weights are used")
+                return ("state", node)                         # refused when used
             if value.level == 0 and index == 0:
                 self.seq_of[node] = value.node
                 return Port(value.node)
@@ -543,12 +564,8 @@ class _Builder:
             self.rnn_use[self.seq_of[base]].add("last")
             return Port(self.seq_of[base])
         if isinstance(value, Port):
-            call = _index_call(index, self.tensor_value(base).dim())
-            if call is not None:
-                target, extra = call
-                return self.opaque(node, "no Workbench node for indexing", target=target,
-                                   args=[node.args[0], *extra])
-        return self.refuse(node, f"indexing with {index!r}")
+            return self.opaque(node, "no Workbench node for indexing", target="operator.getitem")
+        return self.refuse(node, f"indexing {self.describe(value)} with {index!r}")
 
     def refuse(self, node, why):
         raise ImportError_(f"{self.where}: cannot import '{node.name}': {why}")
@@ -562,12 +579,7 @@ class _Builder:
         target = target or target_name(node)
         args = list(node.args if args is None else args)
         kwargs = dict(node.kwargs if kwargs is None else kwargs)
-        try:
-            from workbench.core import opaque
-        except ImportError:
-            op = target.rpartition(".")[2]
-            self.unmapped.append(f"{op} (node '{node.name}')")
-            return Port("?")
+        from workbench.core import opaque
         value = self.tensor_value(node)
         if value is None:
             return self.refuse(node, f"{target} does not give one tensor")
@@ -606,12 +618,163 @@ class _Builder:
             return self.refuse(node, f"{target} takes {len(inputs)} tensors (an Opaque node takes 4)")
         params = opaque.torch_params(target, t_args, t_kwargs, tensors, trainable,
                                      op=target, reason=reason)
-        params.setdefault("out_shape", ",".join(map(str, value.shape[1:])))
-        params.setdefault("out_dtype", "int64" if value.dtype == torch.int64 else "float32")
+        params["out_shape"] = ",".join(map(str, value.shape[1:]))
+        params["out_dtype"] = "int64" if value.dtype == torch.int64 else "float32"
         nid = self.add("Opaque", params, node, [self.use(a) for a in inputs])
         for name, t in tensors.items():
             self.tensors[f"{nid}.{name}"] = t
         return Port(nid)
+
+
+    # - ATen programs (.pt2) -
+    def weight(self, a):
+        """The tensor an fx get_attr argument names, or None (absent, or computed)."""
+        if isinstance(a, fx.Node) and isinstance(self.env.get(a), Tensor):
+            return _attr(self.gm, self.env[a].name).detach().clone()
+        return None
+
+    def layer(self, type_, params, node, x, tensors: dict, tuple_result=False):
+        if not self._params_ok(type_, params) or any(v is None for v in tensors.values()):
+            return self.opaque(node, f"no Workbench node for {target_name(node)} as called")
+        nid = self.add(type_, params, node, [self.use(x)])
+        for k, v in tensors.items():
+            self.tensors[f"{nid}.{k}"] = v
+        return AtenTuple(nid) if tuple_result else Port(nid)
+
+    def aten(self, node):
+        op = node.target
+        name = op.overloadpacket.__name__
+        args = list(node.args)
+        kw = node.kwargs
+        x = args[0] if args else None
+        value = self.tensor_value(node)
+        simple = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "silu": "SiLU"}
+        if not isinstance(self.values.get(node), (torch.Tensor, tuple, list)):
+            return ("sym", node)                               # aten.sym_size: a number
+        try:
+            if name in ("_guards_fn", "_assert_scalar", "sym_constrain_range_for_size"):
+                return None
+            if name == "embedding":
+                w = self.weight(args[0])
+                if w is None or (len(args) > 2 and args[2] not in (-1, 0)):
+                    raise _NoNode("")
+                return self.layer("Embedding", {"embedding_dim": w.shape[1], "num_embeddings": w.shape[0]},
+                                  node, args[1], {"weight": w})
+            if not self.is_graph_tensor(x):
+                raise _NoNode("")
+            if name in simple:
+                return Port(self.add(simple[name], {}, node, [self.use(x)]))
+            if name == "gelu":
+                return self.layer("GELU", {"approximate": kw.get("approximate", "none")}, node, x, {})
+            if name == "leaky_relu":
+                return self.layer("LeakyReLU", {"negative_slope": _arg(args, 1, 0.01)}, node, x, {})
+            if name == "elu" and len(args) <= 2:
+                return self.layer("ELU", {"alpha": _arg(args, 1, 1.0)}, node, x, {})
+            if name in ("softmax", "_softmax", "log_softmax", "_log_softmax"):
+                type_ = "LogSoftmax" if "log" in name else "Softmax"
+                return self.layer(type_, {"dim": args[1]}, node, x, {})
+            if name == "dropout":
+                return self.layer("Dropout", {"p": _arg(args, 1, 0.5)}, node, x, {})
+            if name in ("clone", "contiguous", "alias", "detach") and not kw.get("memory_format"):
+                return self.use(x)
+            if name == "linear":
+                w, b = self.weight(args[1]), _arg(args, 2, None)
+                tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
+                return self.layer("Linear", {"out_features": w.shape[0] if w is not None else 1,
+                                             "bias": b is not None}, node, x, tensors)
+            if name in ("conv1d", "conv2d", "convolution"):
+                w, b = self.weight(args[1]), _arg(args, 2, None)
+                if w is None or w.dim() not in (3, 4):
+                    raise _NoNode("")
+                if name == "convolution":
+                    stride, padding, dilation, transposed, _, groups = args[3:9]
+                    if transposed:
+                        raise _NoNode("")
+                else:
+                    stride, padding, dilation, groups = (_arg(args, 3, 1), _arg(args, 4, 0),
+                                                         _arg(args, 5, 1), _arg(args, 6, 1))
+                kind = f"Conv{w.dim() - 2}d"
+                if isinstance(padding, str):
+                    raise _NoNode("")
+                params = {"out_channels": w.shape[0], "kernel_size": _same(list(w.shape[2:]), "kernel"),
+                          "stride": _same(stride, "stride"), "padding": _same(padding, "padding"),
+                          "dilation": _same(dilation, "dilation"), "bias": b is not None}
+                if groups != 1:
+                    params["groups"] = groups
+                tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
+                return self.layer(kind, params, node, x, tensors)
+            if name in ("batch_norm", "_native_batch_norm_legit_no_training"):
+                if name == "batch_norm":
+                    w, b, mean, var, training, momentum, eps = args[1:8]
+                    if training:
+                        raise _NoNode("")
+                else:
+                    w, b, mean, var, momentum, eps = args[1:7]
+                rank = self.tensor_value(x).dim()
+                kind = "BatchNorm2d" if rank == 4 else "BatchNorm1d"
+                stats = self.env.get(mean)
+                tracked = None
+                if isinstance(stats, Tensor) and stats.name.endswith("running_mean"):
+                    try:
+                        tracked = _attr(self.gm, stats.name[:-len("running_mean")] + "num_batches_tracked")
+                    except AttributeError:
+                        tracked = None
+                tensors = {"weight": self.weight(w), "bias": self.weight(b),
+                           "running_mean": self.weight(mean), "running_var": self.weight(var),
+                           "num_batches_tracked": (tracked.detach().clone() if tracked is not None
+                                                   else torch.tensor(0))}
+                return self.layer(kind, {"momentum": momentum, "eps": eps}, node, x, tensors,
+                                  tuple_result=name != "batch_norm")
+            if name == "layer_norm":
+                shape, w, b, eps = args[1], _arg(args, 2, None), _arg(args, 3, None), _arg(args, 4, 1e-5)
+                if len(shape) != 1 or w is None or b is None:
+                    raise _NoNode("")
+                return self.layer("LayerNorm", {"eps": eps}, node, x,
+                                  {"weight": self.weight(w), "bias": self.weight(b)})
+            if name in ("max_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d"):
+                dims = 1 if "1d" in name else 2
+                k = _same(args[1], "kernel_size")
+                stride = _arg(args, 2, [])
+                stride = _same(stride, "stride") if stride not in ([], (), None) else k
+                padding = _same(_arg(args, 3, 0), "padding")
+                if name.startswith("max"):
+                    if _same(_arg(args, 4, 1), "dilation") != 1 or _arg(args, 5, False):
+                        raise _NoNode("")
+                elif _arg(args, 4, False) or not _arg(args, 5, True) or _arg(args, 6, None) is not None:
+                    raise _NoNode("")
+                kind = f"{'Max' if name.startswith('max') else 'Avg'}Pool{dims}d"
+                return self.layer(kind, {"kernel_size": k, "stride": stride, "padding": padding},
+                                  node, x, {}, tuple_result=name.endswith("indices"))
+            if name in ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d"):
+                dims = 1 if "1d" in name else 2
+                return self.layer(f"AdaptiveAvgPool{dims}d", {"output_size": _same(args[1], "size")},
+                                  node, x, {})
+            if name in ("add", "mul") and len(args) == 2 and not kw and self.is_graph_tensor(args[1]):
+                a, b = self.tensor_value(args[0]), self.tensor_value(args[1])
+                if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
+                    return Port(self.add("Add" if name == "add" else "Multiply", {}, node,
+                                         [self.use(args[0]), self.use(args[1])]))
+            if name in ("flatten", "view", "reshape", "_unsafe_view", "squeeze", "unsqueeze") \
+                    and value is not None:
+                mapped = self.reshape(node)
+                if mapped is not None:
+                    return mapped
+        except _NoNode:
+            pass
+        if name == "cat":
+            mapped = self.concat(node)
+            if mapped is not None:
+                return mapped
+        return self.opaque(node, f"no Workbench node for aten.{name}")
+
+
+@dataclass(frozen=True)
+class AtenTuple:
+    node: str                  # an ATen op's tuple result whose first item is the node's output
+
+
+def _arg(args, i, default):
+    return args[i] if len(args) > i else default
 
 
 def _attr(gm: nn.Module, dotted: str):
@@ -629,6 +792,9 @@ def _plain(a, node, builder):
         return {"dtype": str(a).removeprefix("torch.")}
     if isinstance(a, torch.Size):
         return list(a)
+    if isinstance(a, slice):
+        return {"slice": [_plain(a.start, node, builder), _plain(a.stop, node, builder),
+                          _plain(a.step, node, builder)]}
     if isinstance(a, (list, tuple)):
         return [_plain(x, node, builder) for x in a]
     return builder.refuse(node, f"an argument of type {type(a).__name__} cannot be kept in a file")
@@ -636,23 +802,6 @@ def _plain(a, node, builder):
 
 def _is_last_step(index) -> bool:
     return isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and index[1] == -1
-
-
-def _index_call(index, rank: int):
-    """`x[:, -1]` and the like as one Tensor method: select(dim, i) or narrow(dim, start, n)."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    if any(i is Ellipsis or i is None for i in index):
-        return None
-    picked = [(d, i) for d, i in enumerate(index) if i != slice(None)]
-    if len(picked) != 1:
-        return None
-    d, i = picked[0]
-    if d == 0:
-        return None                                            # indexes the batch
-    if isinstance(i, int):
-        return "Tensor.select", [d, i]
-    return None
 
 
 # -- tracing and verifying -----------------------------------------------------------------------
@@ -685,12 +834,12 @@ def _leaves(out):
             if isinstance(t, torch.Tensor)]
 
 
-def verify(result: ImportResult, source, make_input) -> ImportResult:
+def verify(result: ImportResult, source, make_input, batches=BATCHES) -> ImportResult:
     """Run the imported graph and the source on the same seeded inputs (two batch sizes) and
     record the largest relative difference; a mismatch is a report line, not an error."""
     model = compiled(result)
     worst = 0.0
-    for i, batch in enumerate(BATCHES):
+    for i, batch in enumerate(batches):
         x = make_input(batch, 1000 + i)
         with torch.no_grad():
             for who, fn in (("the source model", source), ("the imported graph", model.module)):
@@ -711,7 +860,7 @@ def verify(result: ImportResult, source, make_input) -> ImportResult:
 
 
 def _finish(graph: Graph, tensors, report, name) -> ImportResult:
-    for nid, pos in layout.layered(graph).items():
+    for nid, pos in layout.compact(graph).items():
         graph.nodes[nid].pos = pos
     project = Project(graph, name=name)
     opaque = sum(1 for n in graph.nodes.values() if n.type == "Opaque")
@@ -833,5 +982,106 @@ def import_module(spec: str, input_shape) -> ImportResult:
     return import_nn(module, input_shape, dtype="auto", name=cls.__name__, where=spec)
 
 
+# -- .pt2 programs ----------------------------------------------------------------------------
+
+# what torch.export.load would unpickle (pickle.loads, torch's object pickler) or run (an
+# AOTInductor shared library) whatever `weights_only` says: such archives are refused unread
+_CODE_MEMBERS = ("/aotinductor/", "/executorch/", "/mtia/")
+_CODE_SUFFIXES = (".so", ".dll", ".dylib", ".pyd", ".pyc", ".py")
+_PICKLE_PREFIXES = ("custom_obj_", "opaque_obj_")
+
+
+def load_program(path) -> "torch.export.ExportedProgram":
+    """torch.export.load without unpickling objects: the archive's members are checked first
+    (no custom or opaque objects, no compiled code), and every torch.load inside runs with
+    weights_only forced on (TORCH_FORCE_WEIGHTS_ONLY_LOAD), so a pickled weight or sample
+    input that is more than tensors is refused rather than run."""
+    import zipfile
+
+    from workbench.core import files
+    try:
+        files.check_regular(path, "model file")
+    except files.FileRefused as exc:
+        raise ImportError_(str(exc)) from None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportError_(f"{path}: not a torch.export program (.pt2 is a zip archive): "
+                           f"{_short(exc)}") from None
+    for member in names:
+        base = member.rsplit("/", 1)[-1]
+        if any(d in f"/{member}" for d in _CODE_MEMBERS) or base.endswith(_CODE_SUFFIXES):
+            raise ImportError_(f"{path}: holds compiled code ({member}); Workbench imports "
+                               "programs saved by torch.export.save only")
+        if base.startswith(_PICKLE_PREFIXES):
+            raise ImportError_(f"{path}: holds a pickled object ({member}), which loading "
+                               "would run; Workbench does not unpickle model files")
+    saved = {k: os.environ.pop(k, None) for k in ("TORCH_FORCE_WEIGHTS_ONLY_LOAD",
+                                                  "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")}
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        import logging
+        quiet = logging.getLogger("torch.export")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            return torch.export.load(path)
+        finally:
+            quiet.setLevel(level)
+    except Exception as exc:                                   # noqa: BLE001
+        raise ImportError_(f"{path}: cannot be loaded as data only: {_short(exc)}") from None
+    finally:
+        os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        for k, v in saved.items():
+            if v is not None:
+                os.environ[k] = v
+
+
 def import_pt2(path) -> ImportResult:
-    raise ImportError_(f"{path}: importing .pt2 programs is not ready yet")
+    """A `.pt2` program (torch.export.save) as a graph: its ATen ops mapped onto catalog
+    nodes, titles from the module path each op came from, the rest Opaque `torch.ops.aten.*`."""
+    path = os.fspath(path)
+    ep = load_program(path)
+    try:
+        gm = ep.module()
+    except Exception as exc:                                   # noqa: BLE001
+        raise ImportError_(f"{path}: the program cannot be run: {_short(exc)}") from None
+    inputs = []
+    dynamic = True
+    for node in gm.graph.nodes:
+        if node.op != "placeholder":
+            continue
+        val = node.meta.get("val")
+        if not isinstance(val, torch.Tensor) or val.dim() == 0:
+            raise ImportError_(f"{path}: input '{node.name}' is not a batched tensor")
+        dims = list(val.shape)
+        if not all(isinstance(d, int) for d in dims[1:]):
+            raise ImportError_(f"{path}: input '{node.name}' has sizes other than the batch "
+                               f"that vary ({tuple(dims)}); export it with them fixed")
+        if isinstance(dims[0], int):
+            dynamic = False
+            fixed = dims[0]
+        inputs.append((tuple(dims[1:]), "int64" if val.dtype in (torch.int64, torch.int32) else "float32"))
+    vocab = min([int(n.args[0].meta["val"].shape[0]) for n in gm.graph.nodes
+                 if n.op == "call_function" and getattr(n.target, "overloadpacket", None)
+                 is torch.ops.aten.embedding and "val" in n.args[0].meta] or [2])
+    batches = BATCHES if dynamic else (fixed,)
+
+    def make_input(batch, seed):
+        return tuple(_inputs(shape, dtype, vocab, batch, seed + i)
+                     for i, (shape, dtype) in enumerate(inputs))
+
+    recorder = _Recorder(gm)
+    try:
+        with torch.no_grad():
+            recorder.run(*make_input(batches[0], 7))
+    except Exception as exc:                                   # noqa: BLE001
+        raise ImportError_(f"{path}: the program fails on random inputs: {_short(exc)}") from None
+    builder = _Builder(gm, gm, recorder.seen, path)
+    builder.build()
+    result = _finish(builder.graph, builder.tensors, builder.report, Path(path).stem)
+    if not dynamic:
+        result.report.append(f"the program was exported for batches of {fixed} only: checked "
+                             "at that size")
+    return verify(result, gm, make_input, batches)

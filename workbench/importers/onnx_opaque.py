@@ -1,0 +1,288 @@
+"""ONNX nodes with no catalog node become Opaque nodes (workbench/core/opaque.py).
+
+Torch flavour where one torch function computes the op (Erf → torch.erf, Einsum →
+torch.einsum, a constant-index Gather → Tensor.select…): it trains, and runs on the meta device
+for shapes. ONNX flavour otherwise: the node itself, run by onnxruntime, frozen. `TORCH` is the
+table op → builder(node, arg, attrs) -> (target, args, kwargs, trainable names); a builder
+raises Unmapped when this node's attributes fall outside what the torch call does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import torch
+
+from workbench.core import catalog
+from workbench.importers.onnx_ops import Unmapped, _f32, attrs
+
+F = "torch.nn.functional."
+
+
+def _unary(target):
+    return lambda m, node, arg, a: (target, [arg(node.input[0])], {}, ())
+
+
+def _binary(target):
+    def build(m, node, arg, a):
+        if any(m.types.get(n, 1) != onnx.TensorProto.FLOAT for n in node.input[:2]):
+            raise Unmapped("integer arithmetic follows ONNX rules, not torch's")
+        return target, [arg(node.input[0]), arg(node.input[1])], {}, ()
+    return build
+
+
+def _axes(m, node, a, rank):
+    axes = a.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = m.const(node.input[1], "axes").reshape(-1).tolist()
+    if not axes:
+        raise Unmapped("it reduces over every axis, the batch too")
+    axes = sorted(int(v) % rank for v in axes)
+    if 0 in axes:
+        raise Unmapped("it reduces over the batch")
+    return axes
+
+
+def _reduce(target):
+    def build(m, node, arg, a):
+        axes = _axes(m, node, a, m.rank(node.input[0]))
+        return target, [arg(node.input[0])], {"dim": axes, "keepdim": bool(a.get("keepdims", 1))}, ()
+    return build
+
+
+def _einsum(m, node, arg, a):
+    return "torch.einsum", [a["equation"], *[arg(n) for n in node.input]], {}, ()
+
+
+def _gather(m, node, arg, a):
+    data, idx = node.input[0], node.input[1]
+    axis = a.get("axis", 0) % m.rank(data)
+    if axis == 0 or idx not in m.fold.consts:
+        raise Unmapped("a Gather over the batch or with computed indices")
+    i = np.asarray(m.fold.consts[idx])
+    size = (m.dims(data) or ())[axis] if m.dims(data) else None
+    if i.ndim == 0:
+        return "Tensor.select", [arg(data), axis, int(i)], {}, ()
+    if i.ndim == 1 and isinstance(size, int):
+        return "torch.index_select", [arg(data), axis, arg(idx, np.where(i < 0, i + size, i))], {}, ()
+    raise Unmapped("a Gather with multi-dimensional indices")
+
+
+def _where(m, node, arg, a):
+    return "torch.where", [arg(n) for n in node.input[:3]], {}, ()
+
+
+def _clip(m, node, arg, a):
+    lo, hi = a.get("min"), a.get("max")
+    ins = list(node.input) + ["", ""]
+    for k, name in ((1, ins[1]), (2, ins[2])):
+        if name:
+            v = m.fold.consts.get(name)
+            if v is None or v.size != 1:
+                raise Unmapped("its bounds are computed")
+            if k == 1:
+                lo = float(v)
+            else:
+                hi = float(v)
+    return "torch.clamp", [arg(node.input[0])], {"min": lo, "max": hi}, ()
+
+
+def _pad(m, node, arg, a):
+    x = node.input[0]
+    rank = m.rank(x)
+    pads = a.get("pads")
+    if pads is None:
+        pads = m.const(node.input[1], "pads").reshape(-1).tolist()
+    if len(node.input) > 3 and node.input[3]:
+        raise Unmapped("it pads only some axes")
+    value = 0.0
+    if len(node.input) > 2 and node.input[2]:
+        value = float(m.const(node.input[2], "constant_value"))
+    elif "value" in a:
+        value = float(a["value"])
+    pads = [int(p) for p in pads]
+    if pads[0] or pads[rank]:
+        raise Unmapped("it pads the batch")
+    mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(
+        a.get("mode", "constant"))
+    if mode is None:
+        raise Unmapped(f"mode {a.get('mode')}")
+    spec = []
+    for d in reversed(range(rank)):
+        spec += [pads[d], pads[d + rank]]
+    while spec[-2:] == [0, 0]:
+        spec = spec[:-2]
+    kw = {"mode": mode} | ({"value": value} if mode == "constant" else {})
+    return F + "pad", [arg(x), spec], kw, ()
+
+
+def _matmul(m, node, arg, a):
+    trainable = tuple(n for n in node.input[:2] if n in m.fold.consts)
+    return "torch.matmul", [arg(node.input[0]), arg(node.input[1])], {}, trainable
+
+
+def _conv(m, node, arg, a):
+    w = m.const(node.input[1], "weight")
+    n = w.ndim - 2
+    if n not in (1, 2, 3) or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise Unmapped("auto_pad")
+    pads = list(a.get("pads") or [0] * (2 * n))
+    if pads[:n] != pads[n:]:
+        raise Unmapped("its padding is not the same on both sides")
+    args = [arg(node.input[0]), arg(node.input[1])]
+    args.append(arg(node.input[2]) if len(node.input) > 2 and node.input[2] else None)
+    kw = {"stride": list(a.get("strides") or [1] * n), "padding": pads[:n],
+          "dilation": list(a.get("dilations") or [1] * n), "groups": int(a.get("group", 1))}
+    return f"{F}conv{n}d", args, kw, tuple(x for x in node.input[1:3] if x)
+
+
+def _avgpool(m, node, arg, a):
+    n = m.rank(node.input[0]) - 2
+    pads = list(a.get("pads") or [0] * (2 * n))
+    if n not in (1, 2, 3) or pads[:n] != pads[n:] or a.get("auto_pad", "NOTSET") != "NOTSET" \
+            or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations") or []):
+        raise Unmapped("asymmetric padding, auto_pad, ceil_mode or dilation")
+    return (f"{F}avg_pool{n}d", [arg(node.input[0]), list(a["kernel_shape"])],
+            {"stride": list(a.get("strides") or [1] * n), "padding": pads[:n],
+             "count_include_pad": bool(a.get("count_include_pad", 0))}, ())
+
+
+def _global_max(m, node, arg, a):
+    rank = m.rank(node.input[0])
+    return "torch.amax", [arg(node.input[0])], {"dim": list(range(2, rank)), "keepdim": True}, ()
+
+
+def _permute(m, node, arg, a):
+    perm = list(a.get("perm") or [])
+    if not perm or perm[0] != 0:
+        raise Unmapped("it moves the batch dimension")
+    return "Tensor.permute", [arg(node.input[0]), perm], {}, ()
+
+
+def _cast(m, node, arg, a):
+    to = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}.get(a.get("to"))
+    if to is None:
+        raise Unmapped("a cast to a type Workbench tensors do not have")
+    return "Tensor.to", [arg(node.input[0]), {"dtype": to}], {}, ()
+
+
+def _softmax(target):
+    def build(m, node, arg, a):
+        rank = m.rank(node.input[0])
+        axis = a.get("axis", -1 if m.opset >= 13 else 1) % rank
+        if m.opset < 13 or axis == 0:
+            raise Unmapped("softmax over flattened axes or the batch")
+        return target, [arg(node.input[0])], {"dim": axis}, ()
+    return build
+
+
+def _hardsigmoid(m, node, arg, a):
+    alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
+    if abs(alpha - 1 / 6) > 1e-6 or beta != 0.5:
+        raise Unmapped("alpha/beta differ from torch's hardsigmoid")
+    return F + "hardsigmoid", [arg(node.input[0])], {}, ()
+
+
+TORCH = {
+    "Erf": _unary("torch.erf"), "Sqrt": _unary("torch.sqrt"), "Exp": _unary("torch.exp"),
+    "Log": _unary("torch.log"), "Abs": _unary("torch.abs"), "Neg": _unary("torch.neg"),
+    "Reciprocal": _unary("torch.reciprocal"), "Floor": _unary("torch.floor"),
+    "Ceil": _unary("torch.ceil"), "Sin": _unary("torch.sin"), "Cos": _unary("torch.cos"),
+    "Sign": _unary("torch.sign"), "Softplus": _unary(F + "softplus"),
+    "Softsign": _unary(F + "softsign"), "HardSwish": _unary(F + "hardswish"),
+    "Mish": _unary(F + "mish"), "HardSigmoid": _hardsigmoid,
+    "Add": _binary("operator.add"), "Sub": _binary("operator.sub"), "Mul": _binary("operator.mul"),
+    "Div": _binary("torch.div"), "Pow": _binary("torch.pow"), "Max": _binary("torch.maximum"),
+    "Min": _binary("torch.minimum"), "MatMul": _matmul, "Einsum": _einsum, "Gather": _gather,
+    "Where": _where, "Clip": _clip, "Pad": _pad, "Conv": _conv, "AveragePool": _avgpool,
+    "GlobalMaxPool": _global_max, "Transpose": _permute, "Cast": _cast,
+    "ReduceMean": _reduce("torch.mean"), "ReduceSum": _reduce("torch.sum"),
+    "ReduceMax": _reduce("torch.amax"), "ReduceMin": _reduce("torch.amin"),
+    "Softmax": _softmax("torch.softmax"), "LogSoftmax": _softmax("torch.log_softmax"),
+}
+
+
+class Opaques:
+    """Makes the Opaque node for one ONNX node, or records it as not importable."""
+
+    def __init__(self, mapper):
+        self.m = mapper
+        self.available = catalog.find("Opaque") is not None
+
+    def keep(self, node, reason: str) -> None:
+        m = self.m
+        if not self.available:
+            return m.refuse(node, reason)
+        used = [o for o in node.output if o and (o in m.consumers or o in m.outputs)]
+        if len(used) != 1 or used[0] != node.output[0]:
+            return m.refuse(node, "it has several outputs in use")
+        build = TORCH.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if build is not None:
+            try:
+                return self._torch(node, build, reason)
+            except Unmapped:
+                pass
+            except ValueError as exc:   # OpaqueError: a call the allowlist refuses
+                reason = f"{reason}; {exc}"
+        try:
+            self._onnx(node, reason)
+        except Unmapped as exc:
+            m.refuse(node, str(exc))
+        except ValueError as exc:
+            m.refuse(node, str(exc))
+
+    def _ports_and_tensors(self):
+        ports: list = []
+        stored: dict[str, torch.Tensor] = {}
+        from workbench.core import opaque
+
+        def arg(name, value=None):
+            if value is not None or name in self.m.fold.consts:
+                tn = opaque.tensor_name(name)
+                while tn in stored:
+                    tn += "_"
+                stored[tn] = _f32(self.m.fold.consts[name] if value is None else value)
+                return {"tensor": tn}
+            src = self.m.src(name)
+            if src not in ports:
+                ports.append(src)
+            return {"input": ports.index(src)}
+        return ports, stored, arg
+
+    def _torch(self, node, build, reason) -> None:
+        from workbench.core import opaque
+        ports, stored, arg = self._ports_and_tensors()
+        target, args, kwargs, trainable = build(self.m, node, arg, attrs(node))
+        if len(ports) > opaque.MAX_INPUTS:
+            raise Unmapped(f"it reads {len(ports)} tensors")
+        keep = {t for t in stored if any(t == opaque.tensor_name(n) for n in trainable)}
+        params = opaque.torch_params(target, args, kwargs, stored, trainable=keep,
+                                     op=target, reason=reason)
+        self._add(node, params, ports, stored)
+
+    def _onnx(self, node, reason) -> None:
+        from workbench.core import opaque
+        if not hasattr(opaque, "onnx_params"):
+            raise Unmapped(reason + " (and ONNX-flavoured Opaque nodes are not available yet)")
+        m = self.m
+        ports, stored, arg = self._ports_and_tensors()
+        inputs = [arg(n) if n else None for n in node.input]
+        if len(ports) > opaque.MAX_INPUTS:
+            raise Unmapped(f"it reads {len(ports)} tensors")
+        out = m.dims(node.output[0])
+        if not out or any(d is None for d in out[1:]):
+            raise Unmapped("its output shape is unknown")
+        dtype = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}.get(
+            m.types.get(node.output[0]))
+        if dtype is None:
+            raise Unmapped("its output is not float32 or int64")
+        opsets = {o.domain or "": o.version for o in m.model.opset_import}
+        params = opaque.onnx_params(node, opsets, inputs, {k: v.numpy() for k, v in stored.items()},
+                                    tuple(out[1:]), dtype, reason=reason)
+        self._add(node, params, ports, stored)
+
+    def _add(self, node, params, ports, stored) -> None:
+        m = self.m
+        nid = m.add(node, "Opaque", params, ports)
+        for name, value in stored.items():
+            m.tensors[f"{nid}.{name}"] = value
+        m.opaque_count += 1

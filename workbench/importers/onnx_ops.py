@@ -1,0 +1,802 @@
+"""ONNX nodes → catalog nodes with weights; what has no catalog node → Opaque (onnx_opaque).
+
+One `op_<OpType>` method per mapped op type. A method raises `Unmapped(reason)` when this
+node's attributes or inputs fall outside what the catalog node computes (asymmetric padding,
+a broadcast Add, …); the node then becomes an Opaque node, so the graph stays whole.
+
+Workbench tensors are batch-first. The torch exporter wraps recurrent layers in time-major
+transposes (`Transpose(1,0,2) → LSTM → Transpose(0,2,1,3) → Reshape → Transpose(1,0,2)`);
+those transposes are followed as *views* of the one LSTM node rather than mapped.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import onnx
+import torch
+
+from workbench.core import catalog
+from workbench.core.compile import identifier
+from workbench.core.graph import Graph, GraphError
+from workbench.importers.onnx_fold import Folded, dims_of
+from workbench.importers.result import ImportError_
+
+_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}
+_RECURRENT = ("LSTM", "GRU", "RNN")
+_ACTS = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
+
+
+class Unmapped(Exception):
+    """This node is not (exactly) what a catalog node computes; the message says why."""
+
+
+def attrs(node) -> dict:
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else (
+            [x.decode() if isinstance(x, bytes) else x for x in v] if isinstance(v, list) else v)
+    return out
+
+
+def title_of(node, fallback: str) -> str:
+    """"/features/features.0/Conv" → "features_0"; the dynamo exporter's "node_Conv_16" → "conv"."""
+    parts = [p for p in (node.name or "").split("/") if p]
+    if len(parts) > 1:
+        base = parts[-2]
+    elif parts:
+        base = re.sub(r"_\d+$", "", re.sub(r"^node_", "", parts[0]))
+    else:
+        base = fallback
+    return identifier(base.replace(".", "_")) if base else identifier(fallback)
+
+
+def _f32(a) -> torch.Tensor:
+    a = np.ascontiguousarray(a)
+    t = torch.from_numpy(a.copy())
+    return t.float() if t.is_floating_point() else t
+
+
+def _one(values, what: str) -> int:
+    values = list(values)
+    if len(set(values)) != 1:
+        raise Unmapped(f"{what} differs between dimensions ({values})")
+    return int(values[0])
+
+
+class Mapper:
+    def __init__(self, model: onnx.ModelProto, opset: int, path, opaques):
+        self.model, self.opset, self.path = model, opset, path
+        g = model.graph
+        self.nodes = list(g.node)
+        self.shapes: dict[str, tuple | None] = {}
+        self.types: dict[str, int] = {}
+        for vi in (*g.input, *g.value_info, *g.output):
+            self.shapes[vi.name] = dims_of(vi)
+            if vi.type.HasField("tensor_type"):
+                self.types[vi.name] = vi.type.tensor_type.elem_type
+        inits = {t.name for t in g.initializer}
+        self.inputs = [i for i in g.input if i.name not in inits]
+        self.outputs = [o.name for o in g.output]
+        self.batch_names: set[str] = set()
+        self.fixed_batch: int | None = None
+        for i in self.inputs:
+            dims = self.shapes.get(i.name) or ()
+            if dims and isinstance(dims[0], str):
+                self.batch_names.add(dims[0])
+            elif dims and isinstance(dims[0], int):
+                self.fixed_batch = dims[0]
+        self.fold = Folded(model, self.shapes, self.batch_names)
+        self.consumers: dict[str, list[int]] = {}
+        for k, node in enumerate(self.nodes):
+            for name in node.input:
+                if name:
+                    self.consumers.setdefault(name, []).append(k)
+        self.graph = Graph()
+        self.tensors: dict[str, torch.Tensor] = {}
+        self.where: dict[str, tuple[str, str]] = {}
+        self.views: dict[str, tuple] = {}           # LSTM outputs in time-major layouts
+        self.time_major: dict[str, tuple[str, str]] = {}
+        self.lstm_all: dict[str, str] = {}          # ONNX name -> LSTM node returning all steps
+        self.done: set[int] = set()
+        self.fused: dict[int, tuple] = {}
+        self.problems: list[str] = []
+        self.missing: set[str] = set()
+        self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
+        self.opaque_count = 0
+        self.opaque = opaques(self)   # onnx_opaque.Opaques: what has no catalog node
+
+    # -- the walk -----------------------------------------------------------------------------
+    def run(self):
+        self._inputs()
+        _fuse_gelu(self)
+        for k, node in enumerate(self.nodes):
+            if k in self.fold.folded_nodes or k in self.done:
+                continue
+            used = [o for o in node.output if o and (o in self.consumers or o in self.outputs)]
+            if not used:
+                continue
+            if any(i in self.missing for i in node.input if i):
+                self.missing.update(node.output)
+                continue
+            try:
+                if k in self.fused:
+                    self._emit_fused(node, self.fused[k])
+                    continue
+                handler = getattr(self, "op_" + node.op_type, None) if node.domain in ("", "ai.onnx") else None
+                if handler is None:
+                    raise Unmapped(f"no Workbench node for {node.op_type}")
+                handler(node)
+            except Unmapped as exc:
+                self.opaque.keep(node, str(exc))
+        self._outputs()
+        if self.problems:
+            n = len(self.problems)
+            shown = ", ".join(self.problems[:6]) + (", …" if n > 6 else "")
+            if self.opaque.available:
+                raise ImportError_(f"{self.path}: cannot import: {n} op{'s' if n > 1 else ''} "
+                                   f"cannot be kept: {shown}")
+            raise ImportError_(f"cannot import: {n} op{'s' if n > 1 else ''} "
+                               f"{'have' if n > 1 else 'has'} no Workbench node yet: {shown}")
+        report = [f"{len(self.nodes)} ONNX nodes became {len(self.graph.nodes)} Workbench nodes"
+                  + (f", {self.opaque_count} of them Opaque" if self.opaque_count else "")]
+        return self.graph, self.tensors, report
+
+    def refuse(self, node, reason: str) -> None:
+        self.problems.append(f"{node.op_type} (node '{node.name or '?'}'" +
+                             (f": {reason})" if self.opaque.available else ")"))
+        self.missing.update(node.output)
+
+    def _inputs(self) -> None:
+        for vi in self.inputs:
+            dims = self.shapes.get(vi.name)
+            dtype = _DTYPES.get(self.types.get(vi.name))
+            if dtype is None:
+                raise ImportError_(f"{self.path}: input '{vi.name}' is not float32 or int64: "
+                                   "Workbench inputs are one of those")
+            if not dims:
+                raise ImportError_(f"{self.path}: input '{vi.name}' has no batch dimension")
+            rest = []
+            for k, d in enumerate(dims[1:], 1):
+                if d is None or (isinstance(d, str) and not d.isidentifier()):
+                    raise ImportError_(f"{self.path}: input '{vi.name}' has an unknown size at "
+                                       f"axis {k}")
+                rest.append(str(d))
+            name = identifier(vi.name)
+            node = self.graph.add_node("Input", self.graph.unique_title(name), {
+                "name": name, "shape": ",".join(rest), "dtype": dtype})
+            self.where[vi.name] = (node.id, "out")
+            self.input_names[name] = vi.name
+
+    def _outputs(self) -> None:
+        for name in self.outputs:
+            if name in self.missing:
+                continue
+            if name not in self.where:
+                raise ImportError_(f"{self.path}: output '{name}' is "
+                                   + ("a constant" if self.fold.known(name) else
+                                      "not computed from the inputs") + ": nothing to import")
+            out = self.graph.add_node("Output", self.graph.unique_title(identifier(name)),
+                                      {"name": identifier(name)})
+            src = self.where[name]
+            self.graph.connect(src[0], src[1], out.id, "in")
+
+    def batch_sizes(self) -> tuple[int, ...]:
+        return (self.fixed_batch,) if self.fixed_batch else (2, 3)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def src(self, name: str) -> tuple[str, str]:
+        if name in self.where:
+            return self.where[name]
+        if name in self.views or name in self.time_major:
+            raise Unmapped(f"reads '{name}' in the time-major layout of a recurrent layer")
+        if self.fold.known(name):
+            raise Unmapped(f"a constant '{name}' where a computed tensor is expected")
+        raise Unmapped(f"its input '{name}' is not available")
+
+    def runtime(self, name: str) -> bool:
+        return name in self.where
+
+    def const(self, name: str, what: str = "") -> np.ndarray:
+        if name in self.fold.consts:
+            return self.fold.consts[name]
+        raise Unmapped(f"its {what or 'input'} '{name}' is not a constant")
+
+    def dims(self, name: str) -> tuple | None:
+        """ONNX shape inference's dims of `name`; where it gave up (a Reshape to a computed
+        shape), the shape Workbench's own analysis gives the node that computes it."""
+        d = self.shapes.get(name)
+        if (d is None or None in d) and name in self.where:
+            from workbench.core.analysis import analyse
+            nid, port = self.where[name]
+            t = analyse(self.graph).outputs.get(nid, {}).get(port)
+            if t is not None and all(isinstance(x, int) for x in t.shape[1:]):
+                d = self.shapes[name] = tuple(t.shape)
+        return d
+
+    def sample(self, name: str) -> tuple | None:
+        """The per-sample shape (no batch) when every dim is known, else None."""
+        d = self.dims(name)
+        if not d or any(not isinstance(x, int) for x in d[1:]):
+            return None
+        return tuple(d[1:])
+
+    def rank(self, name: str) -> int:
+        d = self.dims(name)
+        if d is None:
+            raise Unmapped(f"the rank of '{name}' is unknown")
+        return len(d)
+
+    def add(self, onnx_node, type: str, params: dict, srcs: list, weights: dict | None = None,
+            out: str | None = None) -> str:
+        spec = catalog.find(type)
+        try:
+            node = self.graph.add_node(type, self.graph.unique_title(title_of(onnx_node, type.lower())),
+                                       params)
+        except GraphError as exc:
+            raise Unmapped(str(exc)) from None
+        for port, s in zip(spec.inputs, srcs):
+            src = s if isinstance(s, tuple) else self.src(s)
+            self.graph.connect(src[0], src[1], node.id, port.name)
+        for key, value in (weights or {}).items():
+            self.tensors[f"{node.id}.{key}"] = value if isinstance(value, torch.Tensor) else _f32(value)
+        self.where[out or onnx_node.output[0]] = (node.id, "out")
+        return node.id
+
+    def only_consumer(self, name: str) -> int | None:
+        users = self.consumers.get(name, [])
+        if len(users) == 1 and name not in self.outputs:
+            return users[0]
+        return None
+
+    def alias(self, node) -> None:
+        self.where[node.output[0]] = self.src(node.input[0])
+
+    # -- pass-through -------------------------------------------------------------------------
+    def op_Identity(self, node):
+        self.alias(node)
+
+    def op_Dropout(self, node):
+        if len(node.output) > 1 and node.output[1] and node.output[1] in self.consumers:
+            raise Unmapped("its mask output is used")
+        if len(node.input) > 2 and node.input[2]:
+            if not (node.input[2] in self.fold.consts and not self.fold.consts[node.input[2]]):
+                raise Unmapped("training_mode is not a constant false")
+        self.alias(node)
+
+    # -- activations --------------------------------------------------------------------------
+    def _act(self, node, type, params=None):
+        if self.types.get(node.input[0], 1) != onnx.TensorProto.FLOAT:
+            raise Unmapped("its input is not float32")
+        self.add(node, type, params or {}, [node.input[0]])
+
+    def op_Relu(self, node):
+        self._act(node, "ReLU")
+
+    def op_Sigmoid(self, node):
+        self._act(node, "Sigmoid")
+
+    def op_Tanh(self, node):
+        self._act(node, "Tanh")
+
+    def op_LeakyRelu(self, node):
+        self._act(node, "LeakyReLU", {"negative_slope": float(attrs(node).get("alpha", 0.01))})
+
+    def op_Elu(self, node):
+        self._act(node, "ELU", {"alpha": float(attrs(node).get("alpha", 1.0))})
+
+    def op_Gelu(self, node):
+        self._act(node, "GELU", {"approximate": attrs(node).get("approximate", "none")})
+
+    def _softmax(self, node, type):
+        rank = self.rank(node.input[0])
+        axis = attrs(node).get("axis", -1 if self.opset >= 13 else 1) % rank
+        if axis == 0:
+            raise Unmapped("it normalises over the batch")
+        if self.opset < 13 and axis != rank - 1:
+            raise Unmapped(f"opset {self.opset} flattens the axes from {axis} on")
+        self._act(node, type, {"dim": axis - rank})
+
+    def op_Softmax(self, node):
+        self._softmax(node, "Softmax")
+
+    def op_LogSoftmax(self, node):
+        self._softmax(node, "LogSoftmax")
+
+    def _emit_fused(self, node, fused):
+        kind, x = fused
+        self.add(node, "GELU", {"approximate": "none"}, [x])
+
+    # -- dense --------------------------------------------------------------------------------
+    def op_Gemm(self, node):
+        a = attrs(node)
+        if a.get("transA", 0):
+            raise Unmapped("transA is set")
+        if self.rank(node.input[0]) != 2:
+            raise Unmapped("its input is not 2-D")
+        b = self.const(node.input[1], "weight B").astype(np.float32)
+        weight = (b if a.get("transB", 0) else b.T) * np.float32(a.get("alpha", 1.0))
+        out = weight.shape[0]
+        w = {"weight": weight}
+        if len(node.input) > 2 and node.input[2]:
+            c = self.const(node.input[2], "bias C").astype(np.float32) * np.float32(a.get("beta", 1.0))
+            try:
+                w["bias"] = np.broadcast_to(c.reshape(-1) if c.ndim == 2 and c.shape[0] == 1 else c, (out,)).copy()
+            except ValueError:
+                raise Unmapped(f"its bias C of shape {c.shape} is not one value per output") from None
+        self.add(node, "Linear", {"out_features": int(out), "bias": "bias" in w}, [node.input[0]], w)
+
+    def op_MatMul(self, node):
+        x, b_name = node.input[0], node.input[1]
+        if b_name not in self.fold.consts or not self.runtime(x):
+            raise Unmapped("its weight is not a constant matrix")
+        b = self.fold.consts[b_name].astype(np.float32)
+        if b.ndim != 2 or self.rank(x) not in (2, 3):
+            raise Unmapped("it is not a (batch[, steps], features) × constant matrix product")
+        w = {"weight": b.T.copy()}
+        out = node.output[0]
+        user = self.only_consumer(out)
+        if user is not None and self.nodes[user].op_type == "Add":
+            add = self.nodes[user]
+            other = add.input[1] if add.input[0] == out else add.input[0]
+            if other in self.fold.consts:
+                c = self.fold.consts[other].astype(np.float32)
+                if c.size == b.shape[1] and c.shape[-1] == b.shape[1]:
+                    w["bias"] = c.reshape(-1).copy()
+                    self.done.add(user)
+                    out = add.output[0]
+        self.add(node, "Linear", {"out_features": int(b.shape[1]), "bias": "bias" in w}, [x], w, out=out)
+
+    # -- convolution and pooling --------------------------------------------------------------
+    def _window(self, node, rank: int, kernel=None):
+        """(kernel, stride, padding, dilation) as single ints, or Unmapped."""
+        a = attrs(node)
+        n = rank - 2
+        k = list(a.get("kernel_shape") or kernel or [])
+        strides = list(a.get("strides") or [1] * n)
+        dil = list(a.get("dilations") or [1] * n)
+        pads = list(a.get("pads") or [0] * (2 * n))
+        auto = a.get("auto_pad", "NOTSET")
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            if any(s != 1 for s in strides) or any((d * (kk - 1)) % 2 for d, kk in zip(dil, k)):
+                raise Unmapped(f"auto_pad {auto} pads unevenly here")
+            pads = [d * (kk - 1) // 2 for d, kk in zip(dil, k)] * 2
+        elif auto == "VALID":
+            pads = [0] * (2 * n)
+        if pads[:n] != pads[n:]:
+            raise Unmapped(f"its padding {pads} is not the same on both sides")
+        return (_one(k, "kernel size"), _one(strides, "stride"), _one(pads[:n], "padding"),
+                _one(dil, "dilation"))
+
+    def op_Conv(self, node):
+        x = node.input[0]
+        w = self.const(node.input[1], "weight").astype(np.float32)
+        rank = w.ndim
+        if rank not in (3, 4) or self.rank(x) != rank:
+            raise Unmapped(f"{rank - 2}-D convolutions have no Workbench node")
+        k, s, p, d = self._window(node, rank, w.shape[2:])
+        group = int(attrs(node).get("group", 1))
+        weights = {"weight": w}
+        if len(node.input) > 2 and node.input[2]:
+            weights["bias"] = self.const(node.input[2], "bias").astype(np.float32)
+        params = {"out_channels": int(w.shape[0]), "kernel_size": k, "stride": s, "padding": p,
+                  "dilation": d, "bias": "bias" in weights}
+        if group != 1:
+            if "groups" not in catalog.find("Conv2d").defaults():
+                raise Unmapped("grouped convolutions have no Workbench node yet")
+            params["groups"] = group
+        self.add(node, f"Conv{rank - 2}d", params, [x], weights)
+
+    def _pool(self, node, kind: str):
+        x = node.input[0]
+        rank = self.rank(x)
+        if rank not in (3, 4):
+            raise Unmapped(f"{rank - 2}-D pooling has no Workbench node")
+        a = attrs(node)
+        if len(node.output) > 1 and node.output[1] in self.consumers:
+            raise Unmapped("its indices output is used")
+        if a.get("storage_order", 0):
+            raise Unmapped("storage_order is set")
+        k, s, p, d = self._window(node, rank)
+        if d != 1:
+            raise Unmapped("dilated pooling has no Workbench node")
+        if a.get("ceil_mode", 0):
+            out = self.dims(node.output[0])
+            floor = tuple((n + 2 * p - k) // s + 1 for n in (self.dims(x) or ())[2:])
+            if out is None or tuple(out[2:]) != floor:
+                raise Unmapped("ceil_mode rounds its output size up")
+        if kind == "Avg" and p and not a.get("count_include_pad", 0):
+            raise Unmapped("it averages without the padding (count_include_pad=0) where "
+                           "AvgPool counts it")
+        if 2 * p > k:
+            raise Unmapped(f"padding {p} is more than half the kernel {k}")
+        self.add(node, f"{kind}Pool{rank - 2}d", {"kernel_size": k, "stride": s, "padding": p}, [x])
+
+    def op_MaxPool(self, node):
+        self._pool(node, "Max")
+
+    def op_AveragePool(self, node):
+        self._pool(node, "Avg")
+
+    def op_GlobalAveragePool(self, node):
+        rank = self.rank(node.input[0])
+        if rank not in (3, 4):
+            raise Unmapped(f"{rank - 2}-D pooling has no Workbench node")
+        self.add(node, f"AdaptiveAvgPool{rank - 2}d", {"output_size": 1}, [node.input[0]])
+
+    def _reduce(self, node, mode: str):
+        x = node.input[0]
+        rank = self.rank(x)
+        a = attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "axes").reshape(-1).tolist()
+        if not axes:
+            raise Unmapped("it reduces over every axis, the batch too")
+        axes = sorted(int(v) % rank for v in axes)
+        keep = bool(a.get("keepdims", 1))
+        if mode == "mean" and rank in (3, 4) and axes == list(range(2, rank)):
+            nid = self.add(node, f"AdaptiveAvgPool{rank - 2}d", {"output_size": 1}, [x])
+            if not keep:
+                self.add(node, "Flatten", {}, [(nid, "out")])
+            return
+        if rank == 3 and axes == [1] and not keep:
+            self.add(node, "GlobalPool", {"mode": mode}, [x])
+            return
+        raise Unmapped(f"a reduction over axes {axes} has no Workbench node")
+
+    def op_ReduceMean(self, node):
+        self._reduce(node, "mean")
+
+    def op_ReduceMax(self, node):
+        self._reduce(node, "max")
+
+    def op_LRN(self, node):
+        if catalog.find("LRN") is None:
+            raise Unmapped("no Workbench node for LRN yet")
+        a = attrs(node)
+        self.add(node, "LRN", {"size": int(a["size"]), "alpha": float(a.get("alpha", 1e-4)),
+                               "beta": float(a.get("beta", 0.75)), "k": float(a.get("bias", 1.0))},
+                 [node.input[0]])
+
+    def op_BatchNormalization(self, node):
+        a = attrs(node)
+        if a.get("training_mode", 0) or any(o in self.consumers for o in node.output[1:] if o):
+            raise Unmapped("it is in training mode")
+        x = node.input[0]
+        rank = self.rank(x)
+        if rank not in (2, 3, 4):
+            raise Unmapped(f"a {rank}-D batch norm has no Workbench node")
+        scale, bias, mean, var = (self.const(n, "statistics").astype(np.float32) for n in node.input[1:5])
+        momentum = 1.0 - float(a.get("momentum", 0.9))
+        self.add(node, "BatchNorm2d" if rank == 4 else "BatchNorm1d",
+                 {"eps": float(a.get("epsilon", 1e-5)), "momentum": min(max(momentum, 0.0), 1.0)},
+                 [x], {"weight": scale, "bias": bias, "running_mean": mean, "running_var": var,
+                       "num_batches_tracked": torch.tensor(0, dtype=torch.int64)})
+
+    # -- reshaping ----------------------------------------------------------------------------
+    def _reshape_to(self, node, out_sample, x=None):
+        x = x or node.input[0]
+        have = self.sample(x)
+        if have is not None and tuple(out_sample) == have:
+            self.where[node.output[0]] = self.src(x)
+            return
+        if not out_sample:
+            raise Unmapped("its output has one value per sample (Reshape keeps at least one dim)")
+        if len(out_sample) == 1 and have is not None and int(np.prod(have)) == out_sample[0]:
+            self.add(node, "Flatten", {}, [x])
+            return
+        self.add(node, "Reshape", {"shape": ",".join(str(d) for d in out_sample)}, [x])
+
+    def op_Flatten(self, node):
+        axis = attrs(node).get("axis", 1) % max(self.rank(node.input[0]), 1)
+        if axis == 1:
+            self.add(node, "Flatten", {}, [node.input[0]])
+            return
+        out = self.sample(node.output[0])
+        if axis == 0 or out is None:
+            raise Unmapped(f"Flatten at axis {axis} mixes the batch")
+        self._reshape_to(node, out)
+
+    def op_Reshape(self, node):
+        x, shape_name = node.input[0], node.input[1]
+        if x in self.views:
+            return self._lstm_view_reshape(node)
+        target = self.fold.dims(shape_name)
+        if target is None:
+            raise Unmapped("its target shape is not known before the model runs")
+        have = self.sample(x)
+        if have is None:
+            raise Unmapped("its input shape is not fully known")
+        allowzero = attrs(node).get("allowzero", 0)
+        first, rest = target[0], list(target[1:])
+        if not allowzero:
+            rest = [have[i] if v == 0 and i < len(have) else v for i, v in enumerate(rest)]
+        total = int(np.prod(have)) if have else 1
+        if first == "batch" or first == self.fixed_batch or (first == 0 and not allowzero):
+            pass
+        elif first == -1 and all(isinstance(v, int) and v > 0 for v in rest) and int(np.prod(rest or [1])) == total:
+            pass
+        else:
+            raise Unmapped(f"its target {target} does not keep the batch dimension")
+        if any(not isinstance(v, int) for v in rest):
+            raise Unmapped(f"its target {target} mixes the batch into other dimensions")
+        if rest.count(-1) == 1:
+            known = int(np.prod([v for v in rest if v != -1] or [1]))
+            if known == 0 or total % known:
+                raise Unmapped(f"its target {target} does not fit {have}")
+            rest[rest.index(-1)] = total // known
+        if any(v <= 0 for v in rest) or int(np.prod(rest or [1])) != total:
+            raise Unmapped(f"its target {target} does not fit {have}")
+        self._reshape_to(node, rest)
+
+    def _squeeze(self, node):
+        x = node.input[0]
+        if x in self.views:
+            return self._lstm_view_squeeze(node)
+        axes = attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "axes").reshape(-1).tolist()
+        rank_out = self.rank(node.output[0])
+        rank = rank_out if node.op_type == "Unsqueeze" else self.rank(x)
+        if axes is None or any(int(v) % rank == 0 for v in axes):
+            raise Unmapped("it changes the batch dimension")
+        out = self.sample(node.output[0])
+        if out is None:
+            raise Unmapped("its output shape is not fully known")
+        self._reshape_to(node, out)
+
+    op_Squeeze = op_Unsqueeze = _squeeze
+
+    def op_Transpose(self, node):
+        x = node.input[0]
+        rank = self.rank(x)
+        perm = list(attrs(node).get("perm", list(range(rank))[::-1]))
+        if x in self.views:
+            return self._lstm_view_transpose(node, perm)
+        if perm == [1, 0, 2] and self.runtime(x) and self.consumers.get(node.output[0]) and all(
+                self.nodes[k].op_type in _RECURRENT and self.nodes[k].input[0] == node.output[0]
+                for k in self.consumers[node.output[0]]):
+            self.time_major[node.output[0]] = self.src(x)
+            return
+        if perm[0] != 0:
+            raise Unmapped(f"permutation {perm} moves the batch dimension")
+        moved = [i for i, p in enumerate(perm) if p != i]
+        if not moved:
+            self.alias(node)
+        elif len(moved) == 2:
+            self.add(node, "Transpose", {"dim0": moved[0], "dim1": moved[1]}, [x])
+        else:
+            raise Unmapped(f"permutation {perm} swaps more than two dimensions")
+
+    # -- merges -------------------------------------------------------------------------------
+    def _merge(self, node, type: str):
+        names = [n for n in node.input if n]
+        if len(names) == 1:
+            return self.alias(node)
+        if not all(self.runtime(n) for n in names):
+            raise Unmapped("one of its inputs is a constant (a broadcast, not a merge)")
+        shapes = {self.dims(n) for n in names}
+        if len(shapes) != 1 or None in shapes:
+            raise Unmapped("its inputs have different shapes (a broadcast)")
+        ports = len(catalog.find(type).inputs)
+        first, rest = names[0], names[1:]
+        src = self.src(first)
+        while rest:
+            chunk, rest = rest[:ports - 1], rest[ports - 1:]
+            nid = self.add(node, type, {}, [src, *chunk])
+            src = (nid, "out")
+
+    def op_Add(self, node):
+        self._merge(node, "Add")
+
+    def op_Sum(self, node):
+        self._merge(node, "Add")
+
+    def op_Mul(self, node):
+        self._merge(node, "Multiply")
+
+    def op_Concat(self, node):
+        names = [n for n in node.input if n]
+        if not all(self.runtime(n) for n in names):
+            raise Unmapped("one of its inputs is a constant")
+        rank = self.rank(names[0])
+        axis = attrs(node).get("axis", 1) % rank
+        if axis == 0:
+            raise Unmapped("it joins along the batch dimension")
+        if len(names) > len(catalog.find("Concat").inputs):
+            raise Unmapped(f"it joins {len(names)} tensors")
+        self.add(node, "Concat", {"dim": axis - rank}, names)
+
+    # -- embedding and gather -----------------------------------------------------------------
+    def op_Gather(self, node):
+        data, idx = node.input[0], node.input[1]
+        axis = attrs(node).get("axis", 0)
+        if data in self.views:
+            raise Unmapped("it reads a recurrent layer's state")
+        if data in self.fold.consts and self.runtime(idx) and axis == 0:
+            w = self.fold.consts[data]
+            if w.ndim == 2 and self.types.get(idx) == onnx.TensorProto.INT64:
+                self.add(node, "Embedding", {"embedding_dim": int(w.shape[1]),
+                                             "num_embeddings": int(w.shape[0])}, [idx],
+                         {"weight": w.astype(np.float32)})
+                return
+        if data in self.lstm_all and idx in self.fold.consts and axis == 1:
+            nid = self.lstm_all[data]
+            lstm = self.graph.nodes[nid]
+            steps = (self.dims(data) or (0, 0))[1]
+            i = int(np.asarray(self.fold.consts[idx]).reshape(-1)[0]) if self.fold.consts[idx].size == 1 else None
+            if (self.fold.consts[idx].ndim == 0 and i is not None and (i == -1 or i == steps - 1)
+                    and not lstm.params["bidirectional"] and self.only_consumer(data) is not None):
+                self.graph.set_param(nid, "return", "last")
+                self.where[node.output[0]] = (nid, "out")
+                return
+        raise Unmapped("a Gather that is not an embedding lookup")
+
+    # -- recurrent ----------------------------------------------------------------------------
+    def op_LSTM(self, node):
+        self._recurrent(node, "LSTM", [0, 2, 3, 1], ("Sigmoid", "Tanh", "Tanh"))
+
+    def op_GRU(self, node):
+        if not attrs(node).get("linear_before_reset", 0):
+            raise Unmapped("linear_before_reset=0 is not how torch's GRU computes")
+        self._recurrent(node, "GRU", [1, 0, 2], ("Sigmoid", "Tanh"))
+
+    def op_RNN(self, node):
+        self._recurrent(node, "RNN", [0], ("Tanh",))
+
+    def _recurrent(self, node, type: str, order: list[int], acts: tuple):
+        a = attrs(node)
+        direction = a.get("direction", "forward")
+        if direction not in ("forward", "bidirectional"):
+            raise Unmapped(f"direction {direction}")
+        dirs = 2 if direction == "bidirectional" else 1
+        if a.get("layout", 0) or a.get("clip") is not None or a.get("input_forget", 0):
+            raise Unmapped("layout, clip or input_forget is set")
+        if list(a.get("activations") or acts * dirs) != list(acts * dirs):
+            raise Unmapped(f"activations {a.get('activations')}")
+        ins = list(node.input) + [""] * 8
+        x = ins[0]
+        if x not in self.time_major:
+            raise Unmapped("its input is not a batch-first tensor transposed to time-major")
+        hidden = int(a["hidden_size"])
+        W, R = self.const(ins[1], "W"), self.const(ins[2], "R")
+        B = self.const(ins[3], "B") if ins[3] else np.zeros((dirs, 2 * W.shape[1]), np.float32)
+        if ins[4]:
+            lens = self.fold.consts.get(ins[4])
+            steps = (self.dims(x) or (None,))[0]
+            if lens is None or not isinstance(steps, int) or np.any(lens != steps):
+                raise Unmapped("sequence_lens varies")
+        for init in (ins[5], ins[6] if type == "LSTM" else "", ins[7] if type == "LSTM" else ""):
+            if init and not self.fold.zeros(init):
+                raise Unmapped("it starts from a given (non-zero) state or has peepholes")
+        gates = len(order)
+
+        def torch_order(m):
+            blocks = np.split(np.asarray(m, np.float32), gates, axis=0)
+            return np.concatenate([blocks[i] for i in order], axis=0)
+        weights = {}
+        for d in range(dirs):
+            sfx = "_l0" + ("_reverse" if d else "")
+            weights[f"rnn.weight_ih{sfx}"] = torch_order(W[d])
+            weights[f"rnn.weight_hh{sfx}"] = torch_order(R[d])
+            weights[f"rnn.bias_ih{sfx}"] = torch_order(B[d][: gates * hidden])
+            weights[f"rnn.bias_hh{sfx}"] = torch_order(B[d][gates * hidden:])
+        outs = list(node.output) + ["", "", ""]
+        y_used = outs[0] in self.consumers or outs[0] in self.outputs
+        h_used = outs[1] and (outs[1] in self.consumers or outs[1] in self.outputs)
+        if (outs[2] and outs[2] in self.consumers) or (h_used and (y_used or dirs == 2)):
+            raise Unmapped("its final cell or hidden state is read besides its outputs")
+        last = bool(h_used)
+        params = {"hidden_size": hidden, "bidirectional": dirs == 2, "return": "last" if last else "all"}
+        nid = self.add(node, type, params, [self.time_major[x]], weights, out="\0" + node.name)
+        if last:
+            self.views[outs[1]] = ("Yh", nid, dirs, hidden)
+        else:
+            self.views[outs[0]] = ("Y", nid, dirs, hidden)
+
+    def _real(self, node, view):
+        nid = view[1]
+        self.where[node.output[0]] = (nid, "out")
+        if self.graph.nodes[nid].params["return"] == "all":
+            self.lstm_all[node.output[0]] = nid
+
+    def _lstm_view_transpose(self, node, perm):
+        view = self.views[node.input[0]]
+        if view[0] == "Y" and perm == [0, 2, 1, 3]:
+            self.views[node.output[0]] = ("TBDH", *view[1:])
+        elif view[0] == "TBH" and perm == [1, 0, 2]:
+            self._real(node, view)
+        elif view[0] == "Y" and perm == [2, 0, 1, 3] and view[2] == 1:
+            self.views[node.output[0]] = ("BTDH", *view[1:])
+        else:
+            raise Unmapped(f"permutation {perm} of a recurrent layer's output")
+
+    def _lstm_view_squeeze(self, node):
+        view = self.views[node.input[0]]
+        axes = attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1], "axes").reshape(-1).tolist()
+        if node.op_type == "Squeeze" and view[2] == 1:
+            if view[0] == "Y" and list(axes or []) == [1]:
+                self.views[node.output[0]] = ("TBH", *view[1:])
+                return
+            if view[0] == "Yh" and list(axes or []) == [0]:
+                return self._real(node, view)
+            if view[0] == "BTDH" and list(axes or []) in ([2], [-2]):
+                return self._real(node, view)
+        raise Unmapped("an unexpected reshaping of a recurrent layer's output")
+
+    def _lstm_view_reshape(self, node):
+        view = self.views[node.input[0]]
+        target = self.fold.dims(node.input[1])
+        dh = view[2] * view[3]
+        if view[0] == "TBDH" and target and len(target) == 3 and target[1] in ("batch", 0) \
+                and target[2] in (dh, -1) and target[0] not in ("batch",):
+            self.views[node.output[0]] = ("TBH", *view[1:])
+            return
+        raise Unmapped("an unexpected reshaping of a recurrent layer's output")
+
+
+# -- fusions ------------------------------------------------------------------------------------
+
+def _scalar(m: Mapper, name: str) -> float | None:
+    v = m.fold.consts.get(name)
+    return float(np.asarray(v).reshape(-1)[0]) if v is not None and v.size == 1 else None
+
+
+def _other(node, name: str) -> str:
+    return node.input[1] if node.input[0] == name else node.input[0]
+
+
+def _fuse_gelu(m: Mapper) -> None:
+    """x · 0.5 · (1 + erf(x / √2)) — how opsets before 20 write GELU — becomes one GELU."""
+    producer = {o: k for k, n in enumerate(m.nodes) for o in n.output}
+
+    def near(v, want):
+        return v is not None and math.isclose(v, want, rel_tol=1e-4)
+
+    for e, erf in enumerate(m.nodes):
+        if erf.op_type != "Erf":
+            continue
+        p = producer.get(erf.input[0])
+        if p is None or m.only_consumer(erf.input[0]) is None:
+            continue
+        pre = m.nodes[p]
+        if pre.op_type == "Div" and near(_scalar(m, pre.input[1]), math.sqrt(2)):
+            x = pre.input[0]
+        elif pre.op_type == "Mul" and near(_scalar(m, _other(pre, pre.input[0])), 1 / math.sqrt(2)):
+            x = pre.input[0] if pre.input[1] in m.fold.consts else pre.input[1]
+        else:
+            continue
+        a = m.only_consumer(erf.output[0])
+        if a is None or m.nodes[a].op_type != "Add" or not near(
+                _scalar(m, _other(m.nodes[a], erf.output[0])), 1.0):
+            continue
+        m1 = m.only_consumer(m.nodes[a].output[0])
+        if m1 is None or m.nodes[m1].op_type != "Mul":
+            continue
+        mul1 = m.nodes[m1]
+        o = _other(mul1, m.nodes[a].output[0])
+        chain = [p, e, a, m1]
+        if near(_scalar(m, o), 0.5) or o == x:
+            m2 = m.only_consumer(mul1.output[0])
+            if m2 is None or m.nodes[m2].op_type != "Mul":
+                continue
+            o2 = _other(m.nodes[m2], mul1.output[0])
+            if not ((o == x and near(_scalar(m, o2), 0.5)) or (o != x and o2 == x)):
+                continue
+            chain.append(m2)
+        else:
+            h = producer.get(o)
+            if h is None or m.nodes[h].op_type != "Mul" or m.only_consumer(o) is None:
+                continue
+            hn = m.nodes[h]
+            if not (x in hn.input and near(_scalar(m, _other(hn, x)), 0.5)):
+                continue
+            chain.insert(0, h)
+        last = chain[-1]
+        m.done.update(k for k in chain if k != last)
+        m.fused[last] = ("gelu", x)
