@@ -196,3 +196,36 @@ def test_an_op_without_a_node_arrives_as_an_opaque_node(window, qtbot, tmp_path,
     item = window.scene.nodes[opaque[0].id]
     assert item.opaque and "pixel_shuffle" in item.param_summary
     assert window.statusBar().currentMessage().startswith("imported 'shuffle': 6 nodes, 1 opaque")
+
+
+def tiny_onnx(path) -> None:
+    """Gemm + Relu, written with onnx.helper (no exporter: quick)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.random.RandomState(0).randn(3, 4).astype("float32"), "W")
+    b = numpy_helper.from_array(np.full(3, 0.5, dtype="float32"), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1, name="fc"),
+         helper.make_node("Relu", ["h"], ["y"], name="act")], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_an_onnx_file_needs_no_shape_and_opens(window, qtbot, tmp_path):
+    tiny_onnx(tmp_path / "tiny.onnx")
+    dialog = open_dialog(window, tmp_path)
+    dialog.model.setText(str(tmp_path / "tiny.onnx"))
+    dialog.shape.setText("junk")               # off for ONNX: never read
+    assert not dialog.shape.isEnabled() and not dialog.class_name.isEnabled()
+    assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=30000)
+    lines = dialog.report.toPlainText().splitlines()
+    assert lines[1] == "4 nodes · 0 opaque · 15 parameters"
+    assert lines[2].endswith(": matches the source model")
+    assert window.document.path == tmp_path / "tiny.wbproj"
+    assert [(n.title, n.type) for n in window.graph.nodes.values()] == [
+        ("x", "Input"), ("fc", "Linear"), ("act", "ReLU"), ("y", "Output")]

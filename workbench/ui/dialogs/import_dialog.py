@@ -87,8 +87,7 @@ def summary(info: dict) -> str:
               for title, op, reason in info.get("opaque_nodes", [])]
     said = f"{info['nodes']} nodes, {info['opaque']} opaque"
     lines += [f"• {line}" for line in info.get("report", [])   # not the figures once more
-              if line != said and not line.startswith(("matches the source",
-                                                        "does not match the source"))]
+              if line != said and not line.startswith(("matches ", "does not match "))]
     return "\n".join(lines)
 
 
