@@ -120,3 +120,19 @@ def test_frozen_node_is_marked_and_saved_as_not_trainable(make_window, tmp_path)
     nodes = {n["title"]: n for n in doc["graph"]["nodes"]}
     assert nodes["fc1"]["trainable"] is False
     assert all("trainable" not in n for t, n in nodes.items() if t != "fc1")
+
+
+def test_trainable_box_appears_once_the_weights_are_known(window, qtbot):
+    from PySide6.QtCore import QPointF
+
+    from workbench.core.graph import Edge
+    from workbench.ui.editor import commands
+    win = window
+    x = win.scene.add_node("Input", QPointF(0, 0))
+    fc = win.scene.add_node("Linear", QPointF(400, 0))
+    win.scene.select_nodes([fc])
+    assert "__trainable__" not in win.inspector.fields   # unconnected: no weights counted yet
+    port = win.graph.nodes[fc].spec.inputs[0].name
+    win.document.push(commands.Connect(win.graph, Edge(x, "out", fc, port)))
+    qtbot.waitUntil(lambda: "__trainable__" in win.inspector.fields, timeout=3000)
+    assert win.inspector.fields["__trainable__"].isChecked()
