@@ -130,3 +130,24 @@ def test_wrong_input_shape_names_the_module(spec, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {spec}: Net fails on an input of shape (2, 3, 8, 8) (float32): ")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def _exports_from_project() -> bool:
+    from workbench.export import api
+    return hasattr(api, "export_project")
+
+
+@pytest.mark.skipif(not _exports_from_project(), reason="needs WEIGHTS' export without --run")
+def test_an_imported_project_exports_to_onnx_without_a_run(spec, tmp_path, capsys):
+    import onnxruntime
+    out = tmp_path / "net.wbproj"
+    assert main(["import", spec, "-o", str(out), "--input-shape", "1,8,8"]) == 0
+    onnx_path = tmp_path / "net.onnx"
+    assert main(["export", str(out), "--format", "onnx", "-o", str(onnx_path)]) == 0
+    capsys.readouterr()
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 1, 8, 8)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        want = _source()(x)
+    assert float((torch.from_numpy(got) - want).abs().max() / want.abs().max()) <= 1e-4
