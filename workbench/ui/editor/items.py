@@ -22,6 +22,7 @@ PORT_R = 6.0
 GRID = 20.0
 OPAQUE = "Opaque"            # the imported node that runs what the catalog cannot express
 OPAQUE_HEADER = "#6e7178"
+FROZEN_GREY = "#60646c"
 
 _fonts: dict[str, QFont] = {}
 
@@ -279,7 +280,7 @@ class NodeItem(QGraphicsItem):
         """The category colour; a frozen node's muted towards grey, so it reads as fixed."""
         if not self.frozen:
             return self.colour
-        grey = QColor(theme.canvas().node_subtle)
+        grey = QColor(FROZEN_GREY)   # the same in both themes: white text stays readable
         c = self.colour
         return QColor((c.red() + 2 * grey.red()) // 3, (c.green() + 2 * grey.green()) // 3,
                       (c.blue() + 2 * grey.blue()) // 3)
