@@ -229,3 +229,18 @@ def test_an_onnx_file_needs_no_shape_and_opens(window, qtbot, tmp_path):
     assert window.document.path == tmp_path / "tiny.wbproj"
     assert [(n.title, n.type) for n in window.graph.nodes.values()] == [
         ("x", "Input"), ("fc", "Linear"), ("act", "ReLU"), ("y", "Output")]
+
+
+def test_dropping_a_model_file_opens_the_dialog_with_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    model = tmp_path / "zoo.onnx"
+    model.write_bytes(b"")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(model))])
+    window.view.dropEvent(QDropEvent(QPoint(50, 50), Qt.CopyAction, mime, Qt.LeftButton,
+                                     Qt.NoModifier))
+    dialog = window.import_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.model.text() == str(model) and dialog.dest.text() == str(tmp_path / "zoo.wbproj")
+    assert dialog.task is None                      # nothing runs until Import is pressed

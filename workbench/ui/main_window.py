@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.nodeDropped.connect(self.add_node_at)
         self.view.fileDropped.connect(self.open_file)
+        self.view.modelDropped.connect(self.import_model)
         self.view.contextMenuAt.connect(self._context_menu)
         self.view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
         self.palette.addRequested.connect(self.add_node_at_centre)
@@ -571,12 +572,15 @@ class MainWindow(QMainWindow):
         self.show_message(f"opened {path}")
         return True
 
-    def import_model(self):
-        """File › Import Model…: the dialog (one per window, kept with its last report)."""
+    def import_model(self, model: str | None = None):
+        """File › Import Model…: the dialog (one per window, kept with its last report);
+        `model`: a dropped model file, filled in."""
         from workbench.ui.dialogs.import_dialog import ImportDialog
         if self.import_dialog is None:
             self.import_dialog = ImportDialog(self.threads, self._start_dir(), self)
             self.import_dialog.imported.connect(self._open_imported)
+        if isinstance(model, str) and model:
+            self.import_dialog.model.setText(model)
         self.import_dialog.show()
         self.import_dialog.raise_()
         return self.import_dialog
