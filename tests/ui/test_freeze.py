@@ -30,6 +30,9 @@ def test_trainable_box_freezes_a_selection_in_one_undo_step(make_window, qtbot):
     assert box.isChecked()
     box.click()
     assert frozen(win) == ["fc1", "fc2"]
+    qtbot.waitUntil(lambda: "of them frozen" in win.inspector.shapes.text(), timeout=2000)
+    assert win.inspector.shapes.text() == ("<b>Parameters</b>: 4,480 in the selection, 4,480 "
+                                           "of them frozen")
     stack = win.document.undo_stack
     assert stack.count() == 1 and stack.text(0) == "Freeze 2 nodes"
     stack.undo()

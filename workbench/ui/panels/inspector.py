@@ -411,7 +411,10 @@ class Inspector(QWidget):
         if doc is None or len(self.node_ids) != 1 or self.node_ids[0] not in doc.graph.nodes:
             if len(self.node_ids) > 1 and doc is not None:
                 total = sum(doc.analysis.params.get(n, 0) for n in self.node_ids)
-                self.shapes.setText(f"<b>Parameters</b>: {total:,} in the selection")
+                frozen = sum(doc.analysis.params.get(n, 0) for n in self.node_ids
+                             if n in doc.graph.nodes and not doc.graph.nodes[n].trainable)
+                self.shapes.setText(f"<b>Parameters</b>: {total:,} in the selection"
+                                    + (f", {frozen:,} of them frozen" if frozen else ""))
             else:
                 self.shapes.setText("")
             return
@@ -425,7 +428,8 @@ class Inspector(QWidget):
         if len(rows) == 1:
             rows.append("<i>unknown until the inputs are connected and valid</i>")
         if nid in a.params:
-            rows.append(f"<b>Parameters</b>: {a.params[nid]:,}")
+            frozen = " · frozen" if not doc.graph.nodes[nid].trainable else ""
+            rows.append(f"<b>Parameters</b>: {a.params[nid]:,}{frozen}")
         problems = a.problems_of(nid)
         if problems:
             rows.append("<b>Problems</b>")
