@@ -6,6 +6,8 @@ small text when zoomed far out.
 """
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPen)
@@ -259,7 +261,9 @@ class NodeItem(QGraphicsItem):
             lines.append("unknown node type: is the plugin that provides it installed?")
         if self.frozen:
             lines.append("frozen: training leaves its weights as they are")
-        self.setToolTip("\n".join(line for line in lines if line))
+        # rich text, every line escaped: a title or an imported reason like "<b>x</b>" is
+        # shown as typed (Qt would guess plain text into markup otherwise)
+        self.setToolTip("<qt>" + "<br>".join(escape(line) for line in lines if line) + "</qt>")
 
     # -- model → item -----------------------------------------------------------------------
     def refresh(self, node: Node) -> None:
