@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout)
@@ -133,6 +133,7 @@ class ImportDialog(QDialog):
         form.addRow("Save as", dest_row)
         self.error = QLabel()
         self.error.setObjectName("error")
+        self.error.setTextFormat(Qt.PlainText)    # it quotes file names and the importer's text
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828; font-weight: bold")
         self.error.hide()
