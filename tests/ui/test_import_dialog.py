@@ -88,6 +88,8 @@ def test_a_failing_import_is_one_line(window, qtbot, tmp_path):
     text = dialog.error.text()
     assert text.startswith("import failed: ") and "gone.py" in text and "\n" not in text
     assert "Traceback" not in text and not (tmp_path / "gone.wbproj").exists()
+    from PySide6.QtCore import Qt
+    assert dialog.error.textFormat() == Qt.PlainText   # file names are never markup
     assert window.document.path is None           # nothing opened
     assert dialog.import_button.isEnabled()
 
