@@ -99,3 +99,11 @@ def test_bad_calls_are_refused_in_one_line():
     g, ein, *_ = onnx_graph()
     g.set_param(ein.id, "call", '{"node": "not base64!", "inputs": []}')
     assert analyse(g).problems_of(ein.id)[0].message.endswith(" its stored ONNX node does not parse")
+
+
+def test_half_precision_inputs_run_in_float32():
+    _, model = compiled_onnx_graph()
+    x = torch.randn(3, 8)
+    out = model.module.ein(x.to(torch.bfloat16))
+    assert out.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), x.to(torch.bfloat16).float().numpy() @ W, rtol=1e-4, atol=1e-4)

@@ -198,7 +198,9 @@ class OpaqueOnnxModule(nn.Module):
             self.register_buffer(name, torch.zeros(info["shape"], dtype=DTYPES[info["dtype"]]))
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        feed = [x.detach() for x in xs[: self.ports]] + [getattr(self, n) for n in self.names]
+        # Under autocast a port may arrive as float16/bfloat16: run the node in float32, as imported.
+        feed = [x.detach().float() if x.dtype in (torch.float16, torch.bfloat16) else x.detach()
+                for x in xs[: self.ports]] + [getattr(self, n) for n in self.names]
         return torch.ops.workbench.onnx_opaque(self.call, feed)
 
     def extra_repr(self) -> str:
