@@ -946,9 +946,11 @@ def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
             return (_inputs(shape, dtype, vocab, batch, seed),)
 
         recorder = _Recorder(gm)
+        sample = make_input(TRACE_BATCH, 7)
         try:
             with torch.no_grad():
-                recorder.run(*make_input(TRACE_BATCH, 7))
+                module(*sample)         # the module's own error for a wrong shape: plain, quick
+                recorder.run(*sample)
         except Exception as exc:                               # noqa: BLE001
             raise ImportError_(f"{where}: {type(module).__name__} fails on an input of shape "
                                f"{(TRACE_BATCH, *shape)} ({dtype}): {_short(exc)}") from None
