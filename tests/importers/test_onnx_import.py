@@ -419,3 +419,22 @@ def test_torch_flavoured_opaque_table(tmp_path):
     assert ops == ["torch.einsum", "torch.nn.functional.pad", "torch.clamp", "Tensor.permute",
                    "Tensor.select", "torch.sum"]
     assert result.max_diff <= 1e-4
+
+
+def test_lstm_with_a_named_sequence_length(tmp_path):
+    """A dynamic sequence axis stays a named size of the Input ("steps"); the exporter's
+    reshapes that read it from Shape(x) still fold."""
+    torch.manual_seed(6)
+    model = LSTMClassifier().eval()
+    path = tmp_path / "seq.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 6, 5),), str(path), dynamo=False, opset_version=14,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch", 1: "steps"}})
+    result = import_onnx(path)
+    assert types(result) == ["Input", "LSTM", "Linear", "Output"]
+    assert result.project.graph.by_title("x").params["shape"] == "steps,5"
+    assert result.max_diff <= 1e-4
+    ours, theirs = run_both(result, model, torch.randn(3, 11, 5))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)

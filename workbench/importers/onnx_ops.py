@@ -109,6 +109,7 @@ class Mapper:
         self.missing: set[str] = set()
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
         self.opaque_count = 0
+        self._analysis = None                       # (graph size, analysis) for dims()
         self.opaque = opaques(self)   # onnx_opaque.Opaques: what has no catalog node
 
     # -- the walk -----------------------------------------------------------------------------
@@ -214,7 +215,10 @@ class Mapper:
         if (d is None or None in d) and name in self.where:
             from workbench.core.analysis import analyse
             nid, port = self.where[name]
-            t = analyse(self.graph).outputs.get(nid, {}).get(port)
+            key = (len(self.graph.nodes), len(self.graph.edges))
+            if self._analysis is None or self._analysis[0] != key:
+                self._analysis = (key, analyse(self.graph))
+            t = self._analysis[1].outputs.get(nid, {}).get(port)
             if t is not None and all(isinstance(x, int) for x in t.shape[1:]):
                 d = self.shapes[name] = tuple(t.shape)
         return d
@@ -636,9 +640,10 @@ class Mapper:
             lstm = self.graph.nodes[nid]
             steps = (self.dims(data) or (0, 0))[1]
             i = int(np.asarray(self.fold.consts[idx]).reshape(-1)[0]) if self.fold.consts[idx].size == 1 else None
-            if (self.fold.consts[idx].ndim == 0 and i is not None and (i == -1 or i == steps - 1)
+            if (self.fold.consts[idx].ndim == 0 and i is not None and (i == -1 or (isinstance(steps, int) and i == steps - 1))
                     and not lstm.params["bidirectional"] and self.only_consumer(data) is not None):
                 self.graph.set_param(nid, "return", "last")
+                self._analysis = None
                 self.where[node.output[0]] = (nid, "out")
                 return
         raise Unmapped("a Gather that is not an embedding lookup")
@@ -741,8 +746,9 @@ class Mapper:
         view = self.views[node.input[0]]
         target = self.fold.dims(node.input[1])
         dh = view[2] * view[3]
+        steps = (self.dims(node.input[0]) or (None,))[0]
         if view[0] == "TBDH" and target and len(target) == 3 and target[1] in ("batch", 0) \
-                and target[2] in (dh, -1) and target[0] not in ("batch",):
+                and target[2] in (dh, -1) and target[0] in (steps, 0, -1):
             self.views[node.output[0]] = ("TBH", *view[1:])
             return
         raise Unmapped("an unexpected reshaping of a recurrent layer's output")
