@@ -438,3 +438,46 @@ def test_lstm_with_a_named_sequence_length(tmp_path):
     assert result.max_diff <= 1e-4
     ours, theirs = run_both(result, model, torch.randn(3, 11, 5))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+class TextClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6)
+        self.ln = nn.LayerNorm(6)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.fc(nn.functional.silu(self.ln(self.emb(x).mean(1))))
+
+
+def test_embedding_and_decomposed_layernorm_and_silu(tmp_path):
+    """Opset 14 has no LayerNormalization: the exporter writes it as nine ops (and SiLU as
+    x·sigmoid(x)); both come back as one node each."""
+    torch.manual_seed(7)
+    model = TextClassifier()
+    with torch.no_grad():
+        model.ln.weight.uniform_(0.5, 1.5)
+        model.ln.bias.uniform_(-0.5, 0.5)
+    x = torch.randint(0, 20, (2, 7))
+    result = import_onnx(export(model, x, tmp_path / "text.onnx", 14))
+    assert types(result) == ["Input", "Embedding", "GlobalPool", "LayerNorm", "SiLU", "Linear", "Output"]
+    graph = result.project.graph
+    assert graph.by_title("x").params["dtype"] == "int64"
+    ln = graph.by_title("ln")
+    assert torch.equal(result.tensors[f"{ln.id}.bias"], model.ln.bias.detach())
+    assert result.max_diff <= 1e-4
+    ours, theirs = run_both(result, model, torch.randint(0, 20, (3, 7)))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_layernormalization_op(tmp_path):
+    scale, bias = np.full(5, 2.0, np.float32), np.full(5, 0.5, np.float32)
+    nodes = [helper.make_node("LayerNormalization", ["x", "s", "b"], ["y"], axis=-1, epsilon=1e-3)]
+    path = _save(tmp_path, "ln", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 5])],
+                 {"s": scale, "b": bias}, 17)
+    result = import_onnx(path)
+    assert types(result) == ["Input", "LayerNorm", "Output"]
+    assert next(n for n in result.project.graph.nodes.values() if n.type == "LayerNorm").params["eps"] == pytest.approx(1e-3)
+    assert result.max_diff <= 1e-4
