@@ -173,6 +173,11 @@ def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
     shuffle, einsum = (n for n in graph.nodes.values() if n.type == "Opaque")
     assert shuffle.params["op"] == "torch.nn.functional.pixel_shuffle"
     assert einsum.params["op"] == "torch.einsum"
+    assert result.report[:3] == [
+        "5 nodes, 2 opaque",
+        "opaque: shuffle (torch.nn.functional.pixel_shuffle): no Workbench node for "
+        "torch.nn.functional.pixel_shuffle",
+        "opaque: einsum (torch.einsum): no Workbench node for torch.einsum"]
     assert result.max_diff <= 1e-4
     assert torch.equal(result.tensors[f"{einsum.id}.mix"], model.mix.detach())
     net = compiled(result).module

@@ -9,14 +9,19 @@ import zipfile
 import pytest
 import torch
 
-from tests.importers.test_torch_import import CNN, HAS_OPAQUE, MLP, Unmapped, _trained_stats, _types
+from tests.importers.test_torch_import import (CNN, HAS_OPAQUE, MLP, LSTMClassifier, Unmapped,
+                                               _trained_stats, _types)
 from workbench.importers import ImportError_, import_model
 from workbench.importers.torch_import import import_pt2
 
+# torch.export's own note about nn.LSTM's flat weights, while the test saves the program
+pytestmark = pytest.mark.filterwarnings("ignore:The tensor attributes:UserWarning")
 
-def _save(model, shape, path, dynamic=True):
+
+def _save(model, shape, path, dynamic=True, ids=0):
     shapes = {"x": {0: torch.export.Dim("batch")}} if dynamic else None
-    program = torch.export.export(model.eval(), (torch.randn(2, *shape),), dynamic_shapes=shapes)
+    x = torch.randint(0, ids, (2, *shape)) if ids else torch.randn(2, *shape)
+    program = torch.export.export(model.eval(), (x,), dynamic_shapes=shapes)
     torch.export.save(program, path)
     return path
 
@@ -96,4 +101,18 @@ def test_unmapped_aten_ops_become_opaque(tmp_path):
     result = import_pt2(_save(Unmapped(), (3, 4, 4), tmp_path / "odd.pt2"))
     ops = [n.params["op"] for n in result.project.graph.nodes.values() if n.type == "Opaque"]
     assert ops == ["torch.ops.aten.pixel_shuffle.default", "torch.ops.aten.einsum.default"]
+    assert result.max_diff <= 1e-4
+
+
+@pytest.mark.parametrize("state", [False, True], ids=["out[:, -1]", "h[-1]"])
+def test_lstm_program_becomes_the_lstm_node(tmp_path, state):
+    torch.manual_seed(12)
+    model = LSTMClassifier(state)
+    result = import_pt2(_save(model, (7,), tmp_path / "lstm.pt2", ids=50))
+    assert _types(result) == ["Input", "Embedding", "LSTM", "Linear", "Output"]
+    graph = result.project.graph
+    assert graph.by_title("x").params["dtype"] == "int64"
+    lstm = graph.by_title("lstm")
+    assert lstm.params["return"] == "last" and lstm.params["num_layers"] == (2 if state else 1)
+    assert torch.equal(result.tensors[f"{lstm.id}.rnn.weight_hh_l0"], model.lstm.weight_hh_l0)
     assert result.max_diff <= 1e-4

@@ -262,7 +262,7 @@ class Opaques:
     def _onnx(self, node, reason) -> None:
         from workbench.core import opaque
         if not hasattr(opaque, "onnx_params"):
-            raise Unmapped(reason + " (and ONNX-flavoured Opaque nodes are not available yet)")
+            raise Unmapped(reason)   # ONNX-flavoured Opaque nodes are not in this build yet
         m = self.m
         ports, stored, arg = self._ports_and_tensors()
         inputs = [arg(n) if n else None for n in node.input]

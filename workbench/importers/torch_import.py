@@ -295,6 +295,7 @@ class Tensor:
 class Tuple:
     node: str                  # a recurrent/attention node's tuple result, before indexing
     level: int = 0             # LSTM: 0 = (out, (h, c)), 1 = (h, c), 2 = h
+    flat: bool = False         # aten.lstm's (out, h, c), aten.gru's (out, h)
 
 
 class _Builder:
@@ -547,6 +548,9 @@ class _Builder:
                 if index == 0:
                     return Port(value.node)
                 return ("state", node)                         # refused when used
+            if value.flat:
+                value = Tuple(value.node, 0 if index == 0 else 1)
+                index = 0 if index in (0, 1) else -99
             if value.level == 0 and index == 0:
                 self.seq_of[node] = value.node
                 return Port(value.node)
@@ -654,6 +658,26 @@ class _Builder:
         try:
             if name in ("_guards_fn", "_assert_scalar", "sym_constrain_range_for_size"):
                 return None
+            if name in ("zeros", "zeros_like") and not self.is_graph_tensor(x):
+                return ("zeros", node)                         # an initial state, for aten.lstm
+            if name in ("lstm", "gru", "rnn_tanh") and op._overloadname == "input":
+                return self.aten_recurrent(node, name)
+            if name == "slice" and x in self.seq_of and _arg(args, 1, 0) == 0 and \
+                    _arg(args, 2, 0) in (0, None) and _arg(args, 4, 1) == 1 and \
+                    (_arg(args, 3, None) is None or _arg(args, 3, 0) >= 2 ** 62) and len(x.users) == 1:
+                self.seq_of[node] = self.seq_of[x]             # out[:, ...]'s no-op first slice
+                return self.env[x]
+            state = self.env.get(x) if isinstance(x, fx.Node) else None
+            if name == "select" and isinstance(state, Tuple) and state.level == 2:
+                wb = self.graph.nodes[state.node]                # h[-1] of the final state
+                if args[1] == 0 and args[2] in (-1, wb.params["num_layers"] - 1) \
+                        and not wb.params["bidirectional"]:
+                    self.rnn_use[state.node].add("last")
+                    return Port(state.node)
+            if name == "select" and x in self.seq_of and tuple(args[1:3]) == (1, -1) \
+                    and len(x.users) == 1 and not self.graph.nodes[self.seq_of[x]].params["bidirectional"]:
+                self.rnn_use[self.seq_of[x]].add("last")       # out[:, -1]
+                return Port(self.seq_of[x])
             if name == "embedding":
                 w = self.weight(args[0])
                 if w is None or (len(args) > 2 and args[2] not in (-1, 0)):
@@ -768,6 +792,27 @@ class _Builder:
         return self.opaque(node, f"no Workbench node for aten.{name}")
 
 
+    def aten_recurrent(self, node, name):
+        """aten.lstm/gru/rnn_tanh from zero initial states onto the recurrent node."""
+        x, hx, weights, has_biases, layers, dropout, train, bidirectional, batch_first = node.args[:9]
+        states = hx if isinstance(hx, (list, tuple)) else [hx]
+        kind = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN"}[name]
+        if not (self.is_graph_tensor(x) and batch_first and has_biases and not train
+                and all(isinstance(self.env.get(h), tuple) and self.env[h][0] == "zeros" for h in states)
+                and all(isinstance(self.env.get(w), Tensor) for w in weights)):
+            return self.refuse(node, f"aten.{name} with an initial state, batch_first=False, "
+                                     "no biases or computed weights has no Workbench node")
+        tensors = {"rnn." + self.env[w].name.rsplit(".", 1)[-1]: self.weight(w) for w in weights}
+        hidden = self.weight(weights[1]).shape[1]
+        params = {"hidden_size": hidden, "num_layers": layers, "bidirectional": bidirectional,
+                  "dropout": dropout, "return": "all"}
+        nid = self.add(kind, params, node, [self.use(x)])
+        for k, v in tensors.items():
+            self.tensors[f"{nid}.{k}"] = v
+        self.rnn_use[nid] = set()
+        return Tuple(nid, flat=True)
+
+
 @dataclass(frozen=True)
 class AtenTuple:
     node: str                  # an ATen op's tuple result whose first item is the node's output
@@ -841,15 +886,16 @@ def verify(result: ImportResult, source, make_input, batches=BATCHES) -> ImportR
     worst = 0.0
     for i, batch in enumerate(batches):
         x = make_input(batch, 1000 + i)
+        outs = []
         with torch.no_grad():
             for who, fn in (("the source model", source), ("the imported graph", model.module)):
                 try:
-                    out = _leaves(fn(*x))
+                    outs.append(_leaves(fn(*x)))
                 except Exception as exc:        # noqa: BLE001  (the user sees why, in one line)
                     result.report.append(f"{who} fails on a batch of {batch}: {_short(exc)}")
                     result.max_diff = float("inf")
                     return result
-                theirs, ours = (out, None) if fn is source else (theirs, out)
+        theirs, ours = outs
         worst = max(worst, relative_difference(ours, theirs) if len(ours) == len(theirs) else float("inf"))
     result.max_diff = worst
     if worst > TOLERANCE:
@@ -863,8 +909,9 @@ def _finish(graph: Graph, tensors, report, name) -> ImportResult:
     for nid, pos in layout.compact(graph).items():
         graph.nodes[nid].pos = pos
     project = Project(graph, name=name)
-    opaque = sum(1 for n in graph.nodes.values() if n.type == "Opaque")
-    report.insert(0, f"{len(graph.nodes)} nodes, {opaque} opaque")
+    opaque = [n for n in graph.nodes.values() if n.type == "Opaque"]
+    report[:0] = [f"{len(graph.nodes)} nodes, {len(opaque)} opaque"] + [
+        f"opaque: {n.title} ({n.params['op']}): {n.params['reason']}" for n in opaque]
     return ImportResult(project, tensors, report)
 
 
@@ -899,9 +946,11 @@ def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
             return (_inputs(shape, dtype, vocab, batch, seed),)
 
         recorder = _Recorder(gm)
+        sample = make_input(TRACE_BATCH, 7)
         try:
             with torch.no_grad():
-                recorder.run(*make_input(TRACE_BATCH, 7))
+                module(*sample)         # the module's own error for a wrong shape: plain, quick
+                recorder.run(*sample)
         except Exception as exc:                               # noqa: BLE001
             raise ImportError_(f"{where}: {type(module).__name__} fails on an input of shape "
                                f"{(TRACE_BATCH, *shape)} ({dtype}): {_short(exc)}") from None
@@ -943,9 +992,11 @@ def load_class(spec: str):
         loader_spec = importlib.util.spec_from_file_location(mod_name, path)
         mod = importlib.util.module_from_spec(loader_spec)
         sys.path.insert(0, str(path.parent.resolve()))         # its own helpers import
+        sys.modules[mod_name] = mod                            # dataclasses look themselves up
         try:
             loader_spec.loader.exec_module(mod)
-        except Exception as exc:                               # noqa: BLE001
+        except (Exception, SystemExit) as exc:                 # noqa: BLE001
+            sys.modules.pop(mod_name, None)
             raise ImportError_(f"{where}: running it failed: {type(exc).__name__}: {_short(exc)}") from None
         finally:
             sys.path.remove(str(path.parent.resolve()))
