@@ -579,6 +579,7 @@ class MainWindow(QMainWindow):
         if self.import_dialog is None:
             self.import_dialog = ImportDialog(self.threads, self._start_dir(), self)
             self.import_dialog.imported.connect(self._open_imported)
+        self.import_dialog.start_dir = self._start_dir()   # beside the project on screen
         if isinstance(model, str) and model:
             self.import_dialog.model.setText(model)
         self.import_dialog.show()
