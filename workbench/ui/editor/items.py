@@ -2,7 +2,9 @@
 
 Items are made from the core model by the scene and hold only ids; they never change the
 model. A node draws itself in one paint call (fast with hundreds of nodes) and leaves out the
-small text when zoomed far out.
+small text when zoomed far out. A frozen node (not trainable) has a muted header and a
+snowflake; an Opaque node (an imported op without a catalog node) a grey, hatched body and its
+op under the title.
 """
 from __future__ import annotations
 

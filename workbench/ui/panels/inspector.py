@@ -8,6 +8,10 @@ A number or choice field of a single node has a ⌕ button that marks it as sear
 dialog, search_edit.open_search); a searched field shows its range under it in the search
 colour. Optimizers and schedules offer "Search node type…"; a selection forming one chain
 offers "Repeat ×N…", several chains "Search between branches…".
+
+Model nodes with weights get a "Trainable" box (freezing for fine-tuning, ui/freezing.py). An
+Opaque node's settings were written by an importer: they are shown as read-only text, and its
+`call` (JSON for the compiler) not at all.
 """
 from __future__ import annotations
 
