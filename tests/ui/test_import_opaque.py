@@ -94,3 +94,29 @@ def test_opaque_is_never_offered_for_adding(win):
     add = next(a.menu() for a in menu.actions() if a.text() == "Add Node")
     offered = {a.text() for sub in add.actions() if sub.menu() for a in sub.menu().actions()}
     assert "Linear" in offered and "Opaque" not in offered
+
+
+def test_an_onnx_flavour_opaque_node_says_it_runs_through_onnxruntime(make_window):
+    from onnx import helper
+
+    from workbench.core import opaque_onnx
+    from workbench.ui.document import Document
+    project = Project(name="onnx-opaque")
+    g = project.graph
+    x = g.add_node("Input", "x", {"shape": "8"}, (0, 0))
+    hm = g.add_node("Opaque", "hm", opaque_onnx.onnx_params(
+        helper.make_node("Hardmax", ["h"], ["y"], name="hm", axis=-1), {"": 17},
+        [{"input": 0}], {}, (8,), "float32", reason="no Workbench node for Hardmax"), (240, 0))
+    out = g.add_node("Output", "out", None, (480, 0))
+    g.connect(x.id, "out", hm.id, "x0")
+    g.connect(hm.id, "out", out.id, out.spec.inputs[0].name)
+    win = make_window()
+    win.set_document(Document(project))
+    item = win.scene.nodes[hm.id]
+    assert item.opaque and item.param_summary == hm.params["op"]
+    assert "its weights (if any) stay fixed" in item.toolTip()
+    assert item.out_text == "(batch, 8)"
+    win.scene.select_nodes([hm.id])
+    fields = win.inspector.fields
+    assert fields["source"].text() == "onnx" and fields["out_shape"].text() == "8"
+    assert "call" not in fields and "__trainable__" not in fields
