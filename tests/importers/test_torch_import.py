@@ -265,3 +265,27 @@ def test_attention_encoder_and_recurrent_layers_keep_their_state_dicts():
     att = graph.by_title("att").id
     assert torch.equal(result.tensors[f"{att}.attn.in_proj_weight"], model.att.in_proj_weight)
     assert result.max_diff <= 1e-4
+
+
+def test_dict_outputs_keep_their_keys_and_a_bare_sequential_gets_titles():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.full((4,), 0.5))
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.fc(x - self.mean)
+            return {"logits": y, "x": F.softmax(y, -1)}
+
+    result = import_nn(Heads(), (4,))
+    graph = result.project.graph
+    outputs = [n.params["name"] for n in graph.nodes.values() if n.type == "Output"]
+    assert outputs == ["logits", "out1"]                      # "x" is the input's name
+    sub = graph.by_title("sub")
+    assert (sub.type, sub.params["op"]) == ("Opaque", "operator.sub")
+    assert torch.equal(result.tensors[f"{sub.id}.mean"], torch.full((4,), 0.5))
+    assert result.ok()
+    seq = import_nn(nn.Sequential(nn.Linear(3, 2), nn.Identity(), nn.Sigmoid()), (3,))
+    assert [(n.type, n.title) for n in seq.project.graph.nodes.values()] == [
+        ("Input", "x"), ("Linear", "linear_0"), ("Sigmoid", "sigmoid_2"), ("Output", "out")]

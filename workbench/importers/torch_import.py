@@ -311,7 +311,7 @@ class _Builder:
         self.seq_of: dict[fx.Node, str] = {}   # an rnn's "all steps" value -> its node id
 
     # - helpers -
-    def title(self, node: fx.Node, base: str | None = None) -> str:
+    def title(self, node: fx.Node, base: str | None = None, kind: str = "node") -> str:
         if node.op == "call_module":
             text = str(node.target)
         else:
@@ -322,12 +322,15 @@ class _Builder:
                 text = path                     # the op of a torch.nn layer: the layer's path
             else:
                 text = f"{path}.{base or node.name}" if path else (base or node.name)
+        if text[:1].isdigit():                  # a bare Sequential's "0": linear_0
+            text = f"{kind}_{text}"
         return self.graph.unique_title(identifier(text.replace(".", "_")))
 
     def add(self, type_: str, params: dict, node: fx.Node, inputs: list, title: str | None = None) -> str:
         spec = catalog.get(type_)
         try:
-            wb = self.graph.add_node(type_, title or self.title(node), params)
+            wb = self.graph.add_node(type_, title or self.title(node, kind=spec.default_title),
+                                     params)
         except GraphError as exc:
             raise ImportError_(f"{self.where}: '{node.name}': {exc}") from None
         ports = [p.name for p in spec.inputs]
@@ -384,24 +387,29 @@ class _Builder:
     def on_placeholder(self, node):
         value = self.tensor_value(node)
         dtype = "int64" if value.dtype in (torch.int64, torch.int32) else "float32"
-        params = {"name": identifier(node.target), "shape": ",".join(map(str, value.shape[1:])),
+        name = "x" if node.target in ("input", "args") else identifier(node.target)
+        params = {"name": name, "shape": ",".join(map(str, value.shape[1:])),
                   "dtype": dtype}
         if dtype == "int64":
             vocab = [m.num_embeddings for m in self.root.modules() if isinstance(m, nn.Embedding)]
             if vocab:
                 params["cardinality"] = min(vocab)
-        return Port(self.graph.add_node("Input", self.graph.unique_title(identifier(node.target)),
-                                        params).id)
+        return Port(self.graph.add_node("Input", self.graph.unique_title(name), params).id)
 
     def on_get_attr(self, node):
         return Tensor(str(node.target))
 
     def on_output(self, node):
-        leaves, _ = torch.utils._pytree.tree_flatten(node.args[0])
-        for i, leaf in enumerate(leaves):
+        leaves, _ = torch.utils._pytree.tree_flatten_with_path(node.args[0])
+        for i, (where, leaf) in enumerate(leaves):
             if not isinstance(leaf, fx.Node):
                 raise ImportError_(f"{self.where}: output {i} is not a tensor the model computes")
-            name = "out" if len(leaves) == 1 else f"out{i}"
+            keys = [str(getattr(k, "key", getattr(k, "name", ""))) for k in where]
+            named = "_".join(k for k in keys if k and not k.isdigit())
+            name = "out" if len(leaves) == 1 else identifier(named) if named else f"out{i}"
+            taken = {n.params["name"] for n in self.graph.nodes.values() if n.type in ("Input", "Output")}
+            if name in taken:
+                name = f"out{i}" if f"out{i}" not in taken else f"{name}_{i}"
             self.add("Output", {"name": name}, node, [self.use(leaf)],
                      title=self.graph.unique_title(name))
         return None
