@@ -289,3 +289,19 @@ def test_dict_outputs_keep_their_keys_and_a_bare_sequential_gets_titles():
     seq = import_nn(nn.Sequential(nn.Linear(3, 2), nn.Identity(), nn.Sigmoid()), (3,))
     assert [(n.type, n.title) for n in seq.project.graph.nodes.values()] == [
         ("Input", "x"), ("Linear", "linear_0"), ("Sigmoid", "sigmoid_2"), ("Output", "out")]
+
+
+def test_a_layer_called_twice_becomes_two_nodes_and_says_so():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(torch.tanh(self.fc(x)))
+
+    result = import_nn(Twice(), (4,))
+    assert _types(result) == ["Input", "Linear", "Tanh", "Linear", "Output"]
+    assert "'fc' is called 2 times: each call is its own node with a copy of its weights " \
+           "(they are no longer shared)" in result.report
+    assert result.ok()

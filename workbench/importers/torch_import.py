@@ -964,6 +964,12 @@ def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
                                f"{(TRACE_BATCH, *shape)} ({dtype}): {_short(exc)}") from None
         builder = _Builder(module, gm, recorder.seen, where)
         builder.build()
+        calls: dict[str, int] = {}
+        for n in gm.graph.nodes:
+            if n.op == "call_module":
+                calls[str(n.target)] = calls.get(str(n.target), 0) + 1
+        builder.report += [f"'{t}' is called {k} times: each call is its own node with a copy of "
+                           "its weights (they are no longer shared)" for t, k in calls.items() if k > 1]
         result = _finish(builder.graph, builder.tensors, builder.report, name)
         return verify(result, module, make_input)
     finally:
