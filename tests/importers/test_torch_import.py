@@ -305,3 +305,21 @@ def test_a_layer_called_twice_becomes_two_nodes_and_says_so():
     assert "'fc' is called 2 times: each call is its own node with a copy of its weights " \
            "(they are no longer shared)" in result.report
     assert result.ok()
+
+
+def test_a_sum_of_many_terms_is_one_add():
+    class Sum(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.a(x) + self.b(x) + self.c(x) + x
+
+    result = import_nn(Sum(), (4,))
+    assert _types(result) == ["Input", "Linear", "Linear", "Add", "Linear", "Output"]
+    graph = result.project.graph
+    add = graph.by_title("add")
+    assert sorted((e.dst_port, graph.nodes[e.src].title) for e in graph.edges_into(add.id)) == [
+        ("a", "a"), ("b", "b"), ("c", "c"), ("d", "x")]
+    assert result.ok()

@@ -309,6 +309,7 @@ class _Builder:
         self.env: dict[fx.Node, object] = {}
         self.rnn_use: dict[str, set[str]] = {}
         self.seq_of: dict[fx.Node, str] = {}   # an rnn's "all steps" value -> its node id
+        self.merges: dict[fx.Node, str] = {}   # an fx add/mul -> the Add/Multiply node it is in
 
     # - helpers -
     def title(self, node: fx.Node, base: str | None = None, kind: str = "node") -> str:
@@ -483,8 +484,7 @@ class _Builder:
                 and all(self.is_graph_tensor(a) for a in args):
             a, b = (self.tensor_value(x) for x in args)
             if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
-                return Port(self.add("Add" if key in ADD else "Multiply", {}, node,
-                                     [self.use(x) for x in args]))
+                return self.merge("Add" if key in ADD else "Multiply", node, list(args))
         if key in (torch.transpose, "transpose") and self.is_graph_tensor(first) and not node.kwargs \
                 and len(args) == 3 and all(isinstance(d, int) for d in args[1:]):
             rank = self.tensor_value(first).dim()
@@ -506,6 +506,22 @@ class _Builder:
             if mapped is not None:
                 return mapped
         return self.opaque(node, f"no Workbench node for {target_name(node)}")
+
+    def merge(self, type_: str, node: fx.Node, args: list) -> Port:
+        """`a + b + c` is one Add of three inputs (up to the node's ports): an inner sum that
+        feeds only this one takes the new term on its next free port."""
+        inner = args[0]
+        nid = self.merges.get(inner)
+        if nid is not None and self.graph.nodes[nid].type == type_ and len(inner.users) == 1:
+            ports = [p.name for p in catalog.get(type_).inputs]
+            free = [p for p in ports if self.graph.source_of(nid, p) is None]
+            if free:
+                self.graph.connect(self.port_of(self.use(args[1]), node), "out", nid, free[0])
+                self.merges[node] = nid
+                return Port(nid)
+        nid = self.add(type_, {}, node, [self.use(x) for x in args])
+        self.merges[node] = nid
+        return Port(nid)
 
     def _params_ok(self, type_, params) -> bool:
         spec = catalog.get(type_)
@@ -784,8 +800,7 @@ class _Builder:
             if name in ("add", "mul") and len(args) == 2 and not kw and self.is_graph_tensor(args[1]):
                 a, b = self.tensor_value(args[0]), self.tensor_value(args[1])
                 if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
-                    return Port(self.add("Add" if name == "add" else "Multiply", {}, node,
-                                         [self.use(args[0]), self.use(args[1])]))
+                    return self.merge("Add" if name == "add" else "Multiply", node, args[:2])
             if name in ("flatten", "view", "reshape", "_unsafe_view", "squeeze", "unsqueeze") \
                     and value is not None:
                 mapped = self.reshape(node)
