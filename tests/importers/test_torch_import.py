@@ -317,6 +317,19 @@ def test_a_sum_of_many_terms_is_one_add():
             return self.a(x) + self.b(x) + self.c(x) + x
 
     result = import_nn(Sum(), (4,))
+    assert result.ok()
+
+    class Functional(nn.Module):            # its own parameters through F.linear
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3, 4))
+            self.b = nn.Parameter(torch.randn(3))
+
+        def forward(self, x):
+            return F.linear(x, self.w, self.b)
+
+    functional = import_nn(Functional(), (4,))
+    assert _types(functional) == ["Input", "Linear", "Output"] and functional.ok()
     assert _types(result) == ["Input", "Linear", "Linear", "Add", "Linear", "Output"]
     graph = result.project.graph
     add = graph.by_title("add")

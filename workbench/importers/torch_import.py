@@ -492,6 +492,12 @@ class _Builder:
             if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
                 return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
                                      [self.use(first)]))
+        if key is F.linear and self.is_graph_tensor(first) and len(args) >= 2 and not node.kwargs:
+            w, b = self.weight(args[1]), args[2] if len(args) > 2 else None
+            if w is not None and w.dim() == 2 and (b is None or self.weight(b) is not None):
+                tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
+                return self.layer("Linear", {"out_features": w.shape[0], "bias": b is not None},
+                                  node, first, tensors)
         if key in MEANS and self.is_graph_tensor(first) and self.tensor_value(first).dim() == 3:
             dim = args[1] if len(args) > 1 else node.kwargs.get("dim")
             keep = args[2] if len(args) > 2 else node.kwargs.get("keepdim", False)
