@@ -513,3 +513,27 @@ def test_onnx_flavoured_opaque_runs_and_exports_as_the_original_node(tmp_path):
     a = session(path).run(None, {"x": x})[0]
     b = session(again).run(None, {session(again).get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_fixed_batch_file_and_odd_names(tmp_path):
+    """A file exported at batch size 1 (Reshape to [1, -1]) imports with a free batch size,
+    verified at 1; names that are not identifiers ("input.1", "a-b") become safe ones."""
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    nodes = [helper.make_node("Reshape", ["input.1", "shape"], ["flat"], name="/flatten/Reshape"),
+             helper.make_node("Gemm", ["flat", "w"], ["a-b"], transB=1, name="/head/Gemm")]
+    path = _save(tmp_path, "fixed", nodes, [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 2, 2])],
+                 [helper.make_tensor_value_info("a-b", TensorProto.FLOAT, [1, 3])],
+                 {"w": w, "shape": np.array([1, -1], np.int64)}, 13)
+    result = import_onnx(path)
+    graph = result.project.graph
+    assert types(result) == ["Input", "Flatten", "Linear", "Output"]
+    assert graph.by_title("input_1").params == {**graph.by_title("input_1").params, "name": "input_1",
+                                                "shape": "2,2"}
+    assert graph.by_title("a_b").params["name"] == "a_b"
+    assert result.max_diff <= 1e-4
+    assert result.report[1:] == ["the file fixes the batch size to 1: verified at that size; the "
+                                 "imported graph takes any batch size",
+                                 f"matches onnxruntime: max relative difference {result.max_diff:.1e}"]
+    with torch.no_grad():
+        out = compiled(result).module(torch.ones(4, 2, 2))
+    assert out.shape == (4, 3)
