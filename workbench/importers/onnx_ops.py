@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import torch
 
-from workbench.core import catalog
+from workbench.core import catalog, files
 from workbench.core.compile import identifier
-from workbench.core.graph import Graph, GraphError
+from workbench.core.graph import Graph, GraphError, unique_name
 from workbench.importers.onnx_fold import Folded, dims_of
 from workbench.importers.result import ImportError_
 
@@ -108,6 +108,7 @@ class Mapper:
         self.problems: list[str] = []
         self.missing: set[str] = set()
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
+        self.output_names: dict[str, str] = {}      # ONNX output name -> compiled output name
         self.opaque_count = 0
         self._analysis = None                       # (graph size, analysis) for dims()
         self.opaque = opaques(self)   # onnx_opaque.Opaques: what has no catalog node
@@ -151,7 +152,7 @@ class Mapper:
         return self.graph, self.tensors, report
 
     def refuse(self, node, reason: str) -> None:
-        self.problems.append(f"{node.op_type} (node '{node.name or '?'}'" +
+        self.problems.append(f"{files.short(node.op_type, 40)} (node '{files.short(node.name or '?', 80)}'" +
                              (f": {reason})" if self.opaque.available else ")"))
         self.missing.update(node.output)
 
@@ -170,7 +171,7 @@ class Mapper:
                     raise ImportError_(f"{self.path}: input '{vi.name}' has an unknown size at "
                                        f"axis {k}")
                 rest.append(str(d))
-            name = identifier(vi.name)
+            name = unique_name(identifier(vi.name), set(self.input_names))
             node = self.graph.add_node("Input", self.graph.unique_title(name), {
                 "name": name, "shape": ",".join(rest), "dtype": dtype})
             self.where[vi.name] = (node.id, "out")
@@ -184,8 +185,9 @@ class Mapper:
                 raise ImportError_(f"{self.path}: output '{name}' is "
                                    + ("a constant" if self.fold.known(name) else
                                       "not computed from the inputs") + ": nothing to import")
-            out = self.graph.add_node("Output", self.graph.unique_title(identifier(name)),
-                                      {"name": identifier(name)})
+            ours = unique_name(identifier(name), set(self.output_names.values()))
+            self.output_names[name] = ours
+            out = self.graph.add_node("Output", self.graph.unique_title(ours), {"name": ours})
             src = self.where[name]
             self.graph.connect(src[0], src[1], out.id, "in")
 
