@@ -31,9 +31,11 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The README's screenshots: the UI tests save them in tests/_artifacts; look, then copy.
-SHOTS := main-window-light main-window-dark data-panel dashboard-training dashboard-done
+SHOTS := main-window-light main-window-dark data-panel dashboard-training dashboard-done \
+	import-dialog frozen-opaque
 screenshots: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_app.py tests/ui/test_journey.py tests/ui/test_data_panel.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_app.py tests/ui/test_journey.py tests/ui/test_data_panel.py \
+		tests/ui/test_import_dialog.py tests/ui/test_import_opaque.py
 	@for s in $(SHOTS); do cp tests/_artifacts/$$s.png docs/images/$$s.png; done
 
 bench: $(VENV)/.installed

@@ -157,3 +157,25 @@ def test_opaque_is_not_offered_in_the_palette():
     listed = {s.type for specs in catalog.by_category().values() for s in specs}
     assert "Opaque" not in listed and "Linear" in listed
     assert "Opaque" in {s.type for s in catalog.by_category(hidden=True)["Imported"]}
+
+
+def methods_graph():
+    """x (4, 6) -> x[:, 1:3, ::2] -> .permute(0, 2, 1) -> torch.max(dim=-1)[0] (pick)."""
+    g = Graph()
+    x = g.add_node("Input", params={"name": "x", "shape": "4,6"})
+    cut = g.add_node("Opaque", title="cut", params=O.torch_params(
+        "operator.getitem", [{"input": 0}, [{"slice": [None, None, None]}, {"slice": [1, 3, None]},
+                                            {"slice": [None, None, 2]}]], {}, {}))
+    perm = g.add_node("Opaque", title="perm", params=O.torch_params("Tensor.permute", [{"input": 0}, 0, 2, 1], {}, {}))
+    top = g.add_node("Opaque", title="top", params=O.torch_params("torch.max", [{"input": 0}], {"dim": -1}, {}, pick=0))
+    y = g.add_node("Output", params={"name": "y"})
+    for a, b, port in [(x, cut, "x0"), (cut, perm, "x0"), (perm, top, "x0"), (top, y, "in")]:
+        g.connect(a.id, "out", b.id, port)
+    return g, top
+
+
+def test_slices_methods_and_picked_outputs():
+    g, top = methods_graph()
+    assert analyse(g).outputs[top.id]["out"].shape == ("batch", 3)
+    x = torch.randn(2, 4, 6)
+    assert torch.equal(compile_model(g).module(x), x[:, 1:3, ::2].permute(0, 2, 1).max(dim=-1)[0])

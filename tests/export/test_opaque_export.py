@@ -50,3 +50,14 @@ def test_pytorch_formats_verify(model, tmp_path, fmt):
         assert "return (x0 * self.s)" in code and "F.pixel_shuffle(x0, upscale_factor=2)" in code
         assert "workbench" not in code.split('"""', 2)[2].lower()  # needs only PyTorch
     assert report.passed, report.summary()
+
+
+def test_model_py_writes_slices_methods_and_picks(tmp_path):
+    from tests.core.test_opaque import methods_graph
+    from workbench.export.python_code import write_model_code
+    warnings.filterwarnings("ignore")
+    report = write_model_code(compile_model(methods_graph()[0]), tmp_path)
+    assert report.passed, report.summary()
+    code = (tmp_path / "model.py").read_text(encoding="utf-8")
+    assert "return x0[(slice(None, None, None), slice(1, 3, None), slice(None, None, 2))]" in code
+    assert "return torch.Tensor.permute(x0, 0, 2, 1)" in code and "return torch.max(x0, dim=-1)[0]" in code

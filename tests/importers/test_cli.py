@@ -151,3 +151,17 @@ def test_an_imported_project_exports_to_onnx_without_a_run(spec, tmp_path, capsy
     with torch.no_grad():
         want = _source()(x)
     assert float((torch.from_numpy(got) - want).abs().max() / want.abs().max()) <= 1e-4
+
+
+def test_a_pt2_program_through_the_cli(tmp_path, capsys):
+    model = _source()
+    program = torch.export.export(model, (torch.randn(2, 1, 8, 8),),
+                                  dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    torch.export.save(program, tmp_path / "net.pt2")
+    out = tmp_path / "from_pt2.wbproj"
+    assert main(["import", str(tmp_path / "net.pt2"), "-o", str(out), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["name"], figures["nodes"], figures["parameters"], figures["matched"]) == \
+        ("net", 7, 235, True)
+    assert [n.title for n in project_file.load(out).graph.nodes.values()] == \
+        ["x", "features_0", "features_1", "features_2", "flatten", "head", "out"]

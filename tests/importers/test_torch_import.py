@@ -265,3 +265,74 @@ def test_attention_encoder_and_recurrent_layers_keep_their_state_dicts():
     att = graph.by_title("att").id
     assert torch.equal(result.tensors[f"{att}.attn.in_proj_weight"], model.att.in_proj_weight)
     assert result.max_diff <= 1e-4
+
+
+def test_dict_outputs_keep_their_keys_and_a_bare_sequential_gets_titles():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.full((4,), 0.5))
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.fc(x - self.mean)
+            return {"logits": y, "x": F.softmax(y, -1)}
+
+    result = import_nn(Heads(), (4,))
+    graph = result.project.graph
+    outputs = [n.params["name"] for n in graph.nodes.values() if n.type == "Output"]
+    assert outputs == ["logits", "out1"]                      # "x" is the input's name
+    sub = graph.by_title("sub")
+    assert (sub.type, sub.params["op"]) == ("Opaque", "operator.sub")
+    assert torch.equal(result.tensors[f"{sub.id}.mean"], torch.full((4,), 0.5))
+    assert result.ok()
+    seq = import_nn(nn.Sequential(nn.Linear(3, 2), nn.Identity(), nn.Sigmoid()), (3,))
+    assert [(n.type, n.title) for n in seq.project.graph.nodes.values()] == [
+        ("Input", "x"), ("Linear", "linear_0"), ("Sigmoid", "sigmoid_2"), ("Output", "out")]
+
+
+def test_a_layer_called_twice_becomes_two_nodes_and_says_so():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(torch.tanh(self.fc(x)))
+
+    result = import_nn(Twice(), (4,))
+    assert _types(result) == ["Input", "Linear", "Tanh", "Linear", "Output"]
+    assert "'fc' is called 2 times: each call is its own node with a copy of its weights " \
+           "(they are no longer shared)" in result.report
+    assert result.ok()
+
+
+def test_a_sum_of_many_terms_is_one_add():
+    class Sum(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.a(x) + self.b(x) + self.c(x) + x
+
+    result = import_nn(Sum(), (4,))
+    assert result.ok()
+
+    class Functional(nn.Module):            # its own parameters through F.linear
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3, 4))
+            self.b = nn.Parameter(torch.randn(3))
+
+        def forward(self, x):
+            return F.linear(x, self.w, self.b)
+
+    functional = import_nn(Functional(), (4,))
+    assert _types(functional) == ["Input", "Linear", "Output"] and functional.ok()
+    assert _types(result) == ["Input", "Linear", "Linear", "Add", "Linear", "Output"]
+    graph = result.project.graph
+    add = graph.by_title("add")
+    assert sorted((e.dst_port, graph.nodes[e.src].title) for e in graph.edges_into(add.id)) == [
+        ("a", "a"), ("b", "b"), ("c", "c"), ("d", "x")]
+    assert result.ok()

@@ -83,13 +83,18 @@ def with_fallback(export, axes: list[V.Axis], warnings: list[str], what: str) ->
 
 
 def _export(module, model, axes, path: Path, opset: int, caught: list, capped: bool = False) -> None:
+    from workbench.export import onnx_opaque
     example = V.make_inputs(model, axes)
+    opaque = onnx_opaque.has_onnx_opaque(module)  # ONNX nodes kept as they were imported
     with quiet(caught):
         program = torch.onnx.export(
             module, example, dynamo=True, opset_version=opset, external_data=False,
             input_names=list(model.input_names), output_names=list(model.output_names),
-            dynamic_shapes=_dynamic_shapes(model, axes, capped) if axes else None, verbose=False)
+            dynamic_shapes=_dynamic_shapes(model, axes, capped) if axes else None, verbose=False,
+            custom_translation_table=onnx_opaque.translation_table() if opaque else None)
         program.save(str(path), external_data=False)
+    if opaque:
+        onnx_opaque.splice_file(path, opset)
 
 
 def session(path: Path | str):

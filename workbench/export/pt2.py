@@ -22,6 +22,8 @@ from workbench.export.report import ExportError, ExportReport, Verification
 
 def export_pt2(model: CompiledModel, path: str | Path, *, metadata: dict[str, str] | None = None,
                sequence: bool = True) -> ExportReport:
+    from workbench.export.onnx_opaque import refuse
+    refuse(model, "torch.export")
     path = Path(path)
     report = ExportReport("pt2")
     module = copy.deepcopy(model.module).eval()

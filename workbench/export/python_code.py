@@ -190,6 +190,8 @@ def model_source(model: CompiledModel, *, project_name: str = "model", classes: 
                  shapes: dict[str, str] | None = None, class_name: str = "Model") -> str:
     """model.py's text. User text (the project's name, class names) appears only as escaped
     string contents; names in code are the compiler's identifiers (ASCII, see compile.identifier)."""
+    from workbench.export.onnx_opaque import refuse
+    refuse(model, "Python code (model.py)")
     gm = model.module
     writer = Constructors()
     inits = []

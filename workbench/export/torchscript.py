@@ -30,6 +30,8 @@ TRACE_LOSS = ("torch.jit.script failed ({why}); the model was TRACED instead: Py
 def export_torchscript(model: CompiledModel, path: str | Path, *, method: str = "auto",
                        metadata: dict[str, str] | None = None) -> ExportReport:
     """`method`: "auto" (script, falling back to trace), "script" or "trace"."""
+    from workbench.export.onnx_opaque import refuse
+    refuse(model, "TorchScript")
     path = Path(path)
     report = ExportReport("torchscript", warnings=[DEPRECATION])
     module = copy.deepcopy(model.module).eval()

@@ -16,6 +16,7 @@ import onnx
 from onnx import numpy_helper
 
 BATCHES = (5, 7)   # two batch sizes that no fixed dimension is likely to be a product of
+_PRIMES = ((11, 13), (17, 19), (23, 29), (31, 37))
 _NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                "Multinomial", "Bernoulli", "Dropout"}
 _LIMIT = 1 << 26    # values (not bytes): a folded tensor larger than this stays a node
@@ -61,6 +62,7 @@ class Folded:
         self.consts: dict[str, np.ndarray] = {
             t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in inputs}
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.named: dict[str, tuple[int, int]] = {}     # other symbolic sizes ("steps")
         self.folded_nodes: set[int] = set()
         for index, node in enumerate(graph.node):
             if node.domain not in ("", "ai.onnx") or node.op_type in _NOT_FOLDED:
@@ -101,13 +103,21 @@ class Folded:
                 self.batched[name] = (a, b)
         return True
 
+    def _size(self, name: str, run: int, batch_names) -> int:
+        """The value symbolic dim `name` takes in evaluation `run`: the batch BATCHES[run];
+        every other named size its own pair of primes, so dims() can name it back."""
+        if name in batch_names:
+            return BATCHES[run]
+        if name not in self.named:
+            self.named[name] = _PRIMES[len(self.named) % len(_PRIMES)]
+        return self.named[name][run]
+
     def _fold_shape(self, node, dims, batch_names) -> bool:
-        if dims is None or any(d is None or (isinstance(d, str) and d not in batch_names)
-                               for d in dims):
+        if dims is None or any(d is None for d in dims):
             return False
         runs = []
-        for b in BATCHES:
-            full = [b if isinstance(d, str) else d for d in dims]
+        for run in range(2):
+            full = [self._size(d, run, batch_names) if isinstance(d, str) else d for d in dims]
             if node.op_type == "Size":
                 runs.append(np.array(int(np.prod(full)), dtype=np.int64))
                 continue
@@ -130,8 +140,8 @@ class Folded:
         return name in self.consts or name in self.batched
 
     def dims(self, name: str) -> list | None:
-        """A folded 1-D shape value as entries: ints, and "batch" where the entry is the batch
-        size; None when it is neither constant nor a plain function of the batch size."""
+        """A folded 1-D shape value as entries: ints, "batch" where the entry is the batch
+        size, the name of another symbolic size where it is that size; None when it is neither constant nor a plain function of the batch size."""
         if name in self.consts:
             return [int(v) for v in np.asarray(self.consts[name]).reshape(-1)]
         if name not in self.batched:
@@ -145,6 +155,8 @@ class Folded:
                 out.append(int(x))
             elif (x, y) == BATCHES:
                 out.append("batch")
+            elif (x, y) in self.named.values():
+                out.append(next(k for k, v in self.named.items() if v == (x, y)))
             else:
                 return None
         return out

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from workbench.core import files
-from workbench.core.compile import identifier
 from workbench.core.layout import layered
 from workbench.core.project import Project
 from workbench.importers.result import ImportError_, ImportResult, relative_difference
@@ -118,7 +117,10 @@ def verify(result: ImportResult, path: Path, mapper) -> None:
     """onnxruntime on the original file vs the imported graph, same seeded random inputs, two
     batch sizes (one where the file fixes its batch size)."""
     from workbench.importers.result import TOLERANCE, compiled
-    model = compiled(result)
+    try:
+        model = compiled(result)
+    except ImportError_ as exc:
+        raise ImportError_(f"{path}: {exc}") from None
     try:
         sess = _session(path)
     except Exception as exc:  # noqa: BLE001
@@ -130,18 +132,25 @@ def verify(result: ImportResult, path: Path, mapper) -> None:
     for batch in mapper.batch_sizes():
         inputs = model.example_inputs(batch, generator)
         feed = {mapper.input_names[name]: x.numpy() for name, x in zip(model.input_names, inputs)}
+        for i in sess.get_inputs():     # an input the outputs do not depend on: any value
+            if i.name not in feed:
+                shape = [batch] + [d if isinstance(d, int) else 8 for d in i.shape[1:]]
+                feed[i.name] = np.zeros(shape, np.int64 if "int64" in i.type else np.float32)
         with torch.no_grad():
             ours = model.module(*inputs)
         ours = list(ours) if isinstance(ours, tuple) else [ours]
         by_name = dict(zip(model.output_names, ours))
         names = [o.name for o in sess.get_outputs()]
         theirs = sess.run(names, feed)
-        mine = [by_name.get(identifier(n)) for n in names]
+        mine = [by_name.get(mapper.output_names.get(n, "")) for n in names]
         if any(m is None for m in mine):
             worst = float("inf")
             break
         worst = max(worst, relative_difference(mine, [np.asarray(t) for t in theirs]))
     result.max_diff = worst
+    if mapper.fixed_batch:
+        result.report.append(f"the file fixes the batch size to {mapper.fixed_batch}: verified at "
+                             "that size; the imported graph takes any batch size")
     if worst > TOLERANCE:
         result.report.append(f"does not match the source: max relative difference {worst:.1e}")
     else:

@@ -213,10 +213,8 @@ class Opaques:
         if not self.available:
             return m.refuse(node, reason)
         used = [o for o in node.output if o and (o in m.consumers or o in m.outputs)]
-        if len(used) != 1 or used[0] != node.output[0]:
-            return m.refuse(node, "it has several outputs in use")
         build = TORCH.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if build is not None:
+        if build is not None and used == [node.output[0]]:
             try:
                 return self._torch(node, build, reason)
             except Unmapped:
@@ -260,29 +258,37 @@ class Opaques:
         self._add(node, params, ports, stored)
 
     def _onnx(self, node, reason) -> None:
-        from workbench.core import opaque
-        if not hasattr(opaque, "onnx_params"):
-            raise Unmapped(reason + " (and ONNX-flavoured Opaque nodes are not available yet)")
+        try:
+            from workbench.core.opaque_onnx import onnx_params
+        except ImportError:
+            raise Unmapped(reason) from None   # ONNX-flavoured Opaque nodes not in this build
+        import json
         m = self.m
+        used = [k for k, o in enumerate(node.output) if o and (o in m.consumers or o in m.outputs)]
+        if len(used) != 1:
+            raise Unmapped(f"{reason}; it has several outputs in use")
+        which = node.output[used[0]]
         ports, stored, arg = self._ports_and_tensors()
         inputs = [arg(n) if n else None for n in node.input]
-        if len(ports) > opaque.MAX_INPUTS:
-            raise Unmapped(f"it reads {len(ports)} tensors")
-        out = m.dims(node.output[0])
-        if not out or any(d is None for d in out[1:]):
-            raise Unmapped("its output shape is unknown")
-        dtype = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}.get(
-            m.types.get(node.output[0]))
+        if len(ports) > 4:
+            raise Unmapped(f"{reason}; it reads {len(ports)} tensors")
+        out = m.dims(which)
+        if not out or not (out[0] in m.batch_names or out[0] == m.fixed_batch):
+            raise Unmapped(f"{reason}; its output does not have the batch first")
+        if any(not isinstance(d, int) for d in out[1:]):
+            raise Unmapped(f"{reason}; its output shape is not known before it runs")
+        dtype = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}.get(m.types.get(which))
         if dtype is None:
-            raise Unmapped("its output is not float32 or int64")
+            raise Unmapped(f"{reason}; its output is not float32 or int64")
         opsets = {o.domain or "": o.version for o in m.model.opset_import}
-        params = opaque.onnx_params(node, opsets, inputs, {k: v.numpy() for k, v in stored.items()},
-                                    tuple(out[1:]), dtype, reason=reason)
-        self._add(node, params, ports, stored)
+        params = onnx_params(node, opsets, inputs, {k: v.numpy() for k, v in stored.items()},
+                             tuple(out[1:]), dtype, reason=reason, output=used[0])
+        kept = json.loads(params["call"])["tensors"]     # small integer inputs stay in the call
+        self._add(node, params, ports, {k: v for k, v in stored.items() if k in kept}, out=which)
 
-    def _add(self, node, params, ports, stored) -> None:
+    def _add(self, node, params, ports, stored, out=None) -> None:
         m = self.m
-        nid = m.add(node, "Opaque", params, ports)
+        nid = m.add(node, "Opaque", params, ports, out=out)
         for name, value in stored.items():
             m.tensors[f"{nid}.{name}"] = value
         m.opaque_count += 1

@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import torch
 
-from workbench.core import catalog
+from workbench.core import catalog, files
 from workbench.core.compile import identifier
-from workbench.core.graph import Graph, GraphError
+from workbench.core.graph import Graph, GraphError, unique_name
 from workbench.importers.onnx_fold import Folded, dims_of
 from workbench.importers.result import ImportError_
 
@@ -108,13 +108,17 @@ class Mapper:
         self.problems: list[str] = []
         self.missing: set[str] = set()
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
+        self.output_names: dict[str, str] = {}      # ONNX output name -> compiled output name
         self.opaque_count = 0
+        self._analysis = None                       # (graph size, analysis) for dims()
         self.opaque = opaques(self)   # onnx_opaque.Opaques: what has no catalog node
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self):
         self._inputs()
         _fuse_gelu(self)
+        _fuse_silu(self)
+        _fuse_layernorm(self)
         for k, node in enumerate(self.nodes):
             if k in self.fold.folded_nodes or k in self.done:
                 continue
@@ -148,7 +152,7 @@ class Mapper:
         return self.graph, self.tensors, report
 
     def refuse(self, node, reason: str) -> None:
-        self.problems.append(f"{node.op_type} (node '{node.name or '?'}'" +
+        self.problems.append(f"{files.short(node.op_type, 40)} (node '{files.short(node.name or '?', 80)}'" +
                              (f": {reason})" if self.opaque.available else ")"))
         self.missing.update(node.output)
 
@@ -167,7 +171,7 @@ class Mapper:
                     raise ImportError_(f"{self.path}: input '{vi.name}' has an unknown size at "
                                        f"axis {k}")
                 rest.append(str(d))
-            name = identifier(vi.name)
+            name = unique_name(identifier(vi.name), set(self.input_names))
             node = self.graph.add_node("Input", self.graph.unique_title(name), {
                 "name": name, "shape": ",".join(rest), "dtype": dtype})
             self.where[vi.name] = (node.id, "out")
@@ -181,8 +185,9 @@ class Mapper:
                 raise ImportError_(f"{self.path}: output '{name}' is "
                                    + ("a constant" if self.fold.known(name) else
                                       "not computed from the inputs") + ": nothing to import")
-            out = self.graph.add_node("Output", self.graph.unique_title(identifier(name)),
-                                      {"name": identifier(name)})
+            ours = unique_name(identifier(name), set(self.output_names.values()))
+            self.output_names[name] = ours
+            out = self.graph.add_node("Output", self.graph.unique_title(ours), {"name": ours})
             src = self.where[name]
             self.graph.connect(src[0], src[1], out.id, "in")
 
@@ -214,7 +219,10 @@ class Mapper:
         if (d is None or None in d) and name in self.where:
             from workbench.core.analysis import analyse
             nid, port = self.where[name]
-            t = analyse(self.graph).outputs.get(nid, {}).get(port)
+            key = (len(self.graph.nodes), len(self.graph.edges))
+            if self._analysis is None or self._analysis[0] != key:
+                self._analysis = (key, analyse(self.graph))
+            t = self._analysis[1].outputs.get(nid, {}).get(port)
             if t is not None and all(isinstance(x, int) for x in t.shape[1:]):
                 d = self.shapes[name] = tuple(t.shape)
         return d
@@ -309,8 +317,14 @@ class Mapper:
         self._softmax(node, "LogSoftmax")
 
     def _emit_fused(self, node, fused):
-        kind, x = fused
-        self.add(node, "GELU", {"approximate": "none"}, [x])
+        kind, x = fused[:2]
+        if kind == "gelu":
+            self.add(node, "GELU", {"approximate": "none"}, [x])
+        elif kind == "layernorm":
+            eps, scale, bias = fused[2:]
+            self.add(node, "LayerNorm", {"eps": eps}, [x], {"weight": scale, "bias": bias})
+        else:
+            self.add(node, "SiLU", {}, [x])
 
     # -- dense --------------------------------------------------------------------------------
     def op_Gemm(self, node):
@@ -455,6 +469,18 @@ class Mapper:
 
     def op_ReduceMax(self, node):
         self._reduce(node, "max")
+
+    def op_LayerNormalization(self, node):
+        x = node.input[0]
+        rank = self.rank(x)
+        a = attrs(node)
+        if a.get("axis", -1) % rank != rank - 1 or any(o in self.consumers for o in node.output[1:] if o):
+            raise Unmapped("it normalises over more than the last axis")
+        scale = self.const(node.input[1], "scale").astype(np.float32).reshape(-1)
+        bias = (self.const(node.input[2], "bias").astype(np.float32).reshape(-1)
+                if len(node.input) > 2 and node.input[2] else np.zeros_like(scale))
+        self.add(node, "LayerNorm", {"eps": float(a.get("epsilon", 1e-5))}, [x],
+                 {"weight": scale, "bias": bias})
 
     def op_LRN(self, node):
         if catalog.find("LRN") is None:
@@ -636,9 +662,10 @@ class Mapper:
             lstm = self.graph.nodes[nid]
             steps = (self.dims(data) or (0, 0))[1]
             i = int(np.asarray(self.fold.consts[idx]).reshape(-1)[0]) if self.fold.consts[idx].size == 1 else None
-            if (self.fold.consts[idx].ndim == 0 and i is not None and (i == -1 or i == steps - 1)
+            if (self.fold.consts[idx].ndim == 0 and i is not None and (i == -1 or (isinstance(steps, int) and i == steps - 1))
                     and not lstm.params["bidirectional"] and self.only_consumer(data) is not None):
                 self.graph.set_param(nid, "return", "last")
+                self._analysis = None
                 self.where[node.output[0]] = (nid, "out")
                 return
         raise Unmapped("a Gather that is not an embedding lookup")
@@ -741,8 +768,9 @@ class Mapper:
         view = self.views[node.input[0]]
         target = self.fold.dims(node.input[1])
         dh = view[2] * view[3]
+        steps = (self.dims(node.input[0]) or (None,))[0]
         if view[0] == "TBDH" and target and len(target) == 3 and target[1] in ("batch", 0) \
-                and target[2] in (dh, -1) and target[0] not in ("batch",):
+                and target[2] in (dh, -1) and target[0] in (steps, 0, -1):
             self.views[node.output[0]] = ("TBH", *view[1:])
             return
         raise Unmapped("an unexpected reshaping of a recurrent layer's output")
@@ -808,3 +836,82 @@ def _fuse_gelu(m: Mapper) -> None:
         last = chain[-1]
         m.done.update(k for k in chain if k != last)
         m.fused[last] = ("gelu", x)
+
+
+def _fuse_silu(m: Mapper) -> None:
+    """x · sigmoid(x) becomes one SiLU."""
+    for k, sig in enumerate(m.nodes):
+        if sig.op_type != "Sigmoid" or k in m.done:
+            continue
+        user = m.only_consumer(sig.output[0])
+        if user is None or m.nodes[user].op_type != "Mul" or user in m.fused:
+            continue
+        if _other(m.nodes[user], sig.output[0]) == sig.input[0]:
+            m.done.add(k)
+            m.fused[user] = ("silu", sig.input[0])
+
+
+def _last_axis_mean(m: Mapper, node) -> bool:
+    if node.op_type != "ReduceMean" or not attrs(node).get("keepdims", 1):
+        return False
+    axes = attrs(node).get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1] in m.fold.consts:
+        axes = m.fold.consts[node.input[1]].reshape(-1).tolist()
+    rank = len(m.shapes.get(node.input[0]) or ())
+    return bool(rank) and axes is not None and [int(a) % rank for a in axes] == [rank - 1]
+
+
+def _fuse_layernorm(m: Mapper) -> None:
+    """(x − mean) / sqrt(mean((x − mean)²) + eps) · scale + bias over the last axis — how
+    opsets before 17 write LayerNorm — becomes one LayerNorm."""
+    def single(name, op):
+        k = m.only_consumer(name)
+        return k if k is not None and m.nodes[k].op_type == op else None
+
+    for r1, mean in enumerate(m.nodes):
+        if not _last_axis_mean(m, mean) or r1 in m.done:
+            continue
+        x = mean.input[0]
+        sub = single(mean.output[0], "Sub")
+        if sub is None or list(m.nodes[sub].input) != [x, mean.output[0]]:
+            continue
+        users = m.consumers.get(m.nodes[sub].output[0], [])
+        pw = next((k for k in users if m.nodes[k].op_type == "Pow"), None)
+        dv = next((k for k in users if m.nodes[k].op_type == "Div"), None)
+        if len(users) != 2 or pw is None or dv is None or not math.isclose(
+                _scalar(m, m.nodes[pw].input[1]) or 0, 2.0):
+            continue
+        r2 = m.only_consumer(m.nodes[pw].output[0])
+        if r2 is None or not _last_axis_mean(m, m.nodes[r2]):
+            continue
+        a1 = single(m.nodes[r2].output[0], "Add")
+        eps = _scalar(m, _other(m.nodes[a1], m.nodes[r2].output[0])) if a1 is not None else None
+        sq = single(m.nodes[a1].output[0], "Sqrt") if eps is not None else None
+        if sq is None or single(m.nodes[sq].output[0], "Div") != dv \
+                or m.nodes[dv].input[1] != m.nodes[sq].output[0]:
+            continue
+        chain, last = [r1, sub, pw, r2, a1, sq, dv], dv
+        width = (m.shapes.get(x) or (None,))[-1]
+        scale = bias = None
+        mu = single(m.nodes[dv].output[0], "Mul")
+        if mu is not None:
+            scale = m.fold.consts.get(_other(m.nodes[mu], m.nodes[dv].output[0]))
+            if scale is not None and scale.size == width:
+                chain.append(mu)
+                last = mu
+                ad = single(m.nodes[mu].output[0], "Add")
+                if ad is not None:
+                    bias = m.fold.consts.get(_other(m.nodes[ad], m.nodes[mu].output[0]))
+                    if bias is not None and bias.size == width:
+                        chain.append(ad)
+                        last = ad
+                    else:
+                        bias = None
+            else:
+                scale = None
+        if not isinstance(width, int):
+            continue
+        scale = np.ones(width, np.float32) if scale is None else scale.astype(np.float32).reshape(-1)
+        bias = np.zeros(width, np.float32) if bias is None else bias.astype(np.float32).reshape(-1)
+        m.done.update(k for k in chain if k != last)
+        m.fused[last] = ("layernorm", x, float(eps), scale, bias)

@@ -309,9 +309,10 @@ class _Builder:
         self.env: dict[fx.Node, object] = {}
         self.rnn_use: dict[str, set[str]] = {}
         self.seq_of: dict[fx.Node, str] = {}   # an rnn's "all steps" value -> its node id
+        self.merges: dict[fx.Node, str] = {}   # an fx add/mul -> the Add/Multiply node it is in
 
     # - helpers -
-    def title(self, node: fx.Node, base: str | None = None) -> str:
+    def title(self, node: fx.Node, base: str | None = None, kind: str = "node") -> str:
         if node.op == "call_module":
             text = str(node.target)
         else:
@@ -322,12 +323,15 @@ class _Builder:
                 text = path                     # the op of a torch.nn layer: the layer's path
             else:
                 text = f"{path}.{base or node.name}" if path else (base or node.name)
+        if text[:1].isdigit():                  # a bare Sequential's "0": linear_0
+            text = f"{kind}_{text}"
         return self.graph.unique_title(identifier(text.replace(".", "_")))
 
     def add(self, type_: str, params: dict, node: fx.Node, inputs: list, title: str | None = None) -> str:
         spec = catalog.get(type_)
         try:
-            wb = self.graph.add_node(type_, title or self.title(node), params)
+            wb = self.graph.add_node(type_, title or self.title(node, kind=spec.default_title),
+                                     params)
         except GraphError as exc:
             raise ImportError_(f"{self.where}: '{node.name}': {exc}") from None
         ports = [p.name for p in spec.inputs]
@@ -384,24 +388,29 @@ class _Builder:
     def on_placeholder(self, node):
         value = self.tensor_value(node)
         dtype = "int64" if value.dtype in (torch.int64, torch.int32) else "float32"
-        params = {"name": identifier(node.target), "shape": ",".join(map(str, value.shape[1:])),
+        name = "x" if node.target in ("input", "args") else identifier(node.target)
+        params = {"name": name, "shape": ",".join(map(str, value.shape[1:])),
                   "dtype": dtype}
         if dtype == "int64":
             vocab = [m.num_embeddings for m in self.root.modules() if isinstance(m, nn.Embedding)]
             if vocab:
                 params["cardinality"] = min(vocab)
-        return Port(self.graph.add_node("Input", self.graph.unique_title(identifier(node.target)),
-                                        params).id)
+        return Port(self.graph.add_node("Input", self.graph.unique_title(name), params).id)
 
     def on_get_attr(self, node):
         return Tensor(str(node.target))
 
     def on_output(self, node):
-        leaves, _ = torch.utils._pytree.tree_flatten(node.args[0])
-        for i, leaf in enumerate(leaves):
+        leaves, _ = torch.utils._pytree.tree_flatten_with_path(node.args[0])
+        for i, (where, leaf) in enumerate(leaves):
             if not isinstance(leaf, fx.Node):
                 raise ImportError_(f"{self.where}: output {i} is not a tensor the model computes")
-            name = "out" if len(leaves) == 1 else f"out{i}"
+            keys = [str(getattr(k, "key", getattr(k, "name", ""))) for k in where]
+            named = "_".join(k for k in keys if k and not k.isdigit())
+            name = "out" if len(leaves) == 1 else identifier(named) if named else f"out{i}"
+            taken = {n.params["name"] for n in self.graph.nodes.values() if n.type in ("Input", "Output")}
+            if name in taken:
+                name = f"out{i}" if f"out{i}" not in taken else f"{name}_{i}"
             self.add("Output", {"name": name}, node, [self.use(leaf)],
                      title=self.graph.unique_title(name))
         return None
@@ -475,8 +484,7 @@ class _Builder:
                 and all(self.is_graph_tensor(a) for a in args):
             a, b = (self.tensor_value(x) for x in args)
             if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
-                return Port(self.add("Add" if key in ADD else "Multiply", {}, node,
-                                     [self.use(x) for x in args]))
+                return self.merge("Add" if key in ADD else "Multiply", node, list(args))
         if key in (torch.transpose, "transpose") and self.is_graph_tensor(first) and not node.kwargs \
                 and len(args) == 3 and all(isinstance(d, int) for d in args[1:]):
             rank = self.tensor_value(first).dim()
@@ -484,6 +492,12 @@ class _Builder:
             if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
                 return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
                                      [self.use(first)]))
+        if key is F.linear and self.is_graph_tensor(first) and len(args) >= 2 and not node.kwargs:
+            w, b = self.weight(args[1]), args[2] if len(args) > 2 else None
+            if w is not None and w.dim() == 2 and (b is None or self.weight(b) is not None):
+                tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
+                return self.layer("Linear", {"out_features": w.shape[0], "bias": b is not None},
+                                  node, first, tensors)
         if key in MEANS and self.is_graph_tensor(first) and self.tensor_value(first).dim() == 3:
             dim = args[1] if len(args) > 1 else node.kwargs.get("dim")
             keep = args[2] if len(args) > 2 else node.kwargs.get("keepdim", False)
@@ -498,6 +512,22 @@ class _Builder:
             if mapped is not None:
                 return mapped
         return self.opaque(node, f"no Workbench node for {target_name(node)}")
+
+    def merge(self, type_: str, node: fx.Node, args: list) -> Port:
+        """`a + b + c` is one Add of three inputs (up to the node's ports): an inner sum that
+        feeds only this one takes the new term on its next free port."""
+        inner = args[0]
+        nid = self.merges.get(inner)
+        if nid is not None and self.graph.nodes[nid].type == type_ and len(inner.users) == 1:
+            ports = [p.name for p in catalog.get(type_).inputs]
+            free = [p for p in ports if self.graph.source_of(nid, p) is None]
+            if free:
+                self.graph.connect(self.port_of(self.use(args[1]), node), "out", nid, free[0])
+                self.merges[node] = nid
+                return Port(nid)
+        nid = self.add(type_, {}, node, [self.use(x) for x in args])
+        self.merges[node] = nid
+        return Port(nid)
 
     def _params_ok(self, type_, params) -> bool:
         spec = catalog.get(type_)
@@ -776,8 +806,7 @@ class _Builder:
             if name in ("add", "mul") and len(args) == 2 and not kw and self.is_graph_tensor(args[1]):
                 a, b = self.tensor_value(args[0]), self.tensor_value(args[1])
                 if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
-                    return Port(self.add("Add" if name == "add" else "Multiply", {}, node,
-                                         [self.use(args[0]), self.use(args[1])]))
+                    return self.merge("Add" if name == "add" else "Multiply", node, args[:2])
             if name in ("flatten", "view", "reshape", "_unsafe_view", "squeeze", "unsqueeze") \
                     and value is not None:
                 mapped = self.reshape(node)
@@ -946,14 +975,22 @@ def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
             return (_inputs(shape, dtype, vocab, batch, seed),)
 
         recorder = _Recorder(gm)
+        sample = make_input(TRACE_BATCH, 7)
         try:
             with torch.no_grad():
-                recorder.run(*make_input(TRACE_BATCH, 7))
+                module(*sample)         # the module's own error for a wrong shape: plain, quick
+                recorder.run(*sample)
         except Exception as exc:                               # noqa: BLE001
             raise ImportError_(f"{where}: {type(module).__name__} fails on an input of shape "
                                f"{(TRACE_BATCH, *shape)} ({dtype}): {_short(exc)}") from None
         builder = _Builder(module, gm, recorder.seen, where)
         builder.build()
+        calls: dict[str, int] = {}
+        for n in gm.graph.nodes:
+            if n.op == "call_module":
+                calls[str(n.target)] = calls.get(str(n.target), 0) + 1
+        builder.report += [f"'{t}' is called {k} times: each call is its own node with a copy of "
+                           "its weights (they are no longer shared)" for t, k in calls.items() if k > 1]
         result = _finish(builder.graph, builder.tensors, builder.report, name)
         return verify(result, module, make_input)
     finally:

@@ -26,7 +26,7 @@ from workbench.core import clipboard, layout, project as project_io, templates
 from workbench.core.graph import GraphError
 from workbench.core.project import Project, ProjectError
 from workbench.resources import is_bundled_example
-from workbench.ui import theme
+from workbench.ui import freezing, theme
 from workbench.ui.document import Document, find_recoveries, restore
 from workbench.ui.editor import commands
 from workbench.ui.editor.items import GRID, WIDTH, EdgeItem, NodeItem
@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.collected_errors: list[str] | None = None
         self.undo_group = QUndoGroup(self)
         self.threads = Threads(self)     # every worker thread of the window (stopped on close)
+        self.import_dialog = None        # File › Import Model…, made on first use
 
         self.scene = EditorScene(self)
         self.view = EditorView(self.scene, self)
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.nodeDropped.connect(self.add_node_at)
         self.view.fileDropped.connect(self.open_file)
+        self.view.modelDropped.connect(self.import_model)
         self.view.contextMenuAt.connect(self._context_menu)
         self.view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
         self.palette.addRequested.connect(self.add_node_at_centre)
@@ -240,6 +242,8 @@ class MainWindow(QMainWindow):
         A, K = self._act, QKeySequence
         A("new", "&New", self.new_blank, K.New, "Start an empty project")
         A("open", "&Open…", lambda: self.open_file(), K.Open, "Open a project file")
+        A("import_model", "&Import Model…", self.import_model, "Ctrl+I",
+          "A new project from an ONNX file, a .pt2 program or a PyTorch module, with its weights")
         A("save", "&Save", self.save, K.Save, "Save the project")
         A("save_as", "Save &As…", lambda: self.save_as(), K.SaveAs, "Save under another name")
         A("export", "&Export…", None, "Ctrl+E", "Export a trained run")
@@ -298,6 +302,7 @@ class MainWindow(QMainWindow):
         m["file"].addAction(self.actions["open"])
         m["recent"] = m["file"].addMenu("Open &Recent")
         m["recent"].aboutToShow.connect(self._fill_recent)
+        m["file"].addAction(self.actions["import_model"])
         m["file"].addSeparator()
         m["file"].addAction(self.actions["save"])
         m["file"].addAction(self.actions["save_as"])
@@ -567,6 +572,32 @@ class MainWindow(QMainWindow):
         self.show_message(f"opened {path}")
         return True
 
+    def import_model(self, model: str | None = None):
+        """File › Import Model…: the dialog (one per window, kept with its last report);
+        `model`: a dropped model file, filled in."""
+        from workbench.ui.dialogs.import_dialog import ImportDialog
+        if self.import_dialog is None:
+            self.import_dialog = ImportDialog(self.threads, self._start_dir(), self)
+            self.import_dialog.imported.connect(self._open_imported)
+        self.import_dialog.start_dir = self._start_dir()   # beside the project on screen
+        if isinstance(model, str) and model:
+            self.import_dialog.model.setText(model)
+        self.import_dialog.show()
+        self.import_dialog.raise_()
+        return self.import_dialog
+
+    def _open_imported(self, path) -> None:
+        info = self.import_dialog.info or {}
+        if not self.open_file(path):   # the user kept the current project
+            self.show_message(f"imported to {path}; open it with File › Open")
+            return
+        diff = info.get("max_diff")
+        check = ("not verified" if diff is None else
+                 f"max difference {diff:.1e}, {'matches' if info.get('matched') else 'does NOT match'}"
+                 " the source")
+        self.show_message(f"imported '{self.document.name}': {info.get('nodes', 0)} nodes, "
+                          f"{info.get('opaque', 0)} opaque, {check}", 15000)
+
     def save(self) -> bool:
         if self.document.path is None:
             return self.save_as()
@@ -780,6 +811,11 @@ class MainWindow(QMainWindow):
             disconnect.triggered.connect(lambda: self._disconnect_all(nid))
             for text, target in self.inspector.structure_targets():   # repeat / branches
                 menu.addAction(text, lambda t=target: self.inspector.open_target(t))
+            menu.addSeparator()
+            freeze = menu.addAction("Freeze up to here", lambda: self.freeze_up_to(nid))
+            freeze.setStatusTip("Freeze this node and every layer with weights before it "
+                                "(fine-tuning: training leaves their weights as they are)")
+            self._add_unfreeze_all(menu)
         elif isinstance(item, EdgeItem):
             edge = item.edge
             menu.addAction("Delete Connection",
@@ -796,7 +832,32 @@ class MainWindow(QMainWindow):
             menu.addSeparator()
             menu.addAction(self.actions["fit"])
             menu.addAction(self.actions["auto_layout"])
+            self._add_unfreeze_all(menu)
         return menu
+
+    def _add_unfreeze_all(self, menu: QMenu) -> None:
+        action = menu.addAction("Unfreeze all", self.unfreeze_all)
+        action.setEnabled(any(not n.trainable for n in self.graph.nodes.values()))
+
+    def freeze_up_to(self, node_id: str) -> None:
+        """One undo step freezing the node and every model node with weights upstream."""
+        command = freezing.freeze_up_to(self.graph, self.document.analysis, node_id)
+        if command is None:
+            self.show_message("nothing to freeze: no trainable layer with weights up to here")
+            return
+        self.document.push(command)
+        n = len(command.node_ids)
+        self.show_message(f"froze {n} node{'s' if n != 1 else ''} up to "
+                          f"'{self.graph.nodes[node_id].title}'")
+
+    def unfreeze_all(self) -> None:
+        command = freezing.unfreeze_all(self.graph)
+        if command is None:
+            self.show_message("nothing is frozen")
+            return
+        self.document.push(command)
+        n = len(command.node_ids)
+        self.show_message(f"unfroze {n} node{'s' if n != 1 else ''}")
 
     def _context_menu(self, pos: QPointF, item) -> None:
         self.build_context_menu(pos, item).exec(QCursor.pos())

@@ -289,3 +289,26 @@ class SetTitle(GraphCommand):
     def revert(self) -> None:
         self.graph.set_title(self.node_id, self.old)
 
+
+
+class SetTrainable(GraphCommand):
+    """Freeze (False) or unfreeze nodes' weights for fine-tuning; several nodes are one step
+    (the inspector's checkbox on a selection, "Freeze up to here", "Unfreeze all")."""
+
+    def __init__(self, graph: Graph, node_ids: list[str], trainable: bool, text: str | None = None):
+        for nid in node_ids:
+            graph.node(nid)  # raises GraphError for a node that is not there
+        if not node_ids:
+            raise GraphError("no node to freeze or unfreeze")
+        what = (f"'{graph.nodes[node_ids[0]].title}'" if len(node_ids) == 1
+                else f"{len(node_ids)} nodes")
+        super().__init__(graph, text or f"{'Unfreeze' if trainable else 'Freeze'} {what}")
+        self.node_ids, self.trainable = list(node_ids), bool(trainable)
+        self.old: dict[str, bool] = {}
+
+    def apply(self) -> None:
+        self.old = {nid: self.graph.set_trainable(nid, self.trainable) for nid in self.node_ids}
+
+    def revert(self) -> None:
+        for nid in reversed(self.node_ids):
+            self.graph.set_trainable(nid, self.old[nid])

@@ -2,12 +2,16 @@
 
 Items are made from the core model by the scene and hold only ids; they never change the
 model. A node draws itself in one paint call (fast with hundreds of nodes) and leaves out the
-small text when zoomed far out.
+small text when zoomed far out. A frozen node (not trainable) has a muted header and a
+snowflake; an Opaque node (an imported op without a catalog node) a grey, hatched body and its
+op under the title.
 """
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
                            QPainterPathStroker, QPen)
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
@@ -20,6 +24,9 @@ PORT_GAP = 20.0
 INFO = 36.0
 PORT_R = 6.0
 GRID = 20.0
+OPAQUE = "Opaque"            # the imported node that runs what the catalog cannot express
+OPAQUE_HEADER = "#6e7178"
+FROZEN_GREY = "#60646c"
 
 _fonts: dict[str, QFont] = {}
 
@@ -196,6 +203,10 @@ class NodeItem(QGraphicsItem):
         self.category = spec.category if spec else "Unknown"
         self.colour = theme.category_colour(self.category) if spec else QColor("#888888")
         self.unknown = spec is None
+        self.frozen = not node.trainable   # weights kept fixed when training (fine-tuning)
+        self.opaque = node.type == OPAQUE  # imported, runs the original op: drawn apart
+        if self.opaque:
+            self.colour = QColor(OPAQUE_HEADER)
         self.out_text = ""     # inferred output shape(s)
         self.params_text = ""  # trainable parameter count
         self.param_summary = self._param_summary(node)
@@ -221,11 +232,15 @@ class NodeItem(QGraphicsItem):
         self.setCacheMode(QGraphicsItem.NoCache)
         self.setZValue(1)
         self.setPos(*node.pos)
+        self.reason = str(node.params.get("reason") or "") if self.opaque else ""
+        self.source = str(node.params.get("source") or "") if self.opaque else ""
         self._tooltip()
 
     @staticmethod
     def _param_summary(node: Node) -> str:
         spec = node.spec
+        if node.type == OPAQUE:
+            return str(node.params.get("op") or "")
         if spec is None or not spec.params:
             return ""
         first = spec.params[0]
@@ -239,16 +254,42 @@ class NodeItem(QGraphicsItem):
         if spec:
             spec_help = spec.help
         lines = [f"{self.title} · {self.type_name}", spec_help]
+        if self.opaque:
+            lines[1:] = [f"op: {self.param_summary}" if self.param_summary else "",
+                         f"opaque: {self.reason}" if self.reason else "",
+                         "it runs the imported operation as it is; its weights (if any) stay fixed"
+                         if self.source == "onnx" else "it runs the imported operation as it is"]
         if self.unknown:
             lines.append("unknown node type: is the plugin that provides it installed?")
-        self.setToolTip("\n".join(line for line in lines if line))
+        if self.frozen:
+            lines.append("frozen: training leaves its weights as they are")
+        # rich text, every line escaped: a title or an imported reason like "<b>x</b>" is
+        # shown as typed (Qt would guess plain text into markup otherwise)
+        self.setToolTip("<qt>" + "<br>".join(escape(line) for line in lines if line) + "</qt>")
 
     # -- model → item -----------------------------------------------------------------------
     def refresh(self, node: Node) -> None:
         self.title = node.title
+        self.reason = str(node.params.get("reason") or "") if self.opaque else ""
+        self.source = str(node.params.get("source") or "") if self.opaque else ""
         self.param_summary = self._param_summary(node)
         self._tooltip()
         self.update()
+
+    def set_frozen(self, frozen: bool) -> None:
+        if frozen != self.frozen:
+            self.frozen = frozen
+            self._tooltip()
+            self.update()
+
+    def header_colour(self) -> QColor:
+        """The category colour; a frozen node's muted towards grey, so it reads as fixed."""
+        if not self.frozen:
+            return self.colour
+        grey = QColor(FROZEN_GREY)   # the same in both themes: white text stays readable
+        c = self.colour
+        return QColor((c.red() + 2 * grey.red()) // 3, (c.green() + 2 * grey.green()) // 3,
+                      (c.blue() + 2 * grey.blue()) // 3)
 
     def set_analysis(self, out_text: str, params: int | None, problems: list) -> None:
         params_text = "" if params is None else (f"{params:,} params" if params else "no weights")
@@ -278,14 +319,19 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(QColor(c.selection), 3) if selected else Qt.NoPen)
             painter.setBrush(QColor(c.node_body))
             painter.drawRect(rect)
-            painter.fillRect(QRectF(0, 0, WIDTH, HEADER), self.colour)
+            painter.fillRect(QRectF(0, 0, WIDTH, HEADER), self.header_colour())
             return
         painter.setRenderHint(QPainter.Antialiasing, True)
         border = QPen(QColor(c.selection), 2.5) if selected else QPen(QColor(c.node_border), 1)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
-        painter.setBrush(self.colour)
+        if self.opaque:   # a grey, hatched body: it is not a layer of the catalog
+            hatch = QColor(c.node_subtle)
+            hatch.setAlpha(70)
+            painter.setBrush(QBrush(hatch, Qt.BDiagPattern))
+            painter.drawRoundedRect(rect, 6, 6)
+        painter.setBrush(self.header_colour())
         painter.drawPath(_header_path())
         painter.setPen(border)  # the outline last, over the header's corners
         painter.setBrush(Qt.NoBrush)
@@ -293,14 +339,20 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor("#ffffff"))
         painter.setFont(font("title"))
         fm = metrics("title")
-        painter.drawText(QRectF(10, 3, WIDTH - 34, 19), Qt.AlignLeft | Qt.AlignVCenter,
-                         fm.elidedText(self.title, Qt.ElideRight, WIDTH - 34))
+        room = WIDTH - (50 if self.frozen else 34)
+        painter.drawText(QRectF(10, 3, room, 19), Qt.AlignLeft | Qt.AlignVCenter,
+                         fm.elidedText(self.title, Qt.ElideRight, room))
+        if self.frozen:
+            snowflake(painter, QPointF(WIDTH - 28, 12), 7, QColor("#ffffff"))
         painter.setFont(font("small"))
         sub = self.type_name + (f" · {self.param_summary}" if self.param_summary else "")
+        if self.opaque:   # its op is what it is: the end of a dotted name says the most
+            sub = self.param_summary or self.type_name
         painter.setPen(QColor(255, 255, 255, 215))
         fs = metrics("small")
         painter.drawText(QRectF(10, 21, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                         fs.elidedText(sub, Qt.ElideRight, WIDTH - 20))
+                         fs.elidedText(sub, Qt.ElideLeft if self.opaque else Qt.ElideRight,
+                                       WIDTH - 20))
         painter.setPen(QColor(c.node_subtle))
         for name, port in self.inputs.items():
             painter.drawText(QRectF(12, port.y() - 8, WIDTH / 2 - 12, 16),
@@ -320,7 +372,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QColor(c.node_subtle))
         painter.setFont(font("small"))
         painter.drawText(QRectF(10, y + 16, WIDTH - 20, 15), Qt.AlignLeft | Qt.AlignVCenter,
-                         self.params_text)
+                         self.params_text + (" · frozen" if self.frozen else ""))
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionChange and self.scene() is not None \
@@ -406,6 +458,25 @@ class EdgeItem(QGraphicsItem):
             painter.drawRoundedRect(box, 4, 4)
             painter.setPen(QColor(c.edge_label))
             painter.drawText(box, Qt.AlignCenter, fm.elidedText(self.label, Qt.ElideMiddle, w - 6))
+
+
+def snowflake(painter: QPainter, at: QPointF, r: float, colour: QColor) -> None:
+    """The frozen mark: six spokes with a small V near each tip, drawn with lines (a ❄ glyph
+    is missing from many fonts)."""
+    import math
+    painter.save()
+    painter.setPen(QPen(colour, 1.4, Qt.SolidLine, Qt.RoundCap))
+    for k in range(6):
+        a = math.pi / 3 * k + math.pi / 2
+        dx, dy = math.cos(a), -math.sin(a)
+        tip = QPointF(at.x() + r * dx, at.y() + r * dy)
+        painter.drawLine(at, tip)
+        base = QPointF(at.x() + 0.55 * r * dx, at.y() + 0.55 * r * dy)
+        for side in (-1, 1):
+            b = a + side * math.pi / 4
+            painter.drawLine(base, QPointF(base.x() + 0.35 * r * math.cos(b),
+                                           base.y() - 0.35 * r * math.sin(b)))
+    painter.restore()
 
 
 def curve(a: QPointF, b: QPointF) -> QPainterPath:

@@ -105,6 +105,10 @@ class EditorScene(QGraphicsScene):
             item = self.nodes.get(ev.node_id)
             if item is not None:
                 item.refresh(self.graph.nodes[ev.node_id])
+        elif kind == "trainable_changed":
+            item = self.nodes.get(ev.node_id)
+            if item is not None:
+                item.set_frozen(not ev.value)
 
     def _grow_scene_rect(self, item: NodeItem | None = None) -> None:
         rect = item.sceneBoundingRect() if item is not None else self.itemsBoundingRect()

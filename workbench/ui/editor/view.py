@@ -17,6 +17,17 @@ def project_paths(mime) -> list[str]:
             and u.toLocalFile().lower().endswith(".wbproj")]
 
 
+MODEL_SUFFIXES = (".onnx", ".pt2")   # dropped: File › Import Model… with the file filled in
+
+
+def model_paths(mime) -> list[str]:
+    """Local model files (ONNX, .pt2) among dropped URLs."""
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()
+            and u.toLocalFile().lower().endswith(MODEL_SUFFIXES)]
+
+
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".data", ".dat")
 
 
@@ -32,6 +43,7 @@ class EditorView(QGraphicsView):
     nodeDropped = Signal(str, QPointF)      # node type, scene position
     fileDropped = Signal(str)               # a .wbproj path
     dataDropped = Signal(str)               # a data file (CSV/TSV/TXT) path
+    modelDropped = Signal(str)              # an .onnx / .pt2 path (to import)
     contextMenuAt = Signal(QPointF, object)  # scene position, item under the cursor (or None)
     zoomChanged = Signal(float)
 
@@ -173,7 +185,8 @@ class EditorView(QGraphicsView):
 
     # -- drops ------------------------------------------------------------------------------
     def _accepts(self, mime) -> bool:
-        return mime.hasFormat(NODE_MIME) or bool(project_paths(mime)) or bool(data_paths(mime))
+        return (mime.hasFormat(NODE_MIME) or bool(project_paths(mime)) or bool(data_paths(mime))
+                or bool(model_paths(mime)))
 
     def dragEnterEvent(self, event) -> None:
         if self._accepts(event.mimeData()):
@@ -217,5 +230,10 @@ class EditorView(QGraphicsView):
         if paths:
             event.acceptProposedAction()
             self.dataDropped.emit(paths[0])
+            return
+        paths = model_paths(mime)
+        if paths:
+            event.acceptProposedAction()
+            self.modelDropped.emit(paths[0])
             return
         event.ignore()

@@ -8,10 +8,15 @@ A number or choice field of a single node has a ⌕ button that marks it as sear
 dialog, search_edit.open_search); a searched field shows its range under it in the search
 colour. Optimizers and schedules offer "Search node type…"; a selection forming one chain
 offers "Repeat ×N…", several chains "Search between branches…".
+
+Model nodes with weights get a "Trainable" box (freezing for fine-tuning, ui/freezing.py). An
+Opaque node's settings were written by an importer: they are shown as read-only text, and its
+`call` (JSON for the compiler) not at all.
 """
 from __future__ import annotations
 
 import math
+from html import escape as esc
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QValidator
@@ -22,13 +27,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from workbench.core.graph import GraphError
 from workbench.core.search_space import Dim, SpaceError
 from workbench.core.types import format_shape
-from workbench.ui import search_edit, theme
+from workbench.ui import freezing, search_edit, theme
 from workbench.ui.dialogs.search_dialog import TYPE_CATEGORIES, summary
 from workbench.ui.editor import commands
+from workbench.ui.editor.items import OPAQUE
 from workbench.ui.panels.focus_wheel import wheel_when_focused
 
 INT_LIMIT = 2**31 - 1
 SEARCHABLE = ("int", "float", "bool", "choice")   # parameter kinds a search can vary
+HIDDEN = ("call",)   # an Opaque node's call: canonical JSON for the compiler, not for reading
 
 
 class FloatSpin(QDoubleSpinBox):
@@ -138,14 +145,23 @@ class Inspector(QWidget):
         self.show_nodes([])
 
     def _on_event(self, ev) -> None:
-        if ev.kind in ("param_changed", "title_changed") and ev.node_id in self.node_ids:
+        if ev.kind in ("param_changed", "title_changed", "trainable_changed") \
+                and ev.node_id in self.node_ids:
             self._refresh_timer.start()
         elif ev.kind == "node_removed" and ev.node_id in self.node_ids:
             self.node_ids = [n for n in self.node_ids if n != ev.node_id]
             self._refresh_timer.start()
 
     def _on_analysis(self, analysis) -> None:
+        if self.node_ids and self._freezable() != ("__trainable__" in self.fields):
+            self.show_nodes(self.node_ids)   # the weights became known (or went): the box too
+            return
         self._show_shapes()
+
+    def _freezable(self) -> bool:
+        doc = self.document
+        return bool(self.node_ids) and doc is not None and all(
+            freezing.freezable(doc.graph, doc.analysis, n) for n in self.node_ids)
 
     # -- building the form ------------------------------------------------------------------
     def show_nodes(self, node_ids: list[str]) -> None:
@@ -170,7 +186,7 @@ class Inspector(QWidget):
         specs = [n.spec for n in nodes]
         if len(nodes) == 1:
             node, spec = nodes[0], specs[0]
-            self.heading.setText(f"<b>{node.title}</b> &nbsp;<span>{node.type}"
+            self.heading.setText(f"<b>{esc(node.title)}</b> &nbsp;<span>{esc(node.type)}"
                                  f"{' · ' + spec.category if spec else ''}</span>")
             self.help.setText(spec.help if spec else "Unknown node type.")
             title = QLineEdit(node.title)
@@ -180,7 +196,7 @@ class Inspector(QWidget):
             self.form.addRow("title", title)
         else:
             types = sorted({n.type for n in nodes})
-            self.heading.setText(f"<b>{len(nodes)} nodes</b> &nbsp;{', '.join(types)}")
+            self.heading.setText(f"<b>{len(nodes)} nodes</b> &nbsp;{esc(', '.join(types))}")
             self.help.setText("Parameters the selected nodes share; a change applies to all.")
         if any(s is None for s in specs):
             self._show_shapes()
@@ -188,7 +204,12 @@ class Inspector(QWidget):
         common = [p for p in specs[0].params
                   if all(any(q.name == p.name and q.kind == p.kind and q.choices == p.choices
                              for q in s.params) for s in specs[1:])]
+        read_only = any(n.type == OPAQUE for n in nodes)
         for param in common:
+            if read_only:   # an importer wrote it: shown, never edited (`call` not even shown)
+                if param.name not in HIDDEN:
+                    self._add_read_only(param)
+                continue
             widget = self._make_field(param)
             widget.setToolTip(param.help)
             label = QLabel(param.label or param.name)
@@ -198,7 +219,30 @@ class Inspector(QWidget):
             if len(nodes) == 1 and param.kind in SEARCHABLE:
                 row = self._search_row(param, widget)
             self.form.addRow(label, row)
+        if self._freezable():
+            box = QCheckBox()
+            box.setObjectName("__trainable__")
+            box.setToolTip("Unticked: the weights stay as they are when training (frozen, for "
+                           "fine-tuning an imported model); the optimizer sees only trainable "
+                           "weights")
+            box.toggled.connect(self._commit_trainable)
+            self.fields["__trainable__"] = box
+            label = QLabel("Trainable")
+            label.setToolTip(box.toolTip())
+            self.form.addRow(label, box)
         self.refresh_values()
+
+    def _add_read_only(self, param) -> None:
+        field = QLabel()
+        field.setObjectName(param.name)
+        field.setTextFormat(Qt.PlainText)          # the text comes from the imported file
+        field.setWordWrap(True)
+        field.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        field.setToolTip(f"{param.help}\n(set by the import; read-only)".strip())
+        label = QLabel(param.label or param.name)
+        label.setToolTip(field.toolTip())
+        self.fields[param.name] = field
+        self.form.addRow(label, field)
 
     def _search_row(self, param, widget) -> QWidget:
         """The field, its ⌕ button, and under them the range when it is searched."""
@@ -331,8 +375,15 @@ class Inspector(QWidget):
                     w.setText(nodes[0].title)
                     if len(nodes) == 1:
                         spec = nodes[0].spec
-                        self.heading.setText(f"<b>{nodes[0].title}</b> &nbsp;{nodes[0].type}"
+                        self.heading.setText(f"<b>{esc(nodes[0].title)}</b> &nbsp;{esc(nodes[0].type)}"
                                              f"{' · ' + spec.category if spec else ''}")
+                    continue
+                if name == "__trainable__":
+                    mixed = len({n.trainable for n in nodes}) > 1
+                    label = self.form.labelForField(w)
+                    if label is not None:
+                        label.setText("Trainable" + (" ≠" if mixed else ""))
+                    w.setChecked(all(n.trainable for n in nodes))
                     continue
                 values = [n.params.get(name) for n in nodes]
                 value = values[0]
@@ -349,6 +400,8 @@ class Inspector(QWidget):
                     w.setChecked(bool(value))
                 elif isinstance(w, QComboBox):
                     w.setCurrentText(str(value))
+                elif isinstance(w, QLabel):   # read-only (an Opaque node's op, reason)
+                    w.setText("" if value is None else str(value))
                 elif isinstance(w, QLineEdit):
                     if w.text() != str(value):
                         w.setText("" if value is None else str(value))
@@ -362,7 +415,10 @@ class Inspector(QWidget):
         if doc is None or len(self.node_ids) != 1 or self.node_ids[0] not in doc.graph.nodes:
             if len(self.node_ids) > 1 and doc is not None:
                 total = sum(doc.analysis.params.get(n, 0) for n in self.node_ids)
-                self.shapes.setText(f"<b>Parameters</b>: {total:,} in the selection")
+                frozen = sum(doc.analysis.params.get(n, 0) for n in self.node_ids
+                             if n in doc.graph.nodes and not doc.graph.nodes[n].trainable)
+                self.shapes.setText(f"<b>Parameters</b>: {total:,} in the selection"
+                                    + (f", {frozen:,} of them frozen" if frozen else ""))
             else:
                 self.shapes.setText("")
             return
@@ -376,11 +432,12 @@ class Inspector(QWidget):
         if len(rows) == 1:
             rows.append("<i>unknown until the inputs are connected and valid</i>")
         if nid in a.params:
-            rows.append(f"<b>Parameters</b>: {a.params[nid]:,}")
+            frozen = " · frozen" if not doc.graph.nodes[nid].trainable else ""
+            rows.append(f"<b>Parameters</b>: {a.params[nid]:,}{frozen}")
         problems = a.problems_of(nid)
         if problems:
             rows.append("<b>Problems</b>")
-            rows += [f"• {p.message}" for p in problems]
+            rows += [f"• {esc(p.message)}" for p in problems]
         self.shapes.setText("<br>".join(rows))
 
     # -- committing -------------------------------------------------------------------------
@@ -405,6 +462,15 @@ class Inspector(QWidget):
             return
         self.error.hide()
         self.document.push(command)
+
+    def _commit_trainable(self, value: bool) -> None:
+        if self._loading or not self.node_ids or self.document is None:
+            return
+        graph = self.document.graph
+        changed = [n for n in self.node_ids if n in graph.nodes and graph.nodes[n].trainable != value]
+        if changed:
+            self.error.hide()
+            self.document.push(commands.SetTrainable(graph, changed, bool(value)))
 
     def _commit_title(self, field: QLineEdit) -> None:
         if self._loading or len(self.node_ids) != 1 or self.document is None:

@@ -77,7 +77,7 @@ class Palette(QWidget):
 
     def populate(self) -> None:
         self.tree.clear()
-        for category, specs in catalog.by_category().items():
+        for category, specs in catalog.by_category().items():   # only those `offered`
             top = QTreeWidgetItem([category])
             top.setIcon(0, category_icon(category))
             top.setFlags(Qt.ItemIsEnabled)
