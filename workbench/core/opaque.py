@@ -351,3 +351,16 @@ def _infer_torch(params: dict, ports: list[TensorType]) -> TensorType:
     if dtype not in ("float32", "int64"):
         raise ShapeError(f"{module.op} gives {dtype} values: Workbench tensors are float32 or int64")
     return TensorType(tuple(shape), dtype)
+
+
+def ports_read(params: dict) -> int:
+    """How many input ports (x0…) the node's stored call reads, so the canvas draws only
+    those; all of them when the call cannot be read (its problem is shown on the node)."""
+    try:
+        if params.get("source") == "onnx":
+            call = json.loads(params.get("call", ""))
+            used = [e["input"] for e in call.get("inputs", []) if isinstance(e, dict) and type(e.get("input")) is int]
+            return max(1, min(MAX_INPUTS, max(used, default=0) + 1))
+        return max(1, min(MAX_INPUTS, parse_call(params.get("call", ""))["inputs"]))
+    except (OpaqueError, ValueError, TypeError, AttributeError, KeyError):
+        return MAX_INPUTS

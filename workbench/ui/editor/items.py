@@ -16,6 +16,7 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPainter, QPain
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
 from workbench.core.graph import Edge, Node
+from workbench.core.opaque import ports_read as opaque_ports_read
 from workbench.ui import theme
 
 WIDTH = 180.0
@@ -213,6 +214,8 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         ins = spec.inputs if spec else ()
+        if self.opaque:   # an imported op has a fixed number of inputs: no spare ports shown
+            ins = ins[:opaque_ports_read(node.params)]
         outs = spec.outputs if spec else ()
         for i, p in enumerate(ins):
             port = PortItem(self, p.name, p.kind, False, p.optional, p.help)
