@@ -106,6 +106,7 @@ def test_a_mismatch_exits_1_and_still_writes(spec, tmp_path, capsys, monkeypatch
     (["{dir}/net.py:Net", "--input-shape", "1,x"], "--input-shape '1,x': expected whole numbers above 0, e.g. 3,32,32"),
     (["{dir}/model.h5"], "{dir}/model.h5: not a model Workbench can import (expected an .onnx or .pt2 "
                          "file, or a PyTorch module as file.py:Class or package.module:Class)"),
+    (["{dir}/missing.pt2"], "{dir}/missing.pt2: no such file"),
     (["no_such_package_xyz.mod:Net", "--input-shape", "4"],
      "no_such_package_xyz.mod:Net: cannot import module 'no_such_package_xyz.mod': No module named 'no_such_package_xyz'"),
 ])
