@@ -336,3 +336,21 @@ def test_a_sum_of_many_terms_is_one_add():
     assert sorted((e.dst_port, graph.nodes[e.src].title) for e in graph.edges_into(add.id)) == [
         ("a", "a"), ("b", "b"), ("c", "c"), ("d", "x")]
     assert result.ok()
+
+
+def test_a_transformer_encoder_is_its_layers_in_turn():
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 3, norm=nn.LayerNorm(16), enable_nested_tensor=False)
+
+        def forward(self, x):
+            return self.encoder(x)
+
+    torch.manual_seed(13)
+    result = import_nn(Encoder(), (5, 16))
+    assert _types(result) == ["Input"] + ["TransformerEncoderLayer"] * 3 + ["LayerNorm", "Output"]
+    assert [n.title for n in result.project.graph.nodes.values()][1:5] == [
+        "encoder_layers_0", "encoder_layers_1", "encoder_layers_2", "encoder_norm"]
+    assert result.max_diff <= 1e-4

@@ -214,6 +214,19 @@ class Tracer(fx.Tracer):
         except NoNode:
             return False
 
+    def call_module(self, m, forward, args, kwargs):
+        # nn.TransformerEncoder's forward branches on its input (fast paths, masks); without
+        # masks it is its layers in turn, then its norm: traced as that, each layer a node
+        if type(m) is nn.TransformerEncoder and len(args) == 1 and \
+                all(v is None for v in kwargs.values()):
+            x = args[0]
+            for layer in m.layers:
+                x = self.call_module(layer, layer.forward, (x,), {})
+            if m.norm is not None:
+                x = self.call_module(m.norm, m.norm.forward, (x,), {})
+            return x
+        return super().call_module(m, forward, args, kwargs)
+
 
 def short_error(exc: BaseException) -> str:
     text = " ".join(re.split(r"\s*While executing", str(exc))[0].split()) or type(exc).__name__
