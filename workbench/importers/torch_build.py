@@ -37,6 +37,16 @@ RESHAPES = {torch.flatten, "flatten", torch.reshape, "reshape", "view", torch.sq
             torch.unsqueeze, "unsqueeze"}
 MEANS = {torch.mean, "mean"}
 PASS = {"contiguous", F.dropout, "clone"}   # identity in eval mode (F.dropout maps to Dropout)
+POOLS = ("max_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d",
+         "adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d")
+_MAX = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+_AVG = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+F_POOLS = {F.max_pool1d: ("max_pool1d", _MAX), F.max_pool2d: ("max_pool2d", _MAX),
+           F.avg_pool1d: ("avg_pool1d", _AVG), F.avg_pool2d: ("avg_pool2d", _AVG),
+           F.adaptive_avg_pool1d: ("adaptive_avg_pool1d", ("input", "output_size")),
+           F.adaptive_avg_pool2d: ("adaptive_avg_pool2d", ("input", "output_size"))}
+POOL_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+                 "count_include_pad": True, "divisor_override": None, "return_indices": False}
 _NAMESPACES = (("torch.nn.functional", F), ("torch", torch), ("operator", operator))
 
 
@@ -271,6 +281,15 @@ class Builder:
             if dims[0] >= 1 and self._params_ok("Transpose", {"dim0": dims[0], "dim1": dims[1]}):
                 return Port(self.add("Transpose", {"dim0": dims[0], "dim1": dims[1]}, node,
                                      [self.use(first)]))
+        if key in F_POOLS and self.is_graph_tensor(first):
+            name, names = F_POOLS[key]
+            given = dict(zip(names, args)) | dict(node.kwargs)
+            norm = [given.get(n, POOL_DEFAULTS.get(n)) for n in names]
+            if not given.get("return_indices") and set(given) <= set(names):
+                try:
+                    return self.pool(node, name, norm)
+                except NoNode:
+                    pass
         if key is F.linear and self.is_graph_tensor(first) and len(args) >= 2 and not node.kwargs:
             w, b = self.weight(args[1]), args[2] if len(args) > 2 else None
             if w is not None and w.dim() == 2 and (b is None or self.weight(b) is not None):
@@ -564,24 +583,8 @@ class Builder:
                     raise NoNode("")
                 return self.layer("LayerNorm", {"eps": eps}, node, x,
                                   {"weight": self.weight(w), "bias": self.weight(b)})
-            if name in ("max_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d"):
-                dims = 1 if "1d" in name else 2
-                k = _same(args[1], "kernel_size")
-                stride = _arg(args, 2, [])
-                stride = _same(stride, "stride") if stride not in ([], (), None) else k
-                padding = _same(_arg(args, 3, 0), "padding")
-                if name.startswith("max"):
-                    if _same(_arg(args, 4, 1), "dilation") != 1 or _arg(args, 5, False):
-                        raise NoNode("")
-                elif _arg(args, 4, False) or not _arg(args, 5, True) or _arg(args, 6, None) is not None:
-                    raise NoNode("")
-                kind = f"{'Max' if name.startswith('max') else 'Avg'}Pool{dims}d"
-                return self.layer(kind, {"kernel_size": k, "stride": stride, "padding": padding},
-                                  node, x, {}, tuple_result=name.endswith("indices"))
-            if name in ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d"):
-                dims = 1 if "1d" in name else 2
-                return self.layer(f"AdaptiveAvgPool{dims}d", {"output_size": _same(args[1], "size")},
-                                  node, x, {})
+            if name in POOLS:
+                return self.pool(node, name, args)
             if name in ("add", "mul") and len(args) == 2 and not kw and self.is_graph_tensor(args[1]):
                 a, b = self.tensor_value(args[0]), self.tensor_value(args[1])
                 if a.shape == b.shape and a.dtype == b.dtype == torch.float32:
@@ -599,6 +602,27 @@ class Builder:
                 return mapped
         return self.opaque(node, f"no Workbench node for aten.{name}")
 
+
+    def pool(self, node, name: str, args: list):
+        """Pooling calls, in ATen's argument order (torch.nn.functional's is the same)."""
+        x = args[0]
+        if name.startswith("adaptive") or name == "_adaptive_avg_pool2d":
+            dims = 1 if "1d" in name else 2
+            return self.layer(f"AdaptiveAvgPool{dims}d", {"output_size": _same(args[1], "size")},
+                              node, x, {})
+        dims = 1 if "1d" in name else 2
+        k = _same(args[1], "kernel_size")
+        stride = _arg(args, 2, [])
+        stride = _same(stride, "stride") if stride not in ([], (), None) else k
+        padding = _same(_arg(args, 3, 0), "padding")
+        if name.startswith("max"):
+            if _same(_arg(args, 4, 1), "dilation") != 1 or _arg(args, 5, False):
+                raise NoNode("dilation or ceil_mode")
+        elif _arg(args, 4, False) or not _arg(args, 5, True) or _arg(args, 6, None) is not None:
+            raise NoNode("ceil_mode, count_include_pad=False or divisor_override")
+        kind = f"{'Max' if name.startswith('max') else 'Avg'}Pool{dims}d"
+        return self.layer(kind, {"kernel_size": k, "stride": stride, "padding": padding},
+                          node, x, {}, tuple_result=name.endswith("indices"))
 
     def aten_recurrent(self, node, name):
         """aten.lstm/gru/rnn_tanh from zero initial states onto the recurrent node."""
