@@ -356,22 +356,26 @@ def test_a_transformer_encoder_is_its_layers_in_turn():
     assert result.max_diff <= 1e-4
 
 
-def test_functional_pooling_becomes_pooling_nodes():
+def test_functional_pooling_and_convolution_become_nodes():
     class Classic(nn.Module):               # the shape of PyTorch's MNIST example
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(1, 4, 3)
+            self.w2 = nn.Parameter(torch.randn(4, 4, 3, 3) * 0.2)
             self.fc = nn.Linear(4, 3)
 
         def forward(self, x):
             x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.conv2d(x, self.w2, padding=1)
             x = F.avg_pool2d(x, kernel_size=2, stride=1)
             x = F.adaptive_avg_pool2d(x, 1)
             return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)
 
     result = import_nn(Classic(), (1, 10, 10))
-    assert _types(result) == ["Input", "Conv2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-                              "Flatten", "Linear", "LogSoftmax", "Output"]
+    assert _types(result) == ["Input", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "AvgPool2d",
+                              "AdaptiveAvgPool2d", "Flatten", "Linear", "LogSoftmax", "Output"]
+    conv2 = result.project.graph.by_title("conv2d")
+    assert (conv2.params["bias"], conv2.params["padding"]) == (False, 1)
     avg = result.project.graph.by_title("avg_pool2d")
     assert (avg.params["kernel_size"], avg.params["stride"]) == (2, 1)
     assert result.max_diff <= 1e-4

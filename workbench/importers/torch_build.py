@@ -290,6 +290,16 @@ class Builder:
                     return self.pool(node, name, norm)
                 except NoNode:
                     pass
+        if key in (F.conv1d, F.conv2d) and self.is_graph_tensor(first):
+            names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+            given = dict(zip(names, args)) | dict(node.kwargs)
+            defaults = {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
+            if set(given) <= set(names):
+                try:
+                    return self.conv(node, "conv2d" if key is F.conv2d else "conv1d",
+                                     [given.get(n, defaults.get(n)) for n in names])
+                except NoNode:
+                    pass
         if key is F.linear and self.is_graph_tensor(first) and len(args) >= 2 and not node.kwargs:
             w, b = self.weight(args[1]), args[2] if len(args) > 2 else None
             if w is not None and w.dim() == 2 and (b is None or self.weight(b) is not None):
@@ -535,26 +545,7 @@ class Builder:
                 return self.layer("Linear", {"out_features": w.shape[0] if w is not None else 1,
                                              "bias": b is not None}, node, x, tensors)
             if name in ("conv1d", "conv2d", "convolution"):
-                w, b = self.weight(args[1]), _arg(args, 2, None)
-                if w is None or w.dim() not in (3, 4):
-                    raise NoNode("")
-                if name == "convolution":
-                    stride, padding, dilation, transposed, _, groups = args[3:9]
-                    if transposed:
-                        raise NoNode("")
-                else:
-                    stride, padding, dilation, groups = (_arg(args, 3, 1), _arg(args, 4, 0),
-                                                         _arg(args, 5, 1), _arg(args, 6, 1))
-                kind = f"Conv{w.dim() - 2}d"
-                if isinstance(padding, str):
-                    raise NoNode("")
-                params = {"out_channels": w.shape[0], "kernel_size": _same(list(w.shape[2:]), "kernel"),
-                          "stride": _same(stride, "stride"), "padding": _same(padding, "padding"),
-                          "dilation": _same(dilation, "dilation"), "bias": b is not None}
-                if groups != 1:
-                    params["groups"] = groups
-                tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
-                return self.layer(kind, params, node, x, tensors)
+                return self.conv(node, name, args)
             if name in ("batch_norm", "_native_batch_norm_legit_no_training"):
                 if name == "batch_norm":
                     w, b, mean, var, training, momentum, eps = args[1:8]
@@ -602,6 +593,30 @@ class Builder:
                 return mapped
         return self.opaque(node, f"no Workbench node for aten.{name}")
 
+
+    def conv(self, node, name: str, args: list):
+        """Convolutions in ATen's argument order (torch.nn.functional's is the same)."""
+        x = args[0]
+        w, b = self.weight(args[1]), _arg(args, 2, None)
+        if w is None or w.dim() not in (3, 4):
+            raise NoNode("")
+        if name == "convolution":
+            stride, padding, dilation, transposed, _, groups = args[3:9]
+            if transposed:
+                raise NoNode("")
+        else:
+            stride, padding, dilation, groups = (_arg(args, 3, 1), _arg(args, 4, 0),
+                                                 _arg(args, 5, 1), _arg(args, 6, 1))
+        kind = f"Conv{w.dim() - 2}d"
+        if isinstance(padding, str):
+            raise NoNode("")
+        params = {"out_channels": w.shape[0], "kernel_size": _same(list(w.shape[2:]), "kernel"),
+                  "stride": _same(stride, "stride"), "padding": _same(padding, "padding"),
+                  "dilation": _same(dilation, "dilation"), "bias": b is not None}
+        if groups != 1:
+            params["groups"] = groups
+        tensors = {"weight": w} | ({"bias": self.weight(b)} if b is not None else {})
+        return self.layer(kind, params, node, x, tensors)
 
     def pool(self, node, name: str, args: list):
         """Pooling calls, in ATen's argument order (torch.nn.functional's is the same)."""
