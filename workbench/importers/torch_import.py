@@ -141,7 +141,7 @@ def import_nn(module: nn.Module, input_shape, dtype: str = "float32",
         builder.build()
         calls: dict[str, int] = {}
         for n in gm.graph.nodes:
-            if n.op == "call_module":
+            if n.op == "call_module" and gm.get_submodule(str(n.target)).state_dict():
                 calls[str(n.target)] = calls.get(str(n.target), 0) + 1
         builder.report += [f"'{t}' is called {k} times: each call is its own node with a copy of "
                            "its weights (they are no longer shared)" for t, k in calls.items() if k > 1]
