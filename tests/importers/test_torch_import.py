@@ -379,3 +379,24 @@ def test_functional_pooling_and_convolution_become_nodes():
     avg = result.project.graph.by_title("avg_pool2d")
     assert (avg.params["kernel_size"], avg.params["stride"]) == (2, 1)
     assert result.max_diff <= 1e-4
+
+
+class BiGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(40, 8)
+        self.gru = nn.GRU(8, 6, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(12, 2)
+
+    def forward(self, x):
+        _, h = self.gru(self.emb(x))
+        return self.fc(torch.cat((h[-2], h[-1]), dim=1))    # both directions' final states
+
+
+def test_bidirectional_final_states_joined_are_the_last_step():
+    torch.manual_seed(14)
+    result = import_nn(BiGRU(), (6,), dtype="int64")
+    assert _types(result) == ["Input", "Embedding", "GRU", "Linear", "Output"]
+    gru = result.project.graph.by_title("gru")
+    assert (gru.params["return"], gru.params["bidirectional"]) == ("last", True)
+    assert result.max_diff <= 1e-4

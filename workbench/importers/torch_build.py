@@ -346,9 +346,31 @@ class Builder:
             return False
         return True
 
+    def final_state(self, nid: str, index, node: fx.Node):
+        """h[-1] of a recurrent node's final state is its last step; of a bidirectional one,
+        h[-2] and h[-1] are the two directions (joined by a cat, below)."""
+        wb = self.graph.nodes[nid]
+        n = wb.params["num_layers"] * (2 if wb.params["bidirectional"] else 1)
+        if not isinstance(index, int) or not -n <= index < n:
+            return ("state", node)
+        index %= n
+        if not wb.params["bidirectional"] and index == n - 1:
+            self.rnn_use[nid].add("last")
+            return Port(nid)
+        if wb.params["bidirectional"] and index >= n - 2:
+            return Direction(nid, "forward" if index == n - 2 else "backward")
+        return ("state", node)
+
     def concat(self, node):
         items = node.args[0] if node.args else node.kwargs.get("tensors")
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        pair = [self.env.get(a) if isinstance(a, fx.Node) else None for a in items] \
+            if isinstance(items, (list, tuple)) and len(items) == 2 else []
+        if pair and isinstance(pair[0], Direction) and dim in (1, -1) and \
+                pair == [Direction(pair[0].node, "forward"), Direction(pair[0].node, "backward")]:
+            nid = pair[0].node                     # cat(h[-2], h[-1]): what 'last' gives
+            self.rnn_use[nid].add("last")
+            return Port(nid)
         ports = [p.name for p in catalog.get("Concat").inputs]
         if not isinstance(items, (list, tuple)) or not 2 <= len(items) <= len(ports) \
                 or not all(self.is_graph_tensor(a) for a in items):
@@ -396,10 +418,8 @@ class Builder:
                 return Tuple(value.node, 2)
             if value.level == 0 and index == 1:
                 return Tuple(value.node, 1)
-            if value.level == 2 and index in (-1, wb.params["num_layers"] - 1) \
-                    and not wb.params["bidirectional"]:
-                self.rnn_use[value.node].add("last")
-                return Port(value.node)
+            if value.level == 2:
+                return self.final_state(value.node, index, node)
             return ("state", node)                            # refused when used
         if base in self.seq_of and not self.graph.nodes[self.seq_of[base]].params["bidirectional"] \
                 and _is_last_step(index) and len(base.users) == 1:
@@ -507,11 +527,10 @@ class Builder:
                 return self.env[x]
             state = self.env.get(x) if isinstance(x, fx.Node) else None
             if name == "select" and isinstance(state, Tuple) and state.level == 2:
-                wb = self.graph.nodes[state.node]                # h[-1] of the final state
-                if args[1] == 0 and args[2] in (-1, wb.params["num_layers"] - 1) \
-                        and not wb.params["bidirectional"]:
-                    self.rnn_use[state.node].add("last")
-                    return Port(state.node)
+                if args[1] == 0:                                 # h[-1] of the final state
+                    picked = self.final_state(state.node, args[2], node)
+                    if not (isinstance(picked, tuple) and picked[:1] == ("state",)):
+                        return picked
             if name == "select" and x in self.seq_of and tuple(args[1:3]) == (1, -1) \
                     and len(x.users) == 1 and not self.graph.nodes[self.seq_of[x]].params["bidirectional"]:
                 self.rnn_use[self.seq_of[x]].add("last")       # out[:, -1]
@@ -658,6 +677,12 @@ class Builder:
             self.tensors[f"{nid}.{k}"] = v
         self.rnn_use[nid] = set()
         return Tuple(nid, flat=True)
+
+
+@dataclass(frozen=True)
+class Direction:
+    node: str                  # one direction's final state of a bidirectional recurrent node
+    which: str
 
 
 @dataclass(frozen=True)
