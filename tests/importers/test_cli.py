@@ -166,3 +166,15 @@ def test_a_pt2_program_through_the_cli(tmp_path, capsys):
         ("net", 7, 235, True)
     assert [n.title for n in project_file.load(out).graph.nodes.values()] == \
         ["x", "features_0", "features_1", "features_2", "flatten", "head", "out"]
+
+
+def test_a_package_module_spec(tmp_path, monkeypatch, capsys):
+    package = tmp_path / "wb_test_models"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "vision.py").write_text(MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "pkg.wbproj"
+    assert main(["import", "wb_test_models.vision:Net", "-o", str(out), "--input-shape", "1,8,8"]) == 0
+    assert "matches the source" in capsys.readouterr().out
+    assert project_file.load(out).name == "Net"
