@@ -7,12 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.core import catalog
 from workbench.importers import ImportError_
 from workbench.importers.result import compiled
 from workbench.importers.torch_import import import_nn, verify
-
-HAS_OPAQUE = catalog.find("Opaque") is not None
 
 
 class MLP(nn.Module):
@@ -163,7 +160,6 @@ def test_untraceable_model_names_the_module():
         import_nn(Branchy(), (3,), name="branchy")
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
     torch.manual_seed(4)
     model = Unmapped()
@@ -188,7 +184,6 @@ def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
     assert mix.grad is not None and mix.grad.abs().sum() > 0
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_opaque_model_re_exports_to_onnx(tmp_path):
     import onnxruntime
     from workbench.export.onnx_export import export_onnx
@@ -204,7 +199,6 @@ def test_opaque_model_re_exports_to_onnx(tmp_path):
         assert torch.allclose(torch.from_numpy(got), model(x), atol=1e-5)
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmappable_layers_and_baked_sizes_are_opaque_and_checked():
     class Odd(nn.Module):
         def __init__(self):

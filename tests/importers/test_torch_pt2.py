@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import torch
 
-from tests.importers.test_torch_import import (CNN, HAS_OPAQUE, MLP, BiGRU, LSTMClassifier, Unmapped,
+from tests.importers.test_torch_import import (CNN, MLP, BiGRU, LSTMClassifier, Unmapped,
                                                _trained_stats, _types)
 from workbench.importers import ImportError_, import_model
 from workbench.importers.torch_import import import_pt2
@@ -95,7 +95,6 @@ def test_not_a_program(tmp_path):
         import_pt2(path)
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmapped_aten_ops_become_opaque(tmp_path):
     torch.manual_seed(9)
     result = import_pt2(_save(Unmapped(), (3, 4, 4), tmp_path / "odd.pt2"))
