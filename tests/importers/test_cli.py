@@ -106,6 +106,7 @@ def test_a_mismatch_exits_1_and_still_writes(spec, tmp_path, capsys, monkeypatch
     (["{dir}/net.py:Net", "--input-shape", "1,x"], "--input-shape '1,x': expected whole numbers above 0, e.g. 3,32,32"),
     (["{dir}/model.h5"], "{dir}/model.h5: not a model Workbench can import (expected an .onnx or .pt2 "
                          "file, or a PyTorch module as file.py:Class or package.module:Class)"),
+    (["{dir}/missing.pt2"], "{dir}/missing.pt2: no such file"),
     (["no_such_package_xyz.mod:Net", "--input-shape", "4"],
      "no_such_package_xyz.mod:Net: cannot import module 'no_such_package_xyz.mod': No module named 'no_such_package_xyz'"),
 ])
@@ -165,3 +166,15 @@ def test_a_pt2_program_through_the_cli(tmp_path, capsys):
         ("net", 7, 235, True)
     assert [n.title for n in project_file.load(out).graph.nodes.values()] == \
         ["x", "features_0", "features_1", "features_2", "flatten", "head", "out"]
+
+
+def test_a_package_module_spec(tmp_path, monkeypatch, capsys):
+    package = tmp_path / "wb_test_models"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "vision.py").write_text(MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "pkg.wbproj"
+    assert main(["import", "wb_test_models.vision:Net", "-o", str(out), "--input-shape", "1,8,8"]) == 0
+    assert "matches the source" in capsys.readouterr().out
+    assert project_file.load(out).name == "Net"

@@ -7,12 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.core import catalog
 from workbench.importers import ImportError_
 from workbench.importers.result import compiled
 from workbench.importers.torch_import import import_nn, verify
-
-HAS_OPAQUE = catalog.find("Opaque") is not None
 
 
 class MLP(nn.Module):
@@ -163,7 +160,6 @@ def test_untraceable_model_names_the_module():
         import_nn(Branchy(), (3,), name="branchy")
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
     torch.manual_seed(4)
     model = Unmapped()
@@ -188,7 +184,6 @@ def test_unmapped_ops_become_opaque_nodes_that_run_and_train():
     assert mix.grad is not None and mix.grad.abs().sum() > 0
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_opaque_model_re_exports_to_onnx(tmp_path):
     import onnxruntime
     from workbench.export.onnx_export import export_onnx
@@ -204,7 +199,6 @@ def test_opaque_model_re_exports_to_onnx(tmp_path):
         assert torch.allclose(torch.from_numpy(got), model(x), atol=1e-5)
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmappable_layers_and_baked_sizes_are_opaque_and_checked():
     class Odd(nn.Module):
         def __init__(self):
@@ -336,3 +330,67 @@ def test_a_sum_of_many_terms_is_one_add():
     assert sorted((e.dst_port, graph.nodes[e.src].title) for e in graph.edges_into(add.id)) == [
         ("a", "a"), ("b", "b"), ("c", "c"), ("d", "x")]
     assert result.ok()
+
+
+def test_a_transformer_encoder_is_its_layers_in_turn():
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 3, norm=nn.LayerNorm(16), enable_nested_tensor=False)
+
+        def forward(self, x):
+            return self.encoder(x)
+
+    torch.manual_seed(13)
+    result = import_nn(Encoder(), (5, 16))
+    assert _types(result) == ["Input"] + ["TransformerEncoderLayer"] * 3 + ["LayerNorm", "Output"]
+    assert [n.title for n in result.project.graph.nodes.values()][1:5] == [
+        "encoder_layers_0", "encoder_layers_1", "encoder_layers_2", "encoder_norm"]
+    assert result.max_diff <= 1e-4
+
+
+def test_functional_pooling_and_convolution_become_nodes():
+    class Classic(nn.Module):               # the shape of PyTorch's MNIST example
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 3)
+            self.w2 = nn.Parameter(torch.randn(4, 4, 3, 3) * 0.2)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.conv2d(x, self.w2, padding=1)
+            x = F.avg_pool2d(x, kernel_size=2, stride=1)
+            x = F.adaptive_avg_pool2d(x, 1)
+            return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)
+
+    result = import_nn(Classic(), (1, 10, 10))
+    assert _types(result) == ["Input", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "AvgPool2d",
+                              "AdaptiveAvgPool2d", "Flatten", "Linear", "LogSoftmax", "Output"]
+    conv2 = result.project.graph.by_title("conv2d")
+    assert (conv2.params["bias"], conv2.params["padding"]) == (False, 1)
+    avg = result.project.graph.by_title("avg_pool2d")
+    assert (avg.params["kernel_size"], avg.params["stride"]) == (2, 1)
+    assert result.max_diff <= 1e-4
+
+
+class BiGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(40, 8)
+        self.gru = nn.GRU(8, 6, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(12, 2)
+
+    def forward(self, x):
+        _, h = self.gru(self.emb(x))
+        return self.fc(torch.cat((h[-2], h[-1]), dim=1))    # both directions' final states
+
+
+def test_bidirectional_final_states_joined_are_the_last_step():
+    torch.manual_seed(14)
+    result = import_nn(BiGRU(), (6,), dtype="int64")
+    assert _types(result) == ["Input", "Embedding", "GRU", "Linear", "Output"]
+    gru = result.project.graph.by_title("gru")
+    assert (gru.params["return"], gru.params["bidirectional"]) == ("last", True)
+    assert result.max_diff <= 1e-4

@@ -12,12 +12,20 @@ from workbench.importers.torch_import import import_nn
 NODE = (130.0, 110.0)  # the size the canvas draws a node at, at most
 
 
-def _overlaps(positions):
-    boxes = list(positions.items())
+def _overlaps(positions, graph):
+    """Pairs of nodes whose boxes intersect; a node with eight input ports (an Add) is drawn
+    one row taller."""
+    def box(nid):
+        x, y = positions[nid]
+        tall = len(graph.nodes[nid].spec.inputs) > 4
+        return x, y, x + NODE[0], y + NODE[1] + (ROW if tall else 0)
+    ids = list(positions)
     hits = []
-    for i, (a, (ax, ay)) in enumerate(boxes):
-        for b, (bx, by) in boxes[i + 1:]:
-            if abs(ax - bx) < NODE[0] and abs(ay - by) < NODE[1]:
+    for i, a in enumerate(ids):
+        ax0, ay0, ax1, ay1 = box(a)
+        for b in ids[i + 1:]:
+            bx0, by0, bx1, by1 = box(b)
+            if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
                 hits.append((a, b))
     return hits
 
@@ -42,7 +50,7 @@ def test_a_deep_import_wraps_into_bands_without_overlaps():
     graph = result.project.graph
     assert len(graph.nodes) == 123 and result.ok()
     positions = {nid: n.pos for nid, n in graph.nodes.items()}
-    assert _overlaps(positions) == []
+    assert _overlaps(positions, graph) == []
     xs = {x for x, _ in positions.values()}
     assert max(xs) == (PER_ROW - 1) * COLUMN                 # wrapped, not 80 columns wide
     # the main chain reads like text: 123 columns in bands of PER_ROW, each Add on its band's
@@ -69,4 +77,27 @@ def test_a_branch_runs_beside_the_chain_on_its_own_line():
     assert pos[side.id][1] == pos[side2.id][1] == ROW
     assert [p[0] for p in (pos[x.id], pos[a.id], pos[b.id], pos[add.id])] == [0, COLUMN, 2 * COLUMN, 3 * COLUMN]
     assert {p[0] for p in layered(g).values()} == {p[0] for p in pos.values()}
-    assert _overlaps(pos) == []
+    assert _overlaps(pos, g) == []
+
+
+def test_a_downsampling_shortcut_runs_below_the_chain_and_the_merge_stays_on_it():
+    class Down(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shortcut = nn.Sequential(nn.Conv2d(3, 8, 1, 2), nn.BatchNorm2d(8))
+            self.conv1 = nn.Conv2d(3, 8, 3, 2, 1)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(8, 8, 3, 1, 1)
+            self.head = nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            side = self.shortcut(x)                 # computed first, yet a branch
+            return self.head(self.conv2(self.relu(self.conv1(x))) + side)
+
+    result = import_nn(Down(), (3, 8, 8))
+    graph = result.project.graph
+    pos = {nid: n.pos for nid, n in graph.nodes.items()}
+    rows = {n.title: n.pos[1] / ROW for n in graph.nodes.values()}
+    assert [rows[t] for t in ("x", "conv1", "relu", "conv2", "add", "head", "out")] == [0] * 7
+    assert rows["shortcut_0"] == rows["shortcut_1"] == 1
+    assert _overlaps(pos, graph) == []

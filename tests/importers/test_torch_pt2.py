@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import torch
 
-from tests.importers.test_torch_import import (CNN, HAS_OPAQUE, MLP, LSTMClassifier, Unmapped,
+from tests.importers.test_torch_import import (CNN, MLP, BiGRU, LSTMClassifier, Unmapped,
                                                _trained_stats, _types)
 from workbench.importers import ImportError_, import_model
 from workbench.importers.torch_import import import_pt2
@@ -95,7 +95,6 @@ def test_not_a_program(tmp_path):
         import_pt2(path)
 
 
-@pytest.mark.skipif(not HAS_OPAQUE, reason="needs CATALOG's Opaque node")
 def test_unmapped_aten_ops_become_opaque(tmp_path):
     torch.manual_seed(9)
     result = import_pt2(_save(Unmapped(), (3, 4, 4), tmp_path / "odd.pt2"))
@@ -115,4 +114,12 @@ def test_lstm_program_becomes_the_lstm_node(tmp_path, state):
     lstm = graph.by_title("lstm")
     assert lstm.params["return"] == "last" and lstm.params["num_layers"] == (2 if state else 1)
     assert torch.equal(result.tensors[f"{lstm.id}.rnn.weight_hh_l0"], model.lstm.weight_hh_l0)
+    assert result.max_diff <= 1e-4
+
+
+def test_bidirectional_program_final_states(tmp_path):
+    torch.manual_seed(15)
+    result = import_pt2(_save(BiGRU(), (6,), tmp_path / "bigru.pt2", ids=40))
+    assert _types(result) == ["Input", "Embedding", "GRU", "Linear", "Output"]
+    assert result.project.graph.by_title("gru").params["return"] == "last"
     assert result.max_diff <= 1e-4

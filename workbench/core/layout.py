@@ -65,38 +65,48 @@ PER_ROW = 10  # columns per band of `compact`: about two screens wide at 100 %
 def compact(graph: Graph, per_row: int = PER_ROW) -> dict[str, tuple[float, float]]:
     """`layered` for big graphs (an imported ResNet has hundreds of nodes): the columns wrap
     into bands of `per_row`, left to right then the next band below, so the main chain reads
-    like lines of text instead of a strip a hundred columns long. In each column a node keeps
-    the row of its first source when that row is free, so the main chain stays on the band's
-    top line and a branch (a residual's shortcut, a second head) runs beside it on its own
-    line. Each node has its own cell and bands are as tall as their tallest column, so no two
-    nodes overlap. A graph of at most `per_row` columns gets the same columns as `layered`."""
+    like lines of text instead of a strip a hundred columns long. In each column the nodes with
+    the longest way still to go (the main chain) are placed first, each on the row of its
+    source when free (a merge: of its latest source), else the nearest free one: the chain
+    stays on the band's top line and a branch (a downsampling shortcut, a second head) runs
+    beside it on its own line. Each node has its own cells (an 8-input merge two rows) and
+    bands are as tall as their tallest column, so no two nodes overlap. A graph of at most
+    `per_row` columns gets the same columns as `layered`."""
     order = graph.topological_order()
     if not order:
         return {}
     column = _columns(graph, order)
     index = {nid: i for i, nid in enumerate(order)}
+    remaining: dict[str, int] = {}      # the longest path on to an end: the main chain's is longest
+    for nid in reversed(order):
+        remaining[nid] = max((remaining[e.dst] + 1 for e in graph.edges_from(nid)), default=0)
     row: dict[str, int] = {}
     taken: dict[int, set[int]] = {}
-    for nid in sorted(order, key=lambda n: (column[n], index[n])):
-        sources = sorted((e for e in graph.edges_into(nid)), key=lambda e: index[e.src])
-        want = row[sources[0].src] if sources else 0
+    for nid in sorted(order, key=lambda n: (column[n], -remaining[n], index[n])):
+        rows = _rows_tall(graph, nid)
+        sources = [e.src for e in graph.edges_into(nid)]
+        # a merge continues the line of its latest source (the chain, not the shortcut)
+        want = row[max(sources, key=lambda s: (column[s], -row[s]))] if sources else 0
         used = taken.setdefault(column[nid], set())
-        r = want
-        while r in used:
-            r += 1
-        if r != want and want > 0:          # a side line that is blocked: the nearest free row
-            free_above = next((k for k in range(want - 1, -1, -1) if k not in used), None)
-            if free_above is not None and want - free_above < r - want:
-                r = free_above
-        used.add(r)
+
+        def fits(r: int) -> bool:
+            return r >= 0 and not any(k in used for k in range(r, r + rows))
+        r = next(r for d in range(len(order) + 1) for r in (want + d, want - d) if fits(r))
+        used.update(range(r, r + rows))
         row[nid] = r
     bands: dict[int, int] = {}
     for nid in order:
         band = column[nid] // per_row
-        bands[band] = max(bands.get(band, 0), row[nid] + 1)
+        bands[band] = max(bands.get(band, 0), row[nid] + _rows_tall(graph, nid))
     top, y = {}, 0.0
     for band in sorted(bands):
         top[band] = y
         y += bands[band] * ROW + ROW        # one empty row between bands for the wrap edges
     return {nid: ((column[nid] % per_row) * COLUMN, top[column[nid] // per_row] + row[nid] * ROW)
             for nid in order}
+
+
+def _rows_tall(graph: Graph, nid: str) -> int:
+    """Cells a node needs: a merge showing eight input ports is two rows tall."""
+    spec = graph.nodes[nid].spec
+    return 2 if spec is not None and len(spec.inputs) > 4 else 1

@@ -30,7 +30,12 @@ def import_model(source: str | os.PathLike, input_shape: tuple | None = None,
     text = os.fspath(source)
     lower = text.lower()
     if lower.endswith(".onnx"):
-        from workbench.importers.onnx_import import import_onnx
+        try:
+            from workbench.importers.onnx_import import import_onnx
+        except ModuleNotFoundError as exc:
+            if exc.name != "workbench.importers.onnx_import":
+                raise
+            raise ImportError_(f"{text}: this Workbench cannot import ONNX files yet") from None
         return import_onnx(text) if opset is None else import_onnx(text, opset=opset)
     if lower.endswith(".pt2"):
         from workbench.importers.torch_import import import_pt2
