@@ -746,7 +746,7 @@ class MainWindow(QMainWindow):
 
     def auto_layout(self) -> None:
         try:
-            positions = layout.layered(self.graph)
+            positions = layout.compact(self.graph)   # wraps a long imported chain into bands
         except GraphError as exc:
             self.show_message(f"cannot lay out: {exc}")
             return
