@@ -11,14 +11,19 @@ and times, best of --repeat:
   verify   the verification alone (compile the graph, apply the weights, run both models on
            batches of 2 and 3, compare)
   pt2      import_pt2 of the same model saved with torch.export.save (load, map, verify)
+  onnx     import_onnx of the same model exported to ONNX (load, check, shape inference,
+           constant folding, map, verify against onnxruntime)
 and prints the node count and the largest relative difference.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +85,8 @@ def main() -> int:
     from workbench.importers.torch_import import _inputs, import_nn, import_pt2, verify
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.repeat}")
-    print(f"{'model':6} {'nodes':>5} {'import':>9} {'verify':>9} {'pt2':>9} {'max diff':>9}")
+    from workbench.importers.onnx_import import import_onnx
+    print(f"{'model':6} {'nodes':>5} {'import':>9} {'verify':>9} {'pt2':>9} {'onnx':>9} {'max diff':>9}")
     for name, build in (("mlp", mlp), ("cnn", cnn)):
         model, shape = build(args.layers)
         model.eval()
@@ -96,9 +102,16 @@ def main() -> int:
                                           dynamic_shapes=({0: torch.export.Dim("batch")},))
             torch.export.save(program, path)
             t_pt2, from_pt2 = best(lambda: import_pt2(path), args.repeat)
-        worst = max(result.max_diff, from_pt2.max_diff)
+            onnx_path = Path(tmp) / f"{name}.onnx"
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                torch.onnx.export(model, (torch.randn(2, *shape),), dynamo=True, optimize=False,
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},)
+                                  ).save(str(onnx_path), external_data=False)
+            t_onnx, from_onnx = best(lambda: import_onnx(onnx_path), args.repeat)
+        worst = max(result.max_diff, from_pt2.max_diff, from_onnx.max_diff)
         print(f"{name:6} {len(result.project.graph.nodes):5d} {t_import:8.2f}s {t_verify:8.2f}s "
-              f"{t_pt2:8.2f}s {worst:9.1e}")
+              f"{t_pt2:8.2f}s {t_onnx:8.2f}s {worst:9.1e}")
     return 0
 
 

@@ -64,24 +64,15 @@ def _model(graph) -> tuple:
 def run(args) -> int:
     if args.run is None:
         return _from_project(args)
+    return _reported(args, lambda: _from_run(args))
+
+
+def _reported(args, export) -> int:
+    """Run `export()`, save its JSON report if asked, print its summary: one line, never a
+    traceback, for anything that goes wrong."""
     try:
-        from workbench.export.api import export_run, save_report
-        if args.prune is not None and not 0 < args.prune < 1:
-            raise ValueError(f"--prune must be between 0 and 1, not {args.prune}")
-        run_dir = Path(args.run)
-        if not run_dir.is_dir():
-            raise ValueError(f"{run_dir}: no such run folder")
-        project = Path(args.project)
-        if project.is_dir():
-            project = project / "project.wbproj"
-        if not project.is_file():
-            raise ValueError(f"{project}: no such project file")
-        if (run_dir / "project.wbproj").is_file():
-            check_project(project, run_dir)
-        report = export_run(run_dir, args.format, args.output, quantize=args.quantize, prune=args.prune,
-                            with_preprocessing=args.with_preprocessing, checkpoint=args.checkpoint,
-                            project_dir=project.parent, nproc_per_node=args.nproc_per_node,
-                            nnodes=args.nnodes)
+        from workbench.export.api import save_report
+        report = export()
         if args.json:
             save_report(report, args.json)
     except KeyboardInterrupt:
@@ -92,6 +83,26 @@ def run(args) -> int:
         return 2
     print(report.summary())
     return 0 if report.passed else 1
+
+
+def _from_run(args):
+    from workbench.export.api import export_run
+    if args.prune is not None and not 0 < args.prune < 1:
+        raise ValueError(f"--prune must be between 0 and 1, not {args.prune}")
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir}: no such run folder")
+    project = Path(args.project)
+    if project.is_dir():
+        project = project / "project.wbproj"
+    if not project.is_file():
+        raise ValueError(f"{project}: no such project file")
+    if (run_dir / "project.wbproj").is_file():
+        check_project(project, run_dir)
+    return export_run(run_dir, args.format, args.output, quantize=args.quantize, prune=args.prune,
+                      with_preprocessing=args.with_preprocessing, checkpoint=args.checkpoint,
+                      project_dir=project.parent, nproc_per_node=args.nproc_per_node,
+                      nnodes=args.nnodes)
 
 
 def _from_project(args) -> int:
@@ -106,21 +117,13 @@ def _from_project(args) -> int:
         return 2
     if loaded is None or "weights" not in loaded.extra:
         args.parser.error("the following arguments are required: --run")
-    try:
-        from workbench.export.api import export_project, save_report
+
+    def export():
+        from workbench.export.api import export_project
         asked = [flag for flag, on in (("--quantize", args.quantize), ("--prune", args.prune is not None),
                                        ("--with-preprocessing", args.with_preprocessing)) if on]
         if asked:
             raise ValueError(f"{' and '.join(asked)} need a trained run (--run RUNDIR); the "
                              "project's own weights export as they are")
-        report = export_project(loaded, args.format, args.output)
-        if args.json:
-            save_report(report, args.json)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {text}", file=sys.stderr)
-        return 2
-    print(report.summary())
-    return 0 if report.passed else 1
+        return export_project(loaded, args.format, args.output)
+    return _reported(args, export)
