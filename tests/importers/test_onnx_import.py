@@ -59,11 +59,12 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """BatchNorm after the ReLU, so the exporter cannot fold it into the convolution."""
+    """BatchNorm after the ReLU, so the exporter cannot fold it into the convolution; a
+    reflect-padded convolution (exported as Pad → Conv) and a grouped one."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect")
         self.bn = nn.BatchNorm2d(8)
         self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=2)
         self.pool = nn.MaxPool2d(2)
@@ -126,7 +127,8 @@ def test_cnn_with_batchnorm_and_residual_add(tmp_path, opset):
         assert t in got
     assert "Opaque" not in got
     graph = result.project.graph
-    grouped = [n for n in graph.nodes.values() if n.type == "Conv2d"][1]
+    first, grouped = [n for n in graph.nodes.values() if n.type == "Conv2d"]
+    assert (first.params["padding"], first.params["padding_mode"]) == (1, "reflect")
     assert grouped.params["groups"] == 2 and grouped.params["padding"] == 1
     add = next(n for n in graph.nodes.values() if n.type == "Add")
     assert len(graph.edges_into(add.id)) == 2
