@@ -48,3 +48,22 @@ def test_other_formats_refuse_it_by_name(model, tmp_path, fmt, what):
                                           "it runs an ONNX node through onnxruntime"):
         write()
     assert not list(tmp_path.iterdir())
+
+
+def test_an_op_that_changed_between_opsets_is_converted():
+    """ReduceSum took `axes` as an attribute up to opset 12 and as an input from 13: a node
+    imported at opset 11 is rewritten for the opset-18 file, an unchanged one is kept as it is."""
+    from onnx import helper
+    from workbench.core.opaque_onnx import onnx_params, parse_call
+    from workbench.export.onnx_opaque import _at_opset
+    from workbench.core.opaque_onnx import one_node_model
+    reduce = helper.make_node("ReduceSum", ["x"], ["y"], axes=[1], keepdims=0)
+    call = parse_call(onnx_params(reduce, {"": 11}, [{"input": 0}], {}, (), "float32")["call"])
+    small = _at_opset(one_node_model(call, [("float32", ["batch", 5])]), call, 18)
+    node = next(n for n in small.graph.node if n.op_type == "ReduceSum")
+    assert len(node.input) == 2 and not [a for a in node.attribute if a.name == "axes"]
+    hard = helper.make_node("Hardmax", ["a"], ["b"], axis=-1)
+    call = parse_call(onnx_params(hard, {"": 13}, [{"input": 0}], {}, (4,), "float32")["call"])
+    small = _at_opset(one_node_model(call, [("float32", ["batch", 4])]), call, 18)
+    assert [n.op_type for n in small.graph.node] == ["Hardmax"]
+    assert {o.domain: o.version for o in small.opset_import}[""] == 18

@@ -7,7 +7,7 @@ import logging
 import warnings
 
 _LOGGERS = ("torch.onnx", "torch._dynamo", "torch.export", "torch._export", "onnxscript", "torch.fx",
-            "torch._subclasses", "torch.utils._sympy")
+            "torch._subclasses", "torch.utils._sympy", "onnx_ir")
 
 
 @contextlib.contextmanager

@@ -66,9 +66,7 @@ def splice(model, opset: int):
             rank = len(t.shape.dim) if t is not None and t.HasField("shape") else None
             feed.append((dtype, [None] * rank if rank is not None else None))
         small = one_node_model(call, feed)
-        wanted = int(call["opsets"].get("", call["opsets"].get("ai.onnx", opset)))
-        if wanted != opset and any(n.domain in ("", "ai.onnx") for n in small.graph.node):
-            small = onnx.version_converter.convert_version(small, opset)
+        small = _at_opset(small, call, opset)
         prefix = f"{node.name or 'opaque'}_{k}__"
         rename = {f"in{i}": name for i, name in enumerate(node.input)}
         rename["out"] = node.output[0]
@@ -111,6 +109,32 @@ def splice(model, opset: int):
     del model.opset_import[:]
     model.opset_import.extend(imports.values())
     return model
+
+
+def _at_opset(small, call: dict, opset: int):
+    """The one-node model at the file's opset: unchanged when the op's definition is the same
+    in both, else converted by onnx.version_converter; ExportError naming the op if it cannot."""
+    import onnx
+    from workbench.export.report import ExportError
+    node = small.graph.node[0]
+    wanted = int(call["opsets"].get("", call["opsets"].get("ai.onnx", opset)))
+    if node.domain not in ("", "ai.onnx") or wanted == opset:
+        return small
+    try:
+        if onnx.defs.get_schema(node.op_type, wanted).since_version == \
+                onnx.defs.get_schema(node.op_type, opset).since_version:
+            opsets = [o for o in small.opset_import if o.domain not in ("", "ai.onnx")]
+            del small.opset_import[:]
+            small.opset_import.extend([onnx.helper.make_opsetid("", opset), *opsets])
+            return small
+    except Exception:  # noqa: BLE001 - no schema at one of the versions: let the converter say
+        pass
+    try:
+        return onnx.version_converter.convert_version(small, opset)
+    except Exception as exc:  # noqa: BLE001
+        why = " ".join(str(exc).split())[:160]
+        raise ExportError(f"cannot export the Opaque node for ONNX {node.op_type} (opset {wanted}) "
+                          f"into an opset {opset} file: {why}") from None
 
 
 def splice_file(path, opset: int) -> None:
