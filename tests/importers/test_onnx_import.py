@@ -539,3 +539,34 @@ def test_fixed_batch_file_and_odd_names(tmp_path):
     with torch.no_grad():
         out = compiled(result).module(torch.ones(4, 2, 2))
     assert out.shape == (4, 3)
+
+
+class UpsampleNet(nn.Module):
+    """Strided convolution, average pooling, nearest upsampling, channel slices and a scale."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.pool = nn.AvgPool2d(2)
+        self.up = nn.Upsample(scale_factor=2)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        z = torch.relu(self.c1(x))
+        z = self.up(self.pool(z)) * 0.5 + torch.cat([z[:, 4:], z[:, :4]], 1)
+        return self.fc(z.mean((2, 3)))
+
+
+def test_resize_slices_and_scales_become_torch_calls(tmp_path):
+    torch.manual_seed(8)
+    model = UpsampleNet()
+    result = import_onnx(export(model, torch.randn(2, 3, 16, 16), tmp_path / "up.onnx", 13))
+    graph = result.project.graph
+    ops = sorted(n.params["op"] for n in graph.nodes.values() if n.type == "Opaque")
+    assert ops == ["Tensor.narrow", "Tensor.narrow", "operator.mul", "torch.nn.functional.interpolate"]
+    for t in ("Conv2d", "AvgPool2d", "Concat", "Add", "AdaptiveAvgPool2d", "Flatten", "Linear"):
+        assert t in types(result)
+    assert next(n for n in graph.nodes.values() if n.type == "Conv2d").params["stride"] == 2
+    assert result.max_diff <= 1e-4
+    ours, theirs = run_both(result, model, torch.randn(3, 3, 16, 16))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)

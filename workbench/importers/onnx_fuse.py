@@ -183,3 +183,4 @@ def _fuse_pad_conv(m) -> None:
             continue
         m.done.add(p)
         m.pad_conv[conv.output[0]] = (pad.input[0], begins[2], mode)
+        m.pad_conv_index[k] = pad.input[0]

@@ -182,7 +182,70 @@ def _hardsigmoid(m, node, arg, a):
     return F + "hardsigmoid", [arg(node.input[0])], {}, ()
 
 
+def _resize(m, node, arg, a):
+    """Resize / Upsample as torch.nn.functional.interpolate where the coordinate rules agree:
+    nearest = asymmetric + floor, (bi)linear = half_pixel (align_corners=False) or align_corners."""
+    x = node.input[0]
+    rank = m.rank(x)
+    ins = list(node.input) + ["", "", ""]
+    if node.op_type == "Upsample":
+        scales, sizes = ins[1], ""
+    else:
+        scales, sizes = (ins[1], "") if m.opset < 11 else (ins[2], ins[3])
+    mode = a.get("mode", "nearest")
+    kw = {}
+    if scales and scales in m.fold.consts and m.fold.consts[scales].size:
+        s = m.fold.consts[scales].reshape(-1).tolist()
+        if s[:2] != [1.0, 1.0]:
+            raise Unmapped("it scales the batch or the channels")
+        kw["scale_factor"] = [float(v) for v in s[2:]]
+    elif sizes and sizes in m.fold.consts:
+        kw["size"] = [int(v) for v in m.fold.consts[sizes].reshape(-1).tolist()[2:]]
+    else:
+        raise Unmapped("its scales are computed")
+    ctm = a.get("coordinate_transformation_mode", "asymmetric" if node.op_type == "Upsample" else "half_pixel")
+    if mode == "nearest":
+        if ctm != "asymmetric" or a.get("nearest_mode", "floor" if node.op_type == "Upsample" else
+                                        "round_prefer_floor") != "floor":
+            raise Unmapped(f"nearest with {ctm} coordinates")
+        kw["mode"] = "nearest"
+    elif mode == "linear" and rank in (3, 4) and ctm in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        kw["mode"] = "linear" if rank == 3 else "bilinear"
+        kw["align_corners"] = ctm == "align_corners"
+    else:
+        raise Unmapped(f"mode {mode} with {ctm} coordinates")
+    return F + "interpolate", [arg(x)], kw, ()
+
+
+def _slice(m, node, arg, a):
+    """One axis, step 1, constant bounds: Tensor.narrow(dim, start, length)."""
+    x = node.input[0]
+    dims = m.dims(x)
+    if m.opset < 10:
+        starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
+    else:
+        ins = list(node.input) + ["", "", ""]
+        starts, ends = (m.const(n, "bound").reshape(-1).tolist() for n in ins[1:3])
+        axes = m.const(ins[3], "axes").reshape(-1).tolist() if ins[3] else None
+        steps = m.const(ins[4], "steps").reshape(-1).tolist() if ins[4] else None
+    axes = axes if axes is not None else list(range(len(starts)))
+    if len(axes) != 1 or (steps and steps != [1]) or not dims:
+        raise Unmapped("a slice over several axes or with a step")
+    axis = int(axes[0]) % len(dims)
+    size = dims[axis]
+    if axis == 0 or not isinstance(size, int):
+        raise Unmapped("a slice of the batch or of a dimension of unknown size")
+    start, end = (int(v) for v in (starts[0], ends[0]))
+    start = min(max(start + size if start < 0 else start, 0), size)
+    end = min(max(end + size if end < 0 else end, 0), size)
+    if end <= start:
+        raise Unmapped("an empty slice")
+    return "Tensor.narrow", [arg(x), axis, start, end - start], {}, ()
+
+
 TORCH = {
+    "Slice": _slice,
+    "Resize": _resize, "Upsample": _resize,
     "Erf": _unary("torch.erf"), "Sqrt": _unary("torch.sqrt"), "Exp": _unary("torch.exp"),
     "Log": _unary("torch.log"), "Abs": _unary("torch.abs"), "Neg": _unary("torch.neg"),
     "Reciprocal": _unary("torch.reciprocal"), "Floor": _unary("torch.floor"),
@@ -273,7 +336,7 @@ class Opaques:
         if len(ports) > 4:
             raise Unmapped(f"{reason}; it reads {len(ports)} tensors")
         out = m.dims(which)
-        if not out or not (out[0] in m.batch_names or out[0] == m.fixed_batch):
+        if not out or not (out[0] is None or isinstance(out[0], str) or out[0] == m.fixed_batch):
             raise Unmapped(f"{reason}; its output does not have the batch first")
         if any(not isinstance(d, int) for d in out[1:]):
             raise Unmapped(f"{reason}; its output shape is not known before it runs")

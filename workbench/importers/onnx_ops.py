@@ -65,6 +65,7 @@ class Mapper(RecurrentOps):
         self.done: set[int] = set()
         self.fused: dict[int, tuple] = {}
         self.pad_conv: dict[str, tuple] = {}        # Conv output -> (input, padding, mode)
+        self.pad_conv_index: dict[int, str] = {}    # Conv node index -> the Pad's input
         self.problems: list[str] = []
         self.missing: set[str] = set()
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
@@ -83,7 +84,10 @@ class Mapper(RecurrentOps):
             used = [o for o in node.output if o and (o in self.consumers or o in self.outputs)]
             if not used:
                 continue
-            if any(i in self.missing for i in node.input if i):
+            reads = list(node.input) + ([self.fused[k][1]] if k in self.fused else [])
+            if k in self.pad_conv_index:
+                reads.append(self.pad_conv_index[k])
+            if any(i in self.missing for i in reads if i):
                 self.missing.update(node.output)
                 continue
             try:
@@ -570,8 +574,8 @@ class Mapper(RecurrentOps):
             return self.alias(node)
         if not all(self.runtime(n) for n in names):
             raise Unmapped("one of its inputs is a constant (a broadcast, not a merge)")
-        shapes = {self.dims(n) for n in names}
-        if len(shapes) != 1 or None in shapes:
+        shapes = {(self.dims(n) or (None,))[1:] for n in names}   # the batch may be named apart
+        if len(shapes) != 1 or any(d is None for d in next(iter(shapes))):
             raise Unmapped("its inputs have different shapes (a broadcast)")
         ports = len(catalog.find(type).inputs)
         first, rest = names[0], names[1:]
