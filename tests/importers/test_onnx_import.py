@@ -554,7 +554,9 @@ class UpsampleNet(nn.Module):
     def forward(self, x):
         z = torch.relu(self.c1(x))
         z = self.up(self.pool(z)) * 0.5 + torch.cat([z[:, 4:], z[:, :4]], 1)
-        return self.fc(z.mean((2, 3)))
+        # shape inference loses the batch's name after Resize ("unk__0"): the Reshape target
+        # read from Shape(z) still folds to (batch, 512)
+        return self.fc(torch.relu(z.reshape(z.shape[0], -1)[:, :8]))
 
 
 def test_resize_slices_and_scales_become_torch_calls(tmp_path):
@@ -563,8 +565,9 @@ def test_resize_slices_and_scales_become_torch_calls(tmp_path):
     result = import_onnx(export(model, torch.randn(2, 3, 16, 16), tmp_path / "up.onnx", 13))
     graph = result.project.graph
     ops = sorted(n.params["op"] for n in graph.nodes.values() if n.type == "Opaque")
-    assert ops == ["Tensor.narrow", "Tensor.narrow", "operator.mul", "torch.nn.functional.interpolate"]
-    for t in ("Conv2d", "AvgPool2d", "Concat", "Add", "AdaptiveAvgPool2d", "Flatten", "Linear"):
+    assert ops == ["Tensor.narrow", "Tensor.narrow", "Tensor.narrow", "operator.mul",
+                   "torch.nn.functional.interpolate"]
+    for t in ("Conv2d", "AvgPool2d", "Concat", "Add", "Flatten", "Linear"):
         assert t in types(result)
     assert next(n for n in graph.nodes.values() if n.type == "Conv2d").params["stride"] == 2
     assert result.max_diff <= 1e-4

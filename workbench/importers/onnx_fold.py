@@ -59,6 +59,7 @@ class Folded:
         graph = model.graph
         self.opsets = {o.domain or "": o.version for o in model.opset_import}
         inputs = {i.name for i in graph.input}
+        self.input_dims = {d for i in graph.input for d in (shapes.get(i.name) or ()) if isinstance(d, str)}
         self.consts: dict[str, np.ndarray] = {
             t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in inputs}
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -112,12 +113,20 @@ class Folded:
             self.named[name] = _PRIMES[len(self.named) % len(_PRIMES)]
         return self.named[name][run]
 
+    def _batch_if_lost(self, name: str, index: int, batch_names) -> str:
+        """Shape inference sometimes renames the batch ("unk__0" after a Resize): a leading
+        size no graph input names is taken for the batch (Workbench tensors lead with it)."""
+        if index == 0 and name not in batch_names and name not in self.input_dims and batch_names:
+            return next(iter(batch_names))
+        return name
+
     def _fold_shape(self, node, dims, batch_names) -> bool:
         if dims is None or any(d is None for d in dims):
             return False
         runs = []
         for run in range(2):
-            full = [self._size(d, run, batch_names) if isinstance(d, str) else d for d in dims]
+            full = [self._size(self._batch_if_lost(d, i, batch_names), run, batch_names)
+                    if isinstance(d, str) else d for i, d in enumerate(dims)]
             if node.op_type == "Size":
                 runs.append(np.array(int(np.prod(full)), dtype=np.int64))
                 continue
