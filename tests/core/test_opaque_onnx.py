@@ -97,6 +97,10 @@ def test_bad_calls_are_refused_in_one_line():
     with pytest.raises(OpaqueError, match="use tensor_name"):
         onnx_params(node, {"": 12}, [{"tensor": "a.b"}], {"a.b": W}, (1,), "float32")
     g, ein, *_ = onnx_graph()
+    forged = ein.params["call"].replace('{"tensor": "W"}', '{"tensor": "elsewhere"}')
+    g.set_param(ein.id, "call", forged)
+    assert analyse(g).problems_of(ein.id)[0].message.endswith(
+        'its stored ONNX input {"tensor": "elsewhere"} is not a port, a stored tensor or null')
     g.set_param(ein.id, "call", '{"node": "not base64!", "inputs": []}')
     assert analyse(g).problems_of(ein.id)[0].message.endswith(" its stored ONNX node does not parse")
 

@@ -92,6 +92,15 @@ def parse_call(text: str) -> dict:
     for name, info in {**call["tensors"], **call["constants"]}.items():
         if name != tensor_name(name) or info.get("dtype") not in _NP:
             raise OpaqueError(f"stored tensor {str(name)[:40]!r} needs a plain name and a known dtype")
+    stored = set(call["tensors"]) | set(call["constants"])
+    for entry in call["inputs"]:
+        if entry is not None and not (isinstance(entry, dict) and len(entry) == 1 and (
+                entry.get("tensor") in stored or type(entry.get("input")) is int and 0 <= entry["input"] < MAX_INPUTS)):
+            raise OpaqueError(f"its stored ONNX input {json.dumps(entry)[:40]} is not a port, a stored tensor or null")
+    if call.get("out_dtype") not in ("float32", "int64") or not isinstance(call.get("out_shape"), list) \
+            or not all(type(d) is int and d >= 0 for d in call["out_shape"]) \
+            or type(call.get("output")) is not int or not 0 <= call["output"] < max(len(node.output), 1):
+        raise OpaqueError("its stored ONNX call has no valid output shape, dtype or index")
     ports = [e["input"] for e in call["inputs"] if isinstance(e, dict) and "input" in e]
     call["ports"] = max(ports, default=-1) + 1
     call["proto"] = node
