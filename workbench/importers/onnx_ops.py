@@ -96,7 +96,7 @@ class Mapper(RecurrentOps):
                     continue
                 handler = getattr(self, "op_" + node.op_type, None) if node.domain in ("", "ai.onnx") else None
                 if handler is None:
-                    raise Unmapped(f"no Workbench node for {node.op_type}")
+                    raise Unmapped(f"no Workbench node for {files.short(node.op_type, 60)}")
                 handler(node)
             except Unmapped as exc:
                 self.opaque.keep(node, str(exc))
