@@ -573,3 +573,48 @@ def test_resize_slices_and_scales_become_torch_calls(tmp_path):
     assert result.max_diff <= 1e-4
     ours, theirs = run_both(result, model, torch.randn(3, 3, 16, 16))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+class SplitGate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+        self.out = nn.Linear(3, 2)
+
+    def forward(self, x):
+        a, b, c = torch.split(self.fc(x), [3, 3, 2], dim=1)
+        return self.out(a * torch.sigmoid(b)) + c.sum(1, keepdim=True)
+
+
+def test_split_becomes_one_opaque_node_per_piece(tmp_path):
+    torch.manual_seed(9)
+    model = SplitGate()
+    result = import_onnx(export(model, torch.randn(2, 4), tmp_path / "split.onnx", 13))
+    graph = result.project.graph
+    pieces = [n for n in graph.nodes.values() if n.type == "Opaque" and n.params["op"] == "torch.split"]
+    assert [n.title for n in pieces] == ["split", "split1", "split2"]
+    assert [n.params["call"].count('"pick": %d' % k) for k, n in enumerate(pieces)] == [1, 1, 1]
+    assert result.max_diff <= 1e-4
+    ours, theirs = run_both(result, model, torch.randn(3, 4))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+class CellState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 7, batch_first=True)
+        self.fc = nn.Linear(7, 3)
+
+    def forward(self, x):
+        _, (h, c) = self.lstm(x)
+        return self.fc(c[-1])
+
+
+def test_what_cannot_be_kept_is_refused_in_one_line(tmp_path):
+    path = export(CellState(), torch.randn(2, 6, 5), tmp_path / "cell.onnx", 14)
+    with pytest.raises(ImportError_) as info:
+        import_onnx(path)
+    assert str(info.value) == (
+        f"{path}: cannot import: 1 op cannot be kept: LSTM (node '/lstm/LSTM': its final cell or "
+        "hidden state is read besides its outputs; reads '/lstm/Transpose_output_0' in the "
+        "time-major layout of a recurrent layer)")

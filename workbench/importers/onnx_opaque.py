@@ -243,7 +243,19 @@ def _slice(m, node, arg, a):
     return "Tensor.narrow", [arg(x), axis, start, end - start], {}, ()
 
 
+def _split(m, node, arg, a):
+    x = node.input[0]
+    axis = a.get("axis", 0) % m.rank(x)
+    sizes = [(m.dims(o) or ())[axis] if len(m.dims(o) or ()) > axis else None for o in node.output]
+    if axis == 0 or not all(isinstance(v, int) for v in sizes):
+        raise Unmapped("a split of the batch or into pieces of unknown size")
+    return "torch.split", [arg(x), sizes], {"dim": axis}, ()
+
+
+_PICKED = {"Split"}     # ops whose torch call returns a tuple: each node picks its output
+
 TORCH = {
+    "Split": _split,
     "Slice": _slice,
     "Resize": _resize, "Upsample": _resize,
     "Erf": _unary("torch.erf"), "Sqrt": _unary("torch.sqrt"), "Exp": _unary("torch.exp"),
@@ -272,24 +284,30 @@ class Opaques:
         self.available = catalog.find("Opaque") is not None
 
     def keep(self, node, reason: str) -> None:
+        """One Opaque node per output in use (a Split's pieces each pick theirs)."""
         m = self.m
         if not self.available:
             return m.refuse(node, reason)
-        used = [o for o in node.output if o and (o in m.consumers or o in m.outputs)]
+        used = [k for k, o in enumerate(node.output) if o and (o in m.consumers or o in m.outputs)]
         build = TORCH.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if build is not None and used == [node.output[0]]:
+        for k in used:
             try:
-                return self._torch(node, build, reason)
+                self._one(node, build, reason, k)
+            except (Unmapped, ValueError) as exc:   # ValueError: OpaqueError, one line
+                for o in node.output:
+                    m.where.pop(o, None)
+                why = str(exc)
+                return m.refuse(node, why if why.startswith(reason) else f"{reason}; {why}")
+
+    def _one(self, node, build, reason: str, k: int) -> None:
+        if build is not None and (k == 0 or node.op_type in _PICKED):
+            try:
+                return self._torch(node, build, reason, k)
             except Unmapped:
                 pass
-            except ValueError as exc:   # OpaqueError: a call the allowlist refuses
+            except ValueError as exc:   # a call the allowlist refuses: try the ONNX flavour
                 reason = f"{reason}; {exc}"
-        try:
-            self._onnx(node, reason)
-        except Unmapped as exc:
-            m.refuse(node, str(exc))
-        except ValueError as exc:
-            m.refuse(node, str(exc))
+        self._onnx(node, reason, k)
 
     def _ports_and_tensors(self):
         ports: list = []
@@ -309,7 +327,7 @@ class Opaques:
             return {"input": ports.index(src)}
         return ports, stored, arg
 
-    def _torch(self, node, build, reason) -> None:
+    def _torch(self, node, build, reason, k: int = 0) -> None:
         from workbench.core import opaque
         ports, stored, arg = self._ports_and_tensors()
         target, args, kwargs, trainable = build(self.m, node, arg, attrs(node))
@@ -317,20 +335,18 @@ class Opaques:
             raise Unmapped(f"it reads {len(ports)} tensors")
         keep = {t for t in stored if any(t == opaque.tensor_name(n) for n in trainable)}
         params = opaque.torch_params(target, args, kwargs, stored, trainable=keep,
-                                     op=target, reason=reason)
-        self._add(node, params, ports, stored)
+                                     op=target, reason=reason,
+                                     pick=k if node.op_type in _PICKED else None)
+        self._add(node, params, ports, stored, out=node.output[k])
 
-    def _onnx(self, node, reason) -> None:
+    def _onnx(self, node, reason, k: int = 0) -> None:
         try:
             from workbench.core.opaque_onnx import onnx_params
         except ImportError:
             raise Unmapped(reason) from None   # ONNX-flavoured Opaque nodes not in this build
         import json
         m = self.m
-        used = [k for k, o in enumerate(node.output) if o and (o in m.consumers or o in m.outputs)]
-        if len(used) != 1:
-            raise Unmapped(f"{reason}; it has several outputs in use")
-        which = node.output[used[0]]
+        which = node.output[k]
         ports, stored, arg = self._ports_and_tensors()
         inputs = [arg(n) if n else None for n in node.input]
         if len(ports) > 4:
@@ -345,7 +361,7 @@ class Opaques:
             raise Unmapped(f"{reason}; its output is not float32 or int64")
         opsets = {o.domain or "": o.version for o in m.model.opset_import}
         params = onnx_params(node, opsets, inputs, {k: v.numpy() for k, v in stored.items()},
-                             tuple(out[1:]), dtype, reason=reason, output=used[0])
+                             tuple(out[1:]), dtype, reason=reason, output=k)
         kept = json.loads(params["call"])["tensors"]     # small integer inputs stay in the call
         self._add(node, params, ports, {k: v for k, v in stored.items() if k in kept}, out=which)
 
