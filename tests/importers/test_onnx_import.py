@@ -618,3 +618,25 @@ def test_what_cannot_be_kept_is_refused_in_one_line(tmp_path):
         f"{path}: cannot import: 1 op cannot be kept: LSTM (node '/lstm/LSTM': its final cell or "
         "hidden state is read besides its outputs; reads '/lstm/Transpose_output_0' in the "
         "time-major layout of a recurrent layer)")
+
+
+def test_weights_listed_as_graph_inputs_ir3(tmp_path):
+    """Older files (IR 3) list every initializer as a graph input too: they stay weights."""
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    b = np.array([0.5, -1.0, 2.0], np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["g"], transB=1),
+         helper.make_node("Relu", ["g"], ["y"])], "ir3",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("w", TensorProto.FLOAT, [3, 4]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)], ir_version=3)
+    path = tmp_path / "ir3.onnx"
+    onnx.save(model, str(path))
+    result = import_onnx(path)
+    assert types(result) == ["Input", "Linear", "ReLU", "Output"]
+    assert result.max_diff <= 1e-4
+    lin = next(n for n in result.project.graph.nodes.values() if n.type == "Linear")
+    assert np.array_equal(result.tensors[f"{lin.id}.weight"].numpy(), w)

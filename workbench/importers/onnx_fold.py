@@ -58,10 +58,11 @@ class Folded:
     def __init__(self, model: onnx.ModelProto, shapes: dict, batch_names: set):
         graph = model.graph
         self.opsets = {o.domain or "": o.version for o in model.opset_import}
-        inputs = {i.name for i in graph.input}
         self.input_dims = {d for i in graph.input for d in (shapes.get(i.name) or ()) if isinstance(d, str)}
+        # an initializer also listed as a graph input (IR 3 files, most older model zoos) is
+        # still the weight: the input only lets a runtime override it
         self.consts: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in inputs}
+            t.name: numpy_helper.to_array(t) for t in graph.initializer}
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.named: dict[str, tuple[int, int]] = {}     # other symbolic sizes ("steps")
         self.folded_nodes: set[int] = set()

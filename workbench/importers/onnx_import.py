@@ -133,7 +133,7 @@ def verify(result: ImportResult, path: Path, mapper) -> None:
         inputs = model.example_inputs(batch, generator)
         feed = {mapper.input_names[name]: x.numpy() for name, x in zip(model.input_names, inputs)}
         for i in sess.get_inputs():     # an input the outputs do not depend on: any value
-            if i.name not in feed:
+            if i.name not in feed and i.name not in mapper.fold.consts:
                 shape = [batch] + [d if isinstance(d, int) else 8 for d in i.shape[1:]]
                 feed[i.name] = np.zeros(shape, np.int64 if "int64" in i.type else np.float32)
         with torch.no_grad():
