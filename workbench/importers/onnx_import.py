@@ -43,9 +43,9 @@ def load(path: Path):
                            "or another format)") from None
     if not model.graph.node and not model.graph.output:
         raise ImportError_(f"{path}: not an ONNX model (it has no graph)")
-    _load_external(model, path)
-    try:
-        onnx.checker.check_model(model)
+    external = _check_external(model, path)
+    try:   # by path: external data is then looked for beside the file (and > 2 GiB works)
+        onnx.checker.check_model(str(path) if external else model)
     except Exception as exc:  # noqa: BLE001 - the checker raises several types
         raise ImportError_(f"{path}: onnx.checker refuses it: {_one_line(exc)}") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -60,16 +60,16 @@ def load(path: Path):
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:  # noqa: BLE001
         raise ImportError_(f"{path}: ONNX shape inference fails: {_one_line(exc)}") from None
+    if external:
+        _load_external(model, path)
     return model, opset
 
 
-def _load_external(model, path: Path) -> None:
+def _check_external(model, path: Path) -> bool:
     """Tensors stored outside the file are read only from files in its own folder: a location
     with a folder part, or one that is a link out of it, is refused rather than followed."""
     from onnx import external_data_helper as ext
     tensors = [t for t in ext._get_all_tensors(model) if ext.uses_external_data(t)]
-    if not tensors:
-        return
     folder = path.resolve().parent
     for t in tensors:
         info = {e.key: e.value for e in t.external_data}
@@ -83,6 +83,12 @@ def _load_external(model, path: Path) -> None:
             files.check_regular(target, "external data file")
         except files.FileRefused as exc:
             raise ImportError_(f"{path}: tensor '{t.name}': {exc}") from None
+    return bool(tensors)
+
+
+def _load_external(model, path: Path) -> None:
+    from onnx import external_data_helper as ext
+    folder = path.resolve().parent
     try:
         ext.load_external_data_for_model(model, str(folder))
     except Exception as exc:  # noqa: BLE001

@@ -120,17 +120,18 @@ class Mapper(RecurrentOps):
 
     def _inputs(self) -> None:
         for vi in self.inputs:
+            shown = files.short(vi.name, 80)
             dims = self.shapes.get(vi.name)
             dtype = _DTYPES.get(self.types.get(vi.name))
             if dtype is None:
-                raise ImportError_(f"{self.path}: input '{vi.name}' is not float32 or int64: "
+                raise ImportError_(f"{self.path}: input '{shown}' is not float32 or int64: "
                                    "Workbench inputs are one of those")
             if not dims:
-                raise ImportError_(f"{self.path}: input '{vi.name}' has no batch dimension")
+                raise ImportError_(f"{self.path}: input '{shown}' has no batch dimension")
             rest = []
             for k, d in enumerate(dims[1:], 1):
                 if d is None or (isinstance(d, str) and not d.isidentifier()):
-                    raise ImportError_(f"{self.path}: input '{vi.name}' has an unknown size at "
+                    raise ImportError_(f"{self.path}: input '{shown}' has an unknown size at "
                                        f"axis {k}")
                 rest.append(str(d))
             name = unique_name(identifier(vi.name), set(self.input_names))
@@ -144,7 +145,7 @@ class Mapper(RecurrentOps):
             if name in self.missing:
                 continue
             if name not in self.where:
-                raise ImportError_(f"{self.path}: output '{name}' is "
+                raise ImportError_(f"{self.path}: output '{files.short(name, 80)}' is "
                                    + ("a constant" if self.fold.known(name) else
                                       "not computed from the inputs") + ": nothing to import")
             ours = unique_name(identifier(name), set(self.output_names.values()))
