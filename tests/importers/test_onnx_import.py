@@ -334,11 +334,12 @@ class Unmappable(nn.Module):
         return self.head(torch.erf(h) * torch.sqrt(h.abs() + 1.0))
 
 
-def test_unmapped_ops_become_opaque_nodes_that_run_and_export(tmp_path):
+@pytest.mark.parametrize("opset", (14, NEWEST))
+def test_unmapped_ops_become_opaque_nodes_that_run_and_export(tmp_path, opset):
     from workbench.export.onnx_export import export_onnx, session
     torch.manual_seed(4)
     model = Unmappable()
-    path = export(model, torch.randn(2, 4), tmp_path / "odd.onnx", 14)
+    path = export(model, torch.randn(2, 4), tmp_path / "odd.onnx", opset)
     result = import_onnx(path)
     graph = result.project.graph
     opaque = {n.params["op"]: n for n in graph.nodes.values() if n.type == "Opaque"}
@@ -348,10 +349,12 @@ def test_unmapped_ops_become_opaque_nodes_that_run_and_export(tmp_path):
     # the constant 1.0 of the Add is a stored tensor in the weights, keyed by the node
     add = opaque["operator.add"]
     assert [float(v) for k, v in result.tensors.items() if k.startswith(add.id + ".")] == [1.0]
-    assert result.report[0] == "8 ONNX nodes became 9 Workbench nodes, 4 of them Opaque"
+    assert result.report[0].endswith("ONNX nodes became 9 Workbench nodes, 4 of them Opaque")
     assert result.max_diff <= 1e-4
     ours, theirs = run_both(result, model, torch.randn(5, 4))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    if opset == NEWEST:
+        return   # one re-export is enough (exports are the slow part)
     # exported again from the imported weights, it computes what the original file computes
     again = tmp_path / "again.onnx"
     report = export_onnx(compiled(result), again)
