@@ -235,6 +235,22 @@ def test_opset9_legacy_ops(tmp_path):
     assert np.allclose(result.tensors[f"{lin.id}.weight"].numpy(), 0.5 * inits["gw"].T)
     assert np.allclose(result.tensors[f"{lin.id}.bias"].numpy(), 2.0 * inits["gb"])
     assert result.max_diff <= 1e-4
+    # saved as a project with its weights beside it, loaded back: the same outputs
+    from workbench.core import project as P
+    from workbench.core import weights
+    target = tmp_path / "legacy.wbproj"
+    result.project.path = target
+    weights.save(result.project, result.tensors)
+    P.save(result.project, target)
+    again = P.load(target)
+    loaded = weights.load(again)
+    assert set(loaded) == set(result.tensors)
+    x = torch.randn(3, 2, 6, 6)
+    from workbench.importers import ImportResult
+    with torch.no_grad():
+        a = compiled(result).module(x)
+        b = compiled(ImportResult(again, loaded)).module(x)
+    assert torch.equal(a, b)
 
 
 def test_mismatch_is_reported_not_hidden(tmp_path, monkeypatch):
@@ -510,6 +526,17 @@ def test_onnx_flavoured_opaque_runs_and_exports_as_the_original_node(tmp_path):
     assert shrink.params["reason"] == "no Workbench node for Shrink"
     assert (top.params["op"], top.params["out_shape"]) == ("ONNX TopK", "3")
     assert result.max_diff <= 1e-4
+    from workbench.core import project as P
+    from workbench.core import weights
+    from workbench.importers import ImportResult
+    result.project.path = tmp_path / "shrink.wbproj"
+    weights.save(result.project, result.tensors)
+    P.save(result.project, result.project.path)
+    again = P.load(result.project.path)
+    x = torch.randn(4, 4)
+    with torch.no_grad():
+        assert torch.equal(compiled(result).module(x),
+                           compiled(ImportResult(again, weights.load(again))).module(x))
     again = tmp_path / "again.onnx"
     report = export_onnx(compiled(result), again)
     assert again.exists(), report.warnings
