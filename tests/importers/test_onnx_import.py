@@ -670,3 +670,29 @@ def test_weights_listed_as_graph_inputs_ir3(tmp_path):
     assert result.max_diff <= 1e-4
     lin = next(n for n in result.project.graph.nodes.values() if n.type == "Linear")
     assert np.array_equal(result.tensors[f"{lin.id}.weight"].numpy(), w)
+
+
+def test_decoder_ops_become_trainable_torch_calls(tmp_path):
+    """ConvTranspose, InstanceNormalization and PRelu: torch calls whose weights train."""
+    rng = np.random.default_rng(4)
+    f = np.float32
+    inits = {"wt": rng.standard_normal((4, 2, 3, 3)).astype(f), "bt": rng.standard_normal(2).astype(f),
+             "s": rng.uniform(0.5, 1.5, 2).astype(f), "b": rng.standard_normal(2).astype(f),
+             "slope": np.array([[[0.1]], [[0.3]]], f)}
+    nodes = [
+        helper.make_node("ConvTranspose", ["x", "wt", "bt"], ["u"], strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 1], name="/up/ConvTranspose"),
+        helper.make_node("InstanceNormalization", ["u", "s", "b"], ["n"], epsilon=1e-4, name="/norm/In"),
+        helper.make_node("PRelu", ["n", "slope"], ["y"], name="/act/PRelu"),
+    ]
+    path = _save(tmp_path, "decoder", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 5, 5])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 10, 10])], inits, 13)
+    result = import_onnx(path)
+    graph = result.project.graph
+    assert [graph.by_title(t).params["op"] for t in ("up", "norm", "act")] == [
+        "torch.nn.functional.conv_transpose2d", "torch.nn.functional.instance_norm",
+        "torch.nn.functional.prelu"]
+    assert result.max_diff <= 1e-4
+    model = compiled(result).module
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert len(trainable) == 5   # both ConvTranspose tensors, scale and bias, the slope

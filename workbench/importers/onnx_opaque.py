@@ -252,10 +252,43 @@ def _split(m, node, arg, a):
     return "torch.split", [arg(x), sizes], {"dim": axis}, ()
 
 
+def _conv_transpose(m, node, arg, a):
+    w = m.const(node.input[1], "weight")
+    n = w.ndim - 2
+    pads = list(a.get("pads") or [0] * (2 * n))
+    if n not in (1, 2, 3) or a.get("auto_pad", "NOTSET") != "NOTSET" or "output_shape" in a \
+            or pads[:n] != pads[n:]:
+        raise Unmapped("auto_pad, output_shape or uneven padding")
+    bias = arg(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    kw = {"stride": list(a.get("strides") or [1] * n), "padding": pads[:n],
+          "output_padding": list(a.get("output_padding") or [0] * n),
+          "groups": int(a.get("group", 1)), "dilation": list(a.get("dilations") or [1] * n)}
+    return (f"{F}conv_transpose{n}d", [arg(node.input[0]), arg(node.input[1]), bias], kw,
+            tuple(x for x in node.input[1:3] if x))
+
+
+def _instance_norm(m, node, arg, a):
+    return (F + "instance_norm", [arg(node.input[0])],
+            {"weight": arg(node.input[1]), "bias": arg(node.input[2]),
+             "eps": float(a.get("epsilon", 1e-5))}, (node.input[1], node.input[2]))
+
+
+def _prelu(m, node, arg, a):
+    """ONNX broadcasts the slope from the right; torch's prelu reads it per channel (dim 1)."""
+    x = node.input[0]
+    slope = m.const(node.input[1], "slope")
+    rank, channels = m.rank(x), (m.dims(x) or (None, None))[1]
+    if not (slope.size == 1 or (slope.ndim == rank - 1 and slope.shape[0] == channels
+                                and all(d == 1 for d in slope.shape[1:]))):
+        raise Unmapped("a slope that is not one per channel")
+    return F + "prelu", [arg(x), arg(node.input[1], slope.reshape(-1))], {}, (node.input[1],)
+
+
 _PICKED = {"Split"}     # ops whose torch call returns a tuple: each node picks its output
 
 TORCH = {
-    "Split": _split,
+    "Split": _split, "ConvTranspose": _conv_transpose, "InstanceNormalization": _instance_norm,
+    "PRelu": _prelu,
     "Slice": _slice,
     "Resize": _resize, "Upsample": _resize,
     "Erf": _unary("torch.erf"), "Sqrt": _unary("torch.sqrt"), "Exp": _unary("torch.exp"),
