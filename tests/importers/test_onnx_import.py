@@ -696,3 +696,25 @@ def test_decoder_ops_become_trainable_torch_calls(tmp_path):
     model = compiled(result).module
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert len(trainable) == 5   # both ConvTranspose tensors, scale and bias, the slope
+
+
+class StackedLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 6, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x)[0][:, -1])
+
+
+def test_stacked_lstm_becomes_two_layers(tmp_path):
+    """The exporter writes one ONNX LSTM per layer, the second reading the first's time-major
+    steps directly: two Workbench LSTMs, all steps then the last."""
+    torch.manual_seed(10)
+    model = StackedLSTM()
+    result = import_onnx(export(model, torch.randn(2, 6, 5), tmp_path / "stack.onnx", 14))
+    lstms = [n for n in result.project.graph.nodes.values() if n.type == "LSTM"]
+    assert [n.params["return"] for n in lstms] == ["all", "last"]
+    assert torch.equal(result.tensors[f"{lstms[1].id}.rnn.weight_ih_l0"], model.lstm.weight_ih_l1.detach())
+    assert result.max_diff <= 1e-4

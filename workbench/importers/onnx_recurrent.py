@@ -39,6 +39,8 @@ class RecurrentOps:
             raise Unmapped(f"activations {a.get('activations')}")
         ins = list(node.input) + [""] * 8
         x = ins[0]
+        if x in self.views and self.views[x][0] == "TBH":   # stacked: the layer below, all steps
+            self.time_major[x] = (self.views[x][1], "out")
         if x not in self.time_major:
             raise Unmapped("its input is not a batch-first tensor transposed to time-major")
         hidden = int(a["hidden_size"])
