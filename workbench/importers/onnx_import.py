@@ -96,7 +96,18 @@ def _load_external(model, path: Path) -> None:
 
 
 def import_onnx(path: str | os.PathLike) -> ImportResult:
+    """The ONNX file at `path` as a model-only project with its weights, verified against
+    onnxruntime; ImportError_ (one line naming the file) when it cannot be imported."""
     path = Path(path)
+    try:
+        return _import(path)
+    except ImportError_:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a file this importer did not foresee: one line, not a traceback
+        raise ImportError_(f"{path}: cannot import: {type(exc).__name__}: {_one_line(exc)}") from exc
+
+
+def _import(path: Path) -> ImportResult:
     model, opset = load(path)
     from workbench.importers.onnx_opaque import Opaques
     from workbench.importers.onnx_ops import Mapper
@@ -142,12 +153,21 @@ def verify(result: ImportResult, path: Path, mapper) -> None:
             if i.name not in feed and i.name not in mapper.fold.consts:
                 shape = [batch] + [d if isinstance(d, int) else 8 for d in i.shape[1:]]
                 feed[i.name] = np.zeros(shape, np.int64 if "int64" in i.type else np.float32)
-        with torch.no_grad():
-            ours = model.module(*inputs)
+        try:
+            with torch.no_grad():
+                ours = model.module(*inputs)
+        except Exception as exc:  # noqa: BLE001
+            raise ImportError_(f"{path}: the imported graph fails on a batch of {batch}: "
+                               f"{_one_line(exc)}") from None
         ours = list(ours) if isinstance(ours, tuple) else [ours]
         by_name = dict(zip(model.output_names, ours))
         names = [o.name for o in sess.get_outputs()]
-        theirs = sess.run(names, feed)
+        try:
+            theirs = sess.run(names, feed)
+        except Exception as exc:  # noqa: BLE001
+            result.report.append(f"not verified: onnxruntime fails on {path.name} "
+                                 f"({_one_line(exc, 160)})")
+            return
         mine = [by_name.get(mapper.output_names.get(n, "")) for n in names]
         if any(m is None for m in mine):
             worst = float("inf")

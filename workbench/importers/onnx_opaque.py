@@ -326,7 +326,7 @@ class Opaques:
         for k in used:
             try:
                 self._one(node, build, reason, k)
-            except (Unmapped, ValueError) as exc:   # ValueError: OpaqueError, one line
+            except (Unmapped, ValueError, TypeError, KeyError, IndexError) as exc:   # OpaqueError is a ValueError
                 for o in node.output:
                     m.where.pop(o, None)
                 why = str(exc)
@@ -338,7 +338,7 @@ class Opaques:
                 return self._torch(node, build, reason, k)
             except Unmapped:
                 pass
-            except ValueError as exc:   # a call the allowlist refuses: try the ONNX flavour
+            except (ValueError, TypeError, KeyError, IndexError) as exc:   # try the ONNX flavour
                 reason = f"{reason}; {exc}"
         self._onnx(node, reason, k)
 

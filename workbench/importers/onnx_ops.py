@@ -100,6 +100,11 @@ class Mapper(RecurrentOps):
                 handler(node)
             except Unmapped as exc:
                 self.opaque.keep(node, str(exc))
+            except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
+                # attributes this mapper did not expect (a hostile or unusual file): keep the
+                # node as it is rather than fail
+                self.opaque.keep(node, f"its attributes are not what Workbench reads "
+                                       f"({files.short(str(exc) or type(exc).__name__, 100)})")
         self._outputs()
         if self.problems:
             n = len(self.problems)
