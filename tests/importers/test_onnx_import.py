@@ -718,3 +718,38 @@ def test_stacked_lstm_becomes_two_layers(tmp_path):
     assert [n.params["return"] for n in lstms] == ["all", "last"]
     assert torch.equal(result.tensors[f"{lstms[1].id}.rnn.weight_ih_l0"], model.lstm.weight_ih_l1.detach())
     assert result.max_diff <= 1e-4
+
+
+class Assorted(nn.Module):
+    """Ops whose shapes ONNX shape inference loses ("unk__0" after flatten(2)), ceil-mode and
+    padded pooling, GELU, normalize (Expand to Shape(x)) and ones_like (ConstantOfShape)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.ln = nn.LayerNorm(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = nn.functional.max_pool2d(self.c(x), 2, ceil_mode=True)      # 6x6 -> 3x3
+        y = nn.functional.avg_pool2d(y, 3, stride=1, padding=1)
+        y = torch.flatten(y, 2).permute(0, 2, 1)                        # (batch, 9, 4)
+        y = torch.softmax(nn.functional.gelu(self.ln(y)), dim=1)
+        y = nn.functional.normalize(y.unsqueeze(1).squeeze(1), dim=-1)
+        y = torch.cat([y, torch.ones_like(y[:, :1])], 1)
+        return self.fc(y.view(-1, 10, 4)).mean(1)
+
+
+def test_assorted_ops_with_lost_shapes(tmp_path):
+    torch.manual_seed(11)
+    model = Assorted()
+    result = import_onnx(export(model, torch.randn(2, 3, 8, 8), tmp_path / "assorted.onnx", 17))
+    got = types(result)
+    for t in ("MaxPool2d", "AvgPool2d", "Transpose", "LayerNorm", "GELU", "Softmax", "Concat",
+              "Linear", "GlobalPool"):
+        assert t in got, t
+    ops = {n.params["op"] for n in result.project.graph.nodes.values() if n.type == "Opaque"}
+    assert {"torch.full_like", "Tensor.expand_as", "torch.clamp", "Tensor.narrow"} <= ops
+    assert result.max_diff <= 1e-4
+    ours, theirs = run_both(result, model, torch.randn(3, 3, 8, 8))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)

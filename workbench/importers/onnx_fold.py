@@ -65,6 +65,7 @@ class Folded:
             t.name: numpy_helper.to_array(t) for t in graph.initializer}
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.named: dict[str, tuple[int, int]] = {}     # other symbolic sizes ("steps")
+        self.shape_of: dict[str, str] = {}   # a Shape output -> the tensor whose shape it is
         self.folded_nodes: set[int] = set()
         for index, node in enumerate(graph.node):
             if node.domain not in ("", "ai.onnx") or node.op_type in _NOT_FOLDED:
@@ -143,6 +144,8 @@ class Folded:
             self.consts[node.output[0]] = a
         else:
             self.batched[node.output[0]] = (a, b)
+        if node.op_type == "Shape" and not any(x.name in ("start", "end") for x in node.attribute):
+            self.shape_of[node.output[0]] = node.input[0]
         return True
 
     # -- reading folded values ---------------------------------------------------------------

@@ -284,10 +284,17 @@ def _prelu(m, node, arg, a):
     return F + "prelu", [arg(x), arg(node.input[1], slope.reshape(-1))], {}, (node.input[1],)
 
 
+def _expand(m, node, arg, a):
+    src = m.fold.shape_of.get(node.input[1])
+    if src is None or src not in m.where:
+        raise Unmapped("it expands to a shape computed otherwise than Shape(x)")
+    return "Tensor.expand_as", [arg(node.input[0]), arg(src)], {}, ()
+
+
 _PICKED = {"Split"}     # ops whose torch call returns a tuple: each node picks its output
 
 TORCH = {
-    "Split": _split, "ConvTranspose": _conv_transpose, "InstanceNormalization": _instance_norm,
+    "Split": _split, "Expand": _expand, "ConvTranspose": _conv_transpose, "InstanceNormalization": _instance_norm,
     "PRelu": _prelu,
     "Slice": _slice,
     "Resize": _resize, "Upsample": _resize,
@@ -307,6 +314,36 @@ TORCH = {
     "ReduceMax": _reduce("torch.amax"), "ReduceMin": _reduce("torch.amin"),
     "Softmax": _softmax("torch.softmax"), "LogSoftmax": _softmax("torch.log_softmax"),
 }
+
+
+def _infer_one(m, node, name: str):
+    """ONNX shape inference for this one node, from the input shapes the import now knows
+    (whole-graph inference gives up after a Reshape to a computed shape: "unk__0")."""
+    from onnx import helper, numpy_helper
+    from workbench.importers.onnx_fold import dims_of
+    inputs, inits = [], []
+    for n in node.input:
+        if not n or n in {i.name for i in inputs} or n in {t.name for t in inits}:
+            continue
+        if n in m.fold.consts:
+            inits.append(numpy_helper.from_array(np.asarray(m.fold.consts[n]), n))
+            continue
+        d = m.dims(n)
+        if d is None:
+            return None
+        inputs.append(helper.make_tensor_value_info(
+            n, m.types.get(n, onnx.TensorProto.FLOAT), [x if x is not None else None for x in d]))
+    graph = helper.make_graph([node], "one", inputs,
+                              [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None)], inits)
+    model = helper.make_model(graph, opset_imports=list(m.model.opset_import))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # noqa: BLE001
+        return None
+    for vi in (*inferred.graph.value_info, *inferred.graph.output):
+        if vi.name == name:
+            return dims_of(vi)
+    return None
 
 
 class Opaques:
@@ -385,6 +422,8 @@ class Opaques:
         if len(ports) > 4:
             raise Unmapped(f"{reason}; it reads {len(ports)} tensors")
         out = m.dims(which)
+        if not out or not all(isinstance(d, int) for d in out[1:]):
+            out = _infer_one(m, node, which) or out
         if not out or not (out[0] is None or isinstance(out[0], str) or out[0] == m.fixed_batch):
             raise Unmapped(f"{reason}; its output does not have the batch first")
         if any(not isinstance(d, int) for d in out[1:]):

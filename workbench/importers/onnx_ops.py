@@ -168,12 +168,33 @@ class Mapper(RecurrentOps):
             return self.where[name]
         if name in self.views or name in self.time_major:
             raise Unmapped(f"reads '{name}' in the time-major layout of a recurrent layer")
+        if name in self.fold.batched and self._filled(name):
+            return self.where[name]
         if self.fold.known(name):
             raise Unmapped(f"a constant '{name}' where a computed tensor is expected")
         raise Unmapped(f"its input '{name}' is not available")
 
+    def _filled(self, name: str) -> bool:
+        """A batch-sized constant tensor (`zeros_like(x)`, `ones_like(x)`: ConstantOfShape or
+        Expand of one value to Shape(x)) read as data: an Opaque `torch.full_like(x, value)`."""
+        node = next((n for n in self.nodes if name in n.output), None)
+        if node is None or node.op_type not in ("ConstantOfShape", "Expand"):
+            return False
+        shape = node.input[0] if node.op_type == "ConstantOfShape" else node.input[1]
+        src = self.fold.shape_of.get(shape)
+        value = self.fold.batched[name][0]
+        if src not in self.where or value.size == 0 or not np.all(value == value.reshape(-1)[0]):
+            return False
+        fill = value.reshape(-1)[0].item()
+        from workbench.core import opaque
+        params = opaque.torch_params("torch.full_like", [{"input": 0}, fill], {}, {},
+                                     op="torch.full_like", reason=f"no Workbench node for {node.op_type}")
+        self.add(node, "Opaque", params, [src], out=name)
+        self.opaque_count += 1
+        return True
+
     def runtime(self, name: str) -> bool:
-        return name in self.where
+        return name in self.where or (name in self.fold.batched and self._filled(name))
 
     def const(self, name: str, what: str = "") -> np.ndarray:
         if name in self.fold.consts:
@@ -184,7 +205,7 @@ class Mapper(RecurrentOps):
         """ONNX shape inference's dims of `name`; where it gave up (a Reshape to a computed
         shape), the shape Workbench's own analysis gives the node that computes it."""
         d = self.shapes.get(name)
-        if (d is None or None in d) and name in self.where:
+        if (d is None or not all(isinstance(x, int) for x in d[1:])) and name in self.where:
             from workbench.core.analysis import analyse
             nid, port = self.where[name]
             key = (len(self.graph.nodes), len(self.graph.edges))
@@ -535,20 +556,34 @@ class Mapper(RecurrentOps):
         self._reshape_to(node, rest)
 
     def _squeeze(self, node):
+        """Squeeze / Unsqueeze of non-batch axes is a Reshape; the output shape is worked out
+        here from the input's, as shape inference sometimes gives up on it."""
         x = node.input[0]
         if x in self.views:
             return self._lstm_view_squeeze(node)
         axes = attrs(node).get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "axes").reshape(-1).tolist()
-        rank_out = self.rank(node.output[0])
-        rank = rank_out if node.op_type == "Unsqueeze" else self.rank(x)
-        if axes is None or any(int(v) % rank == 0 for v in axes):
-            raise Unmapped("it changes the batch dimension")
-        out = self.sample(node.output[0])
-        if out is None:
-            raise Unmapped("its output shape is not fully known")
-        self._reshape_to(node, out)
+        have = self.sample(x)
+        if have is None:
+            raise Unmapped("its input shape is not fully known")
+        full = ["batch", *have]
+        if node.op_type == "Unsqueeze":
+            rank = len(full) + len(axes or ())
+            axes = sorted(int(v) % rank for v in axes or ())
+            if not axes or 0 in axes:
+                raise Unmapped("it changes the batch dimension")
+            for a in axes:
+                full.insert(a, 1)
+        else:
+            rank = len(full)
+            axes = sorted(int(v) % rank for v in axes) if axes is not None else \
+                [i for i, d in enumerate(full) if d == 1]
+            if 0 in axes or any(full[a] != 1 for a in axes):
+                raise Unmapped("it changes the batch dimension")
+            full = [d for i, d in enumerate(full) if i not in axes]
+        self.shapes[node.output[0]] = ("batch", *full[1:])
+        self._reshape_to(node, full[1:])
 
     op_Squeeze = op_Unsqueeze = _squeeze
 
