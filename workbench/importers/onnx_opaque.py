@@ -286,9 +286,13 @@ def _prelu(m, node, arg, a):
 
 def _expand(m, node, arg, a):
     src = m.fold.shape_of.get(node.input[1])
-    if src is None or src not in m.where:
-        raise Unmapped("it expands to a shape computed otherwise than Shape(x)")
-    return "Tensor.expand_as", [arg(node.input[0]), arg(src)], {}, ()
+    if src is not None and src in m.where:
+        return "Tensor.expand_as", [arg(node.input[0]), arg(src)], {}, ()
+    dims = m.fold.dims(node.input[1])     # (batch, 9, 4) read from Shape(x)[0] and constants
+    if dims and dims[0] == "batch" and all(isinstance(d, int) for d in dims[1:]) \
+            and m.rank(node.input[0]) == len(dims):
+        return "Tensor.expand", [arg(node.input[0]), [-1, *dims[1:]]], {}, ()
+    raise Unmapped("it expands to a shape not known before the run")
 
 
 _PICKED = {"Split"}     # ops whose torch call returns a tuple: each node picks its output
