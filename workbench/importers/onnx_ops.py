@@ -230,7 +230,7 @@ class Mapper(RecurrentOps):
         return len(d)
 
     def add(self, onnx_node, type: str, params: dict, srcs: list, weights: dict | None = None,
-            out: str | None = None) -> str:
+            out: str | bool | None = None) -> str:
         spec = catalog.find(type)
         try:
             node = self.graph.add_node(type, self.graph.unique_title(title_of(onnx_node, onnx_node.op_type)),
@@ -242,7 +242,8 @@ class Mapper(RecurrentOps):
             self.graph.connect(src[0], src[1], node.id, port.name)
         for key, value in (weights or {}).items():
             self.tensors[f"{node.id}.{key}"] = value if isinstance(value, torch.Tensor) else _f32(value)
-        self.where[out or onnx_node.output[0]] = (node.id, "out")
+        if out is not False:     # False: the output is a view the caller registers (recurrent)
+            self.where[out or onnx_node.output[0]] = (node.id, "out")
         return node.id
 
     def only_consumer(self, name: str) -> int | None:

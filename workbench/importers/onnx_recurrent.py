@@ -73,7 +73,7 @@ class RecurrentOps:
             raise Unmapped("its final cell or hidden state is read besides its outputs")
         last = bool(h_used)
         params = {"hidden_size": hidden, "bidirectional": dirs == 2, "return": "last" if last else "all"}
-        nid = self.add(node, type, params, [self.time_major[x]], weights, out="\0" + node.name)
+        nid = self.add(node, type, params, [self.time_major[x]], weights, out=False)
         if last:
             self.views[outs[1]] = ("Yh", nid, dirs, hidden)
         else:
