@@ -23,11 +23,32 @@ def attrs(node) -> dict:
     return out
 
 
+def _scopes(node) -> list[str] | None:
+    """The module path the dynamo exporter records ("pkg.torch.onnx.name_scopes":
+    "['', 'layer1', '0', 'conv1', 'conv2d']"), without the root and the op; None if absent."""
+    import ast
+    text = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
+    if not text or len(text) > 1000:
+        return None
+    try:
+        value = ast.literal_eval(text)   # a literal only: never runs code
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return [v for v in value[1:-1] if v]
+
+
 def title_of(node, fallback: str) -> str:
-    """"/features/features.0/Conv" → "features_0"; the dynamo exporter's "node_Conv_16" → "conv"."""
+    """The module path, identifier-safe: "/features/features.0/Conv" → "features_0",
+    "/layer1/layer1.0/conv1/Conv" → "layer1_0_conv1", the dynamo exporter's name scopes
+    ['', 'net', 'net.0', 'linear'] → "net_0"; else the node name ("node_relu" → "relu")."""
     parts = [p for p in (node.name or "").split("/") if p]
-    if len(parts) > 1:
-        base = parts[-2]
+    scopes = _scopes(node) or (parts[:-1] if len(parts) > 1 else None)
+    if scopes:
+        base = ""
+        for p in scopes:   # scopes are full paths ("features.0") or local names ("conv1")
+            base = p if not base or p.startswith(base + ".") else f"{base}.{p}"
     elif parts:
         base = re.sub(r"_\d+$", "", re.sub(r"^node_", "", parts[0]))
     else:
