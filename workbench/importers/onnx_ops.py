@@ -170,6 +170,9 @@ class Mapper(RecurrentOps):
             raise Unmapped(f"reads '{name}' in the time-major layout of a recurrent layer")
         if name in self.fold.batched and self._filled(name):
             return self.where[name]
+        if name in self.fold.batched:
+            raise Unmapped(f"'{name}' is computed from the input's sizes alone (it changes with "
+                           "the batch size or sequence length), where a tensor is expected")
         if self.fold.known(name):
             raise Unmapped(f"a constant '{name}' where a computed tensor is expected")
         raise Unmapped(f"its input '{name}' is not available")
