@@ -524,6 +524,7 @@ def test_onnx_flavoured_opaque_runs_and_exports_as_the_original_node(tmp_path):
     assert types(result) == ["Input", "Linear", "Opaque", "Opaque", "Output"]
     shrink, top = graph.by_title("shrink"), graph.by_title("top")
     assert (shrink.params["op"], shrink.params["source"]) == ("ONNX Shrink", "onnx")
+    assert not shrink.trainable and graph.by_title("fc").trainable   # onnxruntime: no gradient
     assert shrink.params["reason"] == "no Workbench node for Shrink"
     assert (top.params["op"], top.params["out_shape"]) == ("ONNX TopK", "3")
     assert result.max_diff <= 1e-4

@@ -439,7 +439,8 @@ class Opaques:
         params = onnx_params(node, opsets, inputs, {k: v.numpy() for k, v in stored.items()},
                              tuple(out[1:]), dtype, reason=reason, output=k)
         kept = json.loads(params["call"])["tensors"]     # small integer inputs stay in the call
-        self._add(node, params, ports, {k: v for k, v in stored.items() if k in kept}, out=which)
+        nid = self._add(node, params, ports, {k: v for k, v in stored.items() if k in kept}, out=which)
+        m.graph.set_trainable(nid, False)   # onnxruntime computes no gradient: say so on the node
 
     def _add(self, node, params, ports, stored, out=None) -> None:
         m = self.m
@@ -447,3 +448,4 @@ class Opaques:
         for name, value in stored.items():
             m.tensors[f"{nid}.{name}"] = value
         m.opaque_count += 1
+        return nid
