@@ -66,6 +66,7 @@ class Folded:
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.named: dict[str, tuple[int, int]] = {}     # other symbolic sizes ("steps")
         self.shape_of: dict[str, str] = {}   # a Shape output -> the tensor whose shape it is
+        self.batch_source: dict[str, str | None] = {}   # a batched value -> a tensor it read the batch of
         self.folded_nodes: set[int] = set()
         for index, node in enumerate(graph.node):
             if node.domain not in ("", "ai.onnx") or node.op_type in _NOT_FOLDED:
@@ -104,6 +105,8 @@ class Folded:
                 self.consts[name] = a
             else:
                 self.batched[name] = (a, b)
+                self.batch_source[name] = next(
+                    (self.batch_source[i] for i in ins if i in self.batch_source), None)
         return True
 
     def _size(self, name: str, run: int, batch_names) -> int:
@@ -144,6 +147,8 @@ class Folded:
             self.consts[node.output[0]] = a
         else:
             self.batched[node.output[0]] = (a, b)
+        if node.output[0] in self.batched:
+            self.batch_source[node.output[0]] = node.input[0]
         if node.op_type == "Shape" and not any(x.name in ("start", "end") for x in node.attribute):
             self.shape_of[node.output[0]] = node.input[0]
         return True

@@ -186,14 +186,36 @@ class Mapper(RecurrentOps):
         shape = node.input[0] if node.op_type == "ConstantOfShape" else node.input[1]
         src = self.fold.shape_of.get(shape)
         value = self.fold.batched[name][0]
-        if src not in self.where or value.size == 0 or not np.all(value == value.reshape(-1)[0]):
+        if value.size == 0 or not np.all(value == value.reshape(-1)[0]):
             return False
         fill = value.reshape(-1)[0].item()
         from workbench.core import opaque
-        params = opaque.torch_params("torch.full_like", [{"input": 0}, fill], {}, {},
-                                     op="torch.full_like", reason=f"no Workbench node for {node.op_type}")
-        self.add(node, "Opaque", params, [src], out=name)
-        self.opaque_count += 1
+        reason = f"no Workbench node for {node.op_type}"
+        if src in self.where:
+            params = opaque.torch_params("torch.full_like", [{"input": 0}, fill], {}, {},
+                                         op="torch.full_like", reason=reason)
+            self.add(node, "Opaque", params, [src], out=name)
+            self.opaque_count += 1
+            return True
+        # the shape is (batch, 1, 4) built from Shape(x)[0]: x[:, 0, …] → ones → · the value
+        dims, src = self.fold.dims(shape), self.fold.batch_source.get(shape)
+        x = self.dims(src) if src in self.where else None
+        if not (dims and dims[0] == "batch" and all(isinstance(d, int) for d in dims[1:]) and x
+                and self.types.get(src, 1) == onnx.TensorProto.FLOAT):
+            return False
+        index = [{"slice": [None, None, None]}] + [0] * (len(x) - 1)
+        steps = [
+            ("operator.getitem", [{"input": 0}, index], {}, {}),
+            ("torch.full_like", [{"input": 0}, 1.0], {}, {}),
+            ("torch.einsum", ["b,...->b...", {"input": 0}, {"tensor": "value"}], {},
+             {"value": torch.full(tuple(dims[1:]), float(fill))}),
+        ]
+        prev = self.where[src]
+        for k, (target, args, kwargs, stored) in enumerate(steps):
+            params = opaque.torch_params(target, args, kwargs, stored, op=target, reason=reason)
+            nid = self.add(node, "Opaque", params, [prev], stored, out=name if k == 2 else False)
+            prev = (nid, "out")
+            self.opaque_count += 1
         return True
 
     def runtime(self, name: str) -> bool:
