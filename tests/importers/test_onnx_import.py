@@ -742,7 +742,7 @@ class Assorted(nn.Module):
         return self.fc(y.view(-1, 10, 4)).mean(1)
 
 
-@pytest.mark.parametrize("opset", (17, 18))
+@pytest.mark.parametrize("opset", (11, 17, 18))
 def test_assorted_ops_with_lost_shapes(tmp_path, opset):
     torch.manual_seed(11)
     model = Assorted()

@@ -82,14 +82,18 @@ def _fuse_silu(m) -> None:
             m.fused[user] = ("silu", sig.input[0])
 
 
-def _last_axis_mean(m, node) -> bool:
+def _last_axis_mean(m, node, rank: int | None = None) -> bool:
     if node.op_type != "ReduceMean" or not attrs(node).get("keepdims", 1):
         return False
     axes = attrs(node).get("axes")
     if axes is None and len(node.input) > 1 and node.input[1] in m.fold.consts:
         axes = m.fold.consts[node.input[1]].reshape(-1).tolist()
-    rank = len(m.shapes.get(node.input[0]) or ())
-    return bool(rank) and axes is not None and [int(a) % rank for a in axes] == [rank - 1]
+    rank = rank or len(m.shapes.get(node.input[0]) or ())
+    if axes is None:
+        return False
+    if not rank:            # shape inference lost the rank: only the literal last axis
+        return [int(a) for a in axes] == [-1]
+    return [int(a) % rank for a in axes] == [rank - 1]
 
 
 def _fuse_layernorm(m) -> None:
@@ -113,7 +117,8 @@ def _fuse_layernorm(m) -> None:
                 scalar(m, m.nodes[pw].input[1]) or 0, 2.0):
             continue
         r2 = m.only_consumer(m.nodes[pw].output[0])
-        if r2 is None or not _last_axis_mean(m, m.nodes[r2]):
+        rank = len(m.shapes.get(x) or ())
+        if r2 is None or not _last_axis_mean(m, m.nodes[r2], rank):
             continue
         a1 = single(m.nodes[r2].output[0], "Add")
         eps = scalar(m, other(m.nodes[a1], m.nodes[r2].output[0])) if a1 is not None else None
@@ -123,6 +128,10 @@ def _fuse_layernorm(m) -> None:
             continue
         chain, last = [r1, sub, pw, r2, a1, sq, dv], dv
         width = (m.shapes.get(x) or (None,))[-1]
+        if not isinstance(width, int):   # shape inference lost it: the scale's size says it
+            mu0 = single(m.nodes[dv].output[0], "Mul")
+            c = m.fold.consts.get(other(m.nodes[mu0], m.nodes[dv].output[0])) if mu0 is not None else None
+            width = int(c.size) if c is not None and c.ndim == 1 else None
         scale = bias = None
         mu = single(m.nodes[dv].output[0], "Mul")
         if mu is not None:

@@ -68,6 +68,7 @@ class Mapper(RecurrentOps):
         self.pad_conv_index: dict[int, str] = {}    # Conv node index -> the Pad's input
         self.problems: list[str] = []
         self.missing: set[str] = set()
+        self.late: set[str] = set()                 # values folded while mapping (_fold_late)
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
         self.output_names: dict[str, str] = {}      # ONNX output name -> compiled output name
         self.opaque_count = 0
@@ -89,6 +90,8 @@ class Mapper(RecurrentOps):
                 reads.append(self.pad_conv_index[k])
             if any(i in self.missing for i in reads if i):
                 self.missing.update(node.output)
+                continue
+            if self._fold_late(node):
                 continue
             try:
                 if k in self.fused:
@@ -117,6 +120,24 @@ class Mapper(RecurrentOps):
         report = [f"{len(self.nodes)} ONNX nodes became {len(self.graph.nodes)} Workbench nodes"
                   + (f", {self.opaque_count} of them Opaque" if self.opaque_count else "")]
         return self.graph, self.tensors, report
+
+    def _fold_late(self, node) -> bool:
+        """Fold a Shape whose input's shape only Workbench's analysis knows (ONNX inference
+        lost it), and what is computed from such values, now that the input is mapped."""
+        ins = [i for i in node.input if i]
+        if node.op_type in ("Shape", "Size") and ins and ins[0] in self.where:
+            dims = self.dims(ins[0])
+            done = dims is not None and self.fold._fold_shape(node, dims, self.batch_names)
+        elif ins and any(i in self.late for i in ins) and all(self.fold.known(i) for i in ins):
+            try:
+                done = self.fold._fold(node, self.shapes, self.batch_names)
+            except Exception:  # noqa: BLE001 - not foldable: mapped as a node instead
+                done = False
+        else:
+            return False
+        if done:
+            self.late.update(node.output)
+        return bool(done)
 
     def refuse(self, node, reason: str) -> None:
         self.problems.append(f"{files.short(node.op_type, 40)} (node '{files.short(node.name or '?', 80)}'" +
