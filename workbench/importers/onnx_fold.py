@@ -58,11 +58,15 @@ class Folded:
     def __init__(self, model: onnx.ModelProto, shapes: dict, batch_names: set):
         graph = model.graph
         self.opsets = {o.domain or "": o.version for o in model.opset_import}
-        inputs = {i.name for i in graph.input}
+        self.input_dims = {d for i in graph.input for d in (shapes.get(i.name) or ()) if isinstance(d, str)}
+        # an initializer also listed as a graph input (IR 3 files, most older model zoos) is
+        # still the weight: the input only lets a runtime override it
         self.consts: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in inputs}
+            t.name: numpy_helper.to_array(t) for t in graph.initializer}
         self.batched: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.named: dict[str, tuple[int, int]] = {}     # other symbolic sizes ("steps")
+        self.shape_of: dict[str, str] = {}   # a Shape output -> the tensor whose shape it is
+        self.batch_source: dict[str, str | None] = {}   # a batched value -> a tensor it read the batch of
         self.folded_nodes: set[int] = set()
         for index, node in enumerate(graph.node):
             if node.domain not in ("", "ai.onnx") or node.op_type in _NOT_FOLDED:
@@ -101,6 +105,8 @@ class Folded:
                 self.consts[name] = a
             else:
                 self.batched[name] = (a, b)
+                self.batch_source[name] = next(
+                    (self.batch_source[i] for i in ins if i in self.batch_source), None)
         return True
 
     def _size(self, name: str, run: int, batch_names) -> int:
@@ -112,12 +118,20 @@ class Folded:
             self.named[name] = _PRIMES[len(self.named) % len(_PRIMES)]
         return self.named[name][run]
 
+    def _batch_if_lost(self, name: str, index: int, batch_names) -> str:
+        """Shape inference sometimes renames the batch ("unk__0" after a Resize): a leading
+        size no graph input names is taken for the batch (Workbench tensors lead with it)."""
+        if index == 0 and name not in batch_names and name not in self.input_dims and batch_names:
+            return next(iter(batch_names))
+        return name
+
     def _fold_shape(self, node, dims, batch_names) -> bool:
         if dims is None or any(d is None for d in dims):
             return False
         runs = []
         for run in range(2):
-            full = [self._size(d, run, batch_names) if isinstance(d, str) else d for d in dims]
+            full = [self._size(self._batch_if_lost(d, i, batch_names), run, batch_names)
+                    if isinstance(d, str) else d for i, d in enumerate(dims)]
             if node.op_type == "Size":
                 runs.append(np.array(int(np.prod(full)), dtype=np.int64))
                 continue
@@ -133,6 +147,10 @@ class Folded:
             self.consts[node.output[0]] = a
         else:
             self.batched[node.output[0]] = (a, b)
+        if node.output[0] in self.batched:
+            self.batch_source[node.output[0]] = node.input[0]
+        if node.op_type == "Shape" and not any(x.name in ("start", "end") for x in node.attribute):
+            self.shape_of[node.output[0]] = node.input[0]
         return True
 
     # -- reading folded values ---------------------------------------------------------------

@@ -43,9 +43,9 @@ def load(path: Path):
                            "or another format)") from None
     if not model.graph.node and not model.graph.output:
         raise ImportError_(f"{path}: not an ONNX model (it has no graph)")
-    _load_external(model, path)
-    try:
-        onnx.checker.check_model(model)
+    external = _check_external(model, path)
+    try:   # by path: external data is then looked for beside the file (and > 2 GiB works)
+        onnx.checker.check_model(str(path) if external else model)
     except Exception as exc:  # noqa: BLE001 - the checker raises several types
         raise ImportError_(f"{path}: onnx.checker refuses it: {_one_line(exc)}") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -60,16 +60,16 @@ def load(path: Path):
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:  # noqa: BLE001
         raise ImportError_(f"{path}: ONNX shape inference fails: {_one_line(exc)}") from None
+    if external:
+        _load_external(model, path)
     return model, opset
 
 
-def _load_external(model, path: Path) -> None:
+def _check_external(model, path: Path) -> bool:
     """Tensors stored outside the file are read only from files in its own folder: a location
     with a folder part, or one that is a link out of it, is refused rather than followed."""
     from onnx import external_data_helper as ext
     tensors = [t for t in ext._get_all_tensors(model) if ext.uses_external_data(t)]
-    if not tensors:
-        return
     folder = path.resolve().parent
     for t in tensors:
         info = {e.key: e.value for e in t.external_data}
@@ -83,6 +83,12 @@ def _load_external(model, path: Path) -> None:
             files.check_regular(target, "external data file")
         except files.FileRefused as exc:
             raise ImportError_(f"{path}: tensor '{t.name}': {exc}") from None
+    return bool(tensors)
+
+
+def _load_external(model, path: Path) -> None:
+    from onnx import external_data_helper as ext
+    folder = path.resolve().parent
     try:
         ext.load_external_data_for_model(model, str(folder))
     except Exception as exc:  # noqa: BLE001
@@ -90,7 +96,18 @@ def _load_external(model, path: Path) -> None:
 
 
 def import_onnx(path: str | os.PathLike) -> ImportResult:
+    """The ONNX file at `path` as a model-only project with its weights, verified against
+    onnxruntime; ImportError_ (one line naming the file) when it cannot be imported."""
     path = Path(path)
+    try:
+        return _import(path)
+    except ImportError_:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a file this importer did not foresee: one line, not a traceback
+        raise ImportError_(f"{path}: cannot import: {type(exc).__name__}: {_one_line(exc)}") from exc
+
+
+def _import(path: Path) -> ImportResult:
     model, opset = load(path)
     from workbench.importers.onnx_opaque import Opaques
     from workbench.importers.onnx_ops import Mapper
@@ -133,15 +150,24 @@ def verify(result: ImportResult, path: Path, mapper) -> None:
         inputs = model.example_inputs(batch, generator)
         feed = {mapper.input_names[name]: x.numpy() for name, x in zip(model.input_names, inputs)}
         for i in sess.get_inputs():     # an input the outputs do not depend on: any value
-            if i.name not in feed:
+            if i.name not in feed and i.name not in mapper.fold.consts:
                 shape = [batch] + [d if isinstance(d, int) else 8 for d in i.shape[1:]]
                 feed[i.name] = np.zeros(shape, np.int64 if "int64" in i.type else np.float32)
-        with torch.no_grad():
-            ours = model.module(*inputs)
+        try:
+            with torch.no_grad():
+                ours = model.module(*inputs)
+        except Exception as exc:  # noqa: BLE001
+            raise ImportError_(f"{path}: the imported graph fails on a batch of {batch}: "
+                               f"{_one_line(exc)}") from None
         ours = list(ours) if isinstance(ours, tuple) else [ours]
         by_name = dict(zip(model.output_names, ours))
         names = [o.name for o in sess.get_outputs()]
-        theirs = sess.run(names, feed)
+        try:
+            theirs = sess.run(names, feed)
+        except Exception as exc:  # noqa: BLE001
+            result.report.append(f"not verified: onnxruntime fails on {path.name} "
+                                 f"({_one_line(exc, 160)})")
+            return
         mine = [by_name.get(mapper.output_names.get(n, "")) for n in names]
         if any(m is None for m in mine):
             worst = float("inf")

@@ -4,14 +4,10 @@ One `op_<OpType>` method per mapped op type. A method raises `Unmapped(reason)` 
 node's attributes or inputs fall outside what the catalog node computes (asymmetric padding,
 a broadcast Add, …); the node then becomes an Opaque node, so the graph stays whole.
 
-Workbench tensors are batch-first. The torch exporter wraps recurrent layers in time-major
-transposes (`Transpose(1,0,2) → LSTM → Transpose(0,2,1,3) → Reshape → Transpose(1,0,2)`);
-those transposes are followed as *views* of the one LSTM node rather than mapped.
+Recurrent layers are in onnx_recurrent, multi-op patterns (GELU, SiLU, LayerNorm, Pad+Conv)
+in onnx_fuse.
 """
 from __future__ import annotations
-
-import math
-import re
 
 import numpy as np
 import onnx
@@ -20,56 +16,19 @@ import torch
 from workbench.core import catalog, files
 from workbench.core.compile import identifier
 from workbench.core.graph import Graph, GraphError, unique_name
+from workbench.importers.onnx_common import Unmapped, _f32, _one, attrs, title_of
 from workbench.importers.onnx_fold import Folded, dims_of
+from workbench.importers.onnx_fuse import fuse
+from workbench.importers.onnx_recurrent import RecurrentOps
 from workbench.importers.result import ImportError_
 
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT64: "int64"}
 _RECURRENT = ("LSTM", "GRU", "RNN")
-_ACTS = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
+
+__all__ = ["Mapper", "Unmapped", "attrs", "_f32"]
 
 
-class Unmapped(Exception):
-    """This node is not (exactly) what a catalog node computes; the message says why."""
-
-
-def attrs(node) -> dict:
-    out = {}
-    for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else (
-            [x.decode() if isinstance(x, bytes) else x for x in v] if isinstance(v, list) else v)
-    return out
-
-
-def title_of(node, fallback: str) -> str:
-    """"/features/features.0/Conv" → "features_0"; the dynamo exporter's "node_Conv_16" → "conv"."""
-    parts = [p for p in (node.name or "").split("/") if p]
-    if len(parts) > 1:
-        base = parts[-2]
-    elif parts:
-        base = re.sub(r"_\d+$", "", re.sub(r"^node_", "", parts[0]))
-    else:
-        base = fallback
-    base = base.strip("_")
-    if not base or base.isdigit():
-        base = fallback
-    return identifier(base.replace(".", "_"))
-
-
-def _f32(a) -> torch.Tensor:
-    a = np.ascontiguousarray(a)
-    t = torch.from_numpy(a.copy())
-    return t.float() if t.is_floating_point() else t
-
-
-def _one(values, what: str) -> int:
-    values = list(values)
-    if len(set(values)) != 1:
-        raise Unmapped(f"{what} differs between dimensions ({values})")
-    return int(values[0])
-
-
-class Mapper:
+class Mapper(RecurrentOps):
     def __init__(self, model: onnx.ModelProto, opset: int, path, opaques):
         self.model, self.opset, self.path = model, opset, path
         g = model.graph
@@ -105,8 +64,11 @@ class Mapper:
         self.lstm_all: dict[str, str] = {}          # ONNX name -> LSTM node returning all steps
         self.done: set[int] = set()
         self.fused: dict[int, tuple] = {}
+        self.pad_conv: dict[str, tuple] = {}        # Conv output -> (input, padding, mode)
+        self.pad_conv_index: dict[int, str] = {}    # Conv node index -> the Pad's input
         self.problems: list[str] = []
         self.missing: set[str] = set()
+        self.late: set[str] = set()                 # values folded while mapping (_fold_late)
         self.input_names: dict[str, str] = {}       # compiled input name -> ONNX input name
         self.output_names: dict[str, str] = {}      # ONNX output name -> compiled output name
         self.opaque_count = 0
@@ -116,17 +78,20 @@ class Mapper:
     # -- the walk -----------------------------------------------------------------------------
     def run(self):
         self._inputs()
-        _fuse_gelu(self)
-        _fuse_silu(self)
-        _fuse_layernorm(self)
+        fuse(self)
         for k, node in enumerate(self.nodes):
             if k in self.fold.folded_nodes or k in self.done:
                 continue
             used = [o for o in node.output if o and (o in self.consumers or o in self.outputs)]
             if not used:
                 continue
-            if any(i in self.missing for i in node.input if i):
+            reads = list(node.input) + ([self.fused[k][1]] if k in self.fused else [])
+            if k in self.pad_conv_index:
+                reads.append(self.pad_conv_index[k])
+            if any(i in self.missing for i in reads if i):
                 self.missing.update(node.output)
+                continue
+            if self._fold_late(node):
                 continue
             try:
                 if k in self.fused:
@@ -134,10 +99,15 @@ class Mapper:
                     continue
                 handler = getattr(self, "op_" + node.op_type, None) if node.domain in ("", "ai.onnx") else None
                 if handler is None:
-                    raise Unmapped(f"no Workbench node for {node.op_type}")
+                    raise Unmapped(f"no Workbench node for {files.short(node.op_type, 60)}")
                 handler(node)
             except Unmapped as exc:
                 self.opaque.keep(node, str(exc))
+            except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
+                # attributes this mapper did not expect (a hostile or unusual file): keep the
+                # node as it is rather than fail
+                self.opaque.keep(node, f"its attributes are not what Workbench reads "
+                                       f"({files.short(str(exc) or type(exc).__name__, 100)})")
         self._outputs()
         if self.problems:
             n = len(self.problems)
@@ -151,6 +121,24 @@ class Mapper:
                   + (f", {self.opaque_count} of them Opaque" if self.opaque_count else "")]
         return self.graph, self.tensors, report
 
+    def _fold_late(self, node) -> bool:
+        """Fold a Shape whose input's shape only Workbench's analysis knows (ONNX inference
+        lost it), and what is computed from such values, now that the input is mapped."""
+        ins = [i for i in node.input if i]
+        if node.op_type in ("Shape", "Size") and ins and ins[0] in self.where:
+            dims = self.dims(ins[0])
+            done = dims is not None and self.fold._fold_shape(node, dims, self.batch_names)
+        elif ins and any(i in self.late for i in ins) and all(self.fold.known(i) for i in ins):
+            try:
+                done = self.fold._fold(node, self.shapes, self.batch_names)
+            except Exception:  # noqa: BLE001 - not foldable: mapped as a node instead
+                done = False
+        else:
+            return False
+        if done:
+            self.late.update(node.output)
+        return bool(done)
+
     def refuse(self, node, reason: str) -> None:
         self.problems.append(f"{files.short(node.op_type, 40)} (node '{files.short(node.name or '?', 80)}'" +
                              (f": {reason})" if self.opaque.available else ")"))
@@ -158,17 +146,18 @@ class Mapper:
 
     def _inputs(self) -> None:
         for vi in self.inputs:
+            shown = files.short(vi.name, 80)
             dims = self.shapes.get(vi.name)
             dtype = _DTYPES.get(self.types.get(vi.name))
             if dtype is None:
-                raise ImportError_(f"{self.path}: input '{vi.name}' is not float32 or int64: "
+                raise ImportError_(f"{self.path}: input '{shown}' is not float32 or int64: "
                                    "Workbench inputs are one of those")
             if not dims:
-                raise ImportError_(f"{self.path}: input '{vi.name}' has no batch dimension")
+                raise ImportError_(f"{self.path}: input '{shown}' has no batch dimension")
             rest = []
             for k, d in enumerate(dims[1:], 1):
                 if d is None or (isinstance(d, str) and not d.isidentifier()):
-                    raise ImportError_(f"{self.path}: input '{vi.name}' has an unknown size at "
+                    raise ImportError_(f"{self.path}: input '{shown}' has an unknown size at "
                                        f"axis {k}")
                 rest.append(str(d))
             name = unique_name(identifier(vi.name), set(self.input_names))
@@ -182,7 +171,7 @@ class Mapper:
             if name in self.missing:
                 continue
             if name not in self.where:
-                raise ImportError_(f"{self.path}: output '{name}' is "
+                raise ImportError_(f"{self.path}: output '{files.short(name, 80)}' is "
                                    + ("a constant" if self.fold.known(name) else
                                       "not computed from the inputs") + ": nothing to import")
             ours = unique_name(identifier(name), set(self.output_names.values()))
@@ -200,12 +189,58 @@ class Mapper:
             return self.where[name]
         if name in self.views or name in self.time_major:
             raise Unmapped(f"reads '{name}' in the time-major layout of a recurrent layer")
+        if name in self.fold.batched and self._filled(name):
+            return self.where[name]
+        if name in self.fold.batched:
+            raise Unmapped(f"'{name}' is computed from the input's sizes alone (it changes with "
+                           "the batch size or sequence length), where a tensor is expected")
         if self.fold.known(name):
             raise Unmapped(f"a constant '{name}' where a computed tensor is expected")
         raise Unmapped(f"its input '{name}' is not available")
 
+    def _filled(self, name: str) -> bool:
+        """A batch-sized constant tensor (`zeros_like(x)`, `ones_like(x)`: ConstantOfShape or
+        Expand of one value to Shape(x)) read as data: an Opaque `torch.full_like(x, value)`."""
+        node = next((n for n in self.nodes if name in n.output), None)
+        if node is None or node.op_type not in ("ConstantOfShape", "Expand"):
+            return False
+        shape = node.input[0] if node.op_type == "ConstantOfShape" else node.input[1]
+        src = self.fold.shape_of.get(shape)
+        value = self.fold.batched[name][0]
+        if value.size == 0 or not np.all(value == value.reshape(-1)[0]):
+            return False
+        fill = value.reshape(-1)[0].item()
+        from workbench.core import opaque
+        reason = f"no Workbench node for {node.op_type}"
+        if src in self.where:
+            params = opaque.torch_params("torch.full_like", [{"input": 0}, fill], {}, {},
+                                         op="torch.full_like", reason=reason)
+            self.add(node, "Opaque", params, [src], out=name)
+            self.opaque_count += 1
+            return True
+        # the shape is (batch, 1, 4) built from Shape(x)[0]: x[:, 0, …] → ones → · the value
+        dims, src = self.fold.dims(shape), self.fold.batch_source.get(shape)
+        x = self.dims(src) if src in self.where else None
+        if not (dims and dims[0] == "batch" and all(isinstance(d, int) for d in dims[1:]) and x
+                and self.types.get(src, 1) == onnx.TensorProto.FLOAT):
+            return False
+        index = [{"slice": [None, None, None]}] + [0] * (len(x) - 1)
+        steps = [
+            ("operator.getitem", [{"input": 0}, index], {}, {}),
+            ("torch.full_like", [{"input": 0}, 1.0], {}, {}),
+            ("torch.einsum", ["b,...->b...", {"input": 0}, {"tensor": "value"}], {},
+             {"value": torch.full(tuple(dims[1:]), float(fill))}),
+        ]
+        prev = self.where[src]
+        for k, (target, args, kwargs, stored) in enumerate(steps):
+            params = opaque.torch_params(target, args, kwargs, stored, op=target, reason=reason)
+            nid = self.add(node, "Opaque", params, [prev], stored, out=name if k == 2 else False)
+            prev = (nid, "out")
+            self.opaque_count += 1
+        return True
+
     def runtime(self, name: str) -> bool:
-        return name in self.where
+        return name in self.where or (name in self.fold.batched and self._filled(name))
 
     def const(self, name: str, what: str = "") -> np.ndarray:
         if name in self.fold.consts:
@@ -216,7 +251,7 @@ class Mapper:
         """ONNX shape inference's dims of `name`; where it gave up (a Reshape to a computed
         shape), the shape Workbench's own analysis gives the node that computes it."""
         d = self.shapes.get(name)
-        if (d is None or None in d) and name in self.where:
+        if (d is None or not all(isinstance(x, int) for x in d[1:])) and name in self.where:
             from workbench.core.analysis import analyse
             nid, port = self.where[name]
             key = (len(self.graph.nodes), len(self.graph.edges))
@@ -241,7 +276,7 @@ class Mapper:
         return len(d)
 
     def add(self, onnx_node, type: str, params: dict, srcs: list, weights: dict | None = None,
-            out: str | None = None) -> str:
+            out: str | bool | None = None) -> str:
         spec = catalog.find(type)
         try:
             node = self.graph.add_node(type, self.graph.unique_title(title_of(onnx_node, onnx_node.op_type)),
@@ -253,7 +288,8 @@ class Mapper:
             self.graph.connect(src[0], src[1], node.id, port.name)
         for key, value in (weights or {}).items():
             self.tensors[f"{node.id}.{key}"] = value if isinstance(value, torch.Tensor) else _f32(value)
-        self.where[out or onnx_node.output[0]] = (node.id, "out")
+        if out is not False:     # False: the output is a view the caller registers (recurrent)
+            self.where[out or onnx_node.output[0]] = (node.id, "out")
         return node.id
 
     def only_consumer(self, name: str) -> int | None:
@@ -394,12 +430,17 @@ class Mapper:
         if rank not in (3, 4) or self.rank(x) != rank:
             raise Unmapped(f"{rank - 2}-D convolutions have no Workbench node")
         k, s, p, d = self._window(node, rank, w.shape[2:])
+        mode = "zeros"
+        if node.output[0] in self.pad_conv:          # Pad(reflect|edge|wrap) → Conv
+            x, p, mode = self.pad_conv[node.output[0]]
         group = int(attrs(node).get("group", 1))
         weights = {"weight": w}
         if len(node.input) > 2 and node.input[2]:
             weights["bias"] = self.const(node.input[2], "bias").astype(np.float32)
         params = {"out_channels": int(w.shape[0]), "kernel_size": k, "stride": s, "padding": p,
                   "dilation": d, "bias": "bias" in weights}
+        if mode != "zeros":
+            params["padding_mode"] = mode
         if group != 1:
             if "groups" not in catalog.find("Conv2d").defaults():
                 raise Unmapped("grouped convolutions have no Workbench node yet")
@@ -562,20 +603,34 @@ class Mapper:
         self._reshape_to(node, rest)
 
     def _squeeze(self, node):
+        """Squeeze / Unsqueeze of non-batch axes is a Reshape; the output shape is worked out
+        here from the input's, as shape inference sometimes gives up on it."""
         x = node.input[0]
         if x in self.views:
             return self._lstm_view_squeeze(node)
         axes = attrs(node).get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "axes").reshape(-1).tolist()
-        rank_out = self.rank(node.output[0])
-        rank = rank_out if node.op_type == "Unsqueeze" else self.rank(x)
-        if axes is None or any(int(v) % rank == 0 for v in axes):
-            raise Unmapped("it changes the batch dimension")
-        out = self.sample(node.output[0])
-        if out is None:
-            raise Unmapped("its output shape is not fully known")
-        self._reshape_to(node, out)
+        have = self.sample(x)
+        if have is None:
+            raise Unmapped("its input shape is not fully known")
+        full = ["batch", *have]
+        if node.op_type == "Unsqueeze":
+            rank = len(full) + len(axes or ())
+            axes = sorted(int(v) % rank for v in axes or ())
+            if not axes or 0 in axes:
+                raise Unmapped("it changes the batch dimension")
+            for a in axes:
+                full.insert(a, 1)
+        else:
+            rank = len(full)
+            axes = sorted(int(v) % rank for v in axes) if axes is not None else \
+                [i for i, d in enumerate(full) if d == 1]
+            if 0 in axes or any(full[a] != 1 for a in axes):
+                raise Unmapped("it changes the batch dimension")
+            full = [d for i, d in enumerate(full) if i not in axes]
+        self.shapes[node.output[0]] = ("batch", *full[1:])
+        self._reshape_to(node, full[1:])
 
     op_Squeeze = op_Unsqueeze = _squeeze
 
@@ -607,8 +662,8 @@ class Mapper:
             return self.alias(node)
         if not all(self.runtime(n) for n in names):
             raise Unmapped("one of its inputs is a constant (a broadcast, not a merge)")
-        shapes = {self.dims(n) for n in names}
-        if len(shapes) != 1 or None in shapes:
+        shapes = {(self.dims(n) or (None,))[1:] for n in names}   # the batch may be named apart
+        if len(shapes) != 1 or any(d is None for d in next(iter(shapes))):
             raise Unmapped("its inputs have different shapes (a broadcast)")
         ports = len(catalog.find(type).inputs)
         first, rest = names[0], names[1:]
@@ -669,249 +724,3 @@ class Mapper:
                 self.where[node.output[0]] = (nid, "out")
                 return
         raise Unmapped("a Gather that is not an embedding lookup")
-
-    # -- recurrent ----------------------------------------------------------------------------
-    def op_LSTM(self, node):
-        self._recurrent(node, "LSTM", [0, 2, 3, 1], ("Sigmoid", "Tanh", "Tanh"))
-
-    def op_GRU(self, node):
-        if not attrs(node).get("linear_before_reset", 0):
-            raise Unmapped("linear_before_reset=0 is not how torch's GRU computes")
-        self._recurrent(node, "GRU", [1, 0, 2], ("Sigmoid", "Tanh"))
-
-    def op_RNN(self, node):
-        self._recurrent(node, "RNN", [0], ("Tanh",))
-
-    def _recurrent(self, node, type: str, order: list[int], acts: tuple):
-        a = attrs(node)
-        direction = a.get("direction", "forward")
-        if direction not in ("forward", "bidirectional"):
-            raise Unmapped(f"direction {direction}")
-        dirs = 2 if direction == "bidirectional" else 1
-        if a.get("layout", 0) or a.get("clip") is not None or a.get("input_forget", 0):
-            raise Unmapped("layout, clip or input_forget is set")
-        if list(a.get("activations") or acts * dirs) != list(acts * dirs):
-            raise Unmapped(f"activations {a.get('activations')}")
-        ins = list(node.input) + [""] * 8
-        x = ins[0]
-        if x not in self.time_major:
-            raise Unmapped("its input is not a batch-first tensor transposed to time-major")
-        hidden = int(a["hidden_size"])
-        W, R = self.const(ins[1], "W"), self.const(ins[2], "R")
-        B = self.const(ins[3], "B") if ins[3] else np.zeros((dirs, 2 * W.shape[1]), np.float32)
-        if ins[4]:
-            lens = self.fold.consts.get(ins[4])
-            steps = (self.dims(x) or (None,))[0]
-            if lens is None or not isinstance(steps, int) or np.any(lens != steps):
-                raise Unmapped("sequence_lens varies")
-        for init in (ins[5], ins[6] if type == "LSTM" else "", ins[7] if type == "LSTM" else ""):
-            if init and not self.fold.zeros(init):
-                raise Unmapped("it starts from a given (non-zero) state or has peepholes")
-        gates = len(order)
-
-        def torch_order(m):
-            blocks = np.split(np.asarray(m, np.float32), gates, axis=0)
-            return np.concatenate([blocks[i] for i in order], axis=0)
-        weights = {}
-        for d in range(dirs):
-            sfx = "_l0" + ("_reverse" if d else "")
-            weights[f"rnn.weight_ih{sfx}"] = torch_order(W[d])
-            weights[f"rnn.weight_hh{sfx}"] = torch_order(R[d])
-            weights[f"rnn.bias_ih{sfx}"] = torch_order(B[d][: gates * hidden])
-            weights[f"rnn.bias_hh{sfx}"] = torch_order(B[d][gates * hidden:])
-        outs = list(node.output) + ["", "", ""]
-        y_used = outs[0] in self.consumers or outs[0] in self.outputs
-        h_used = outs[1] and (outs[1] in self.consumers or outs[1] in self.outputs)
-        if (outs[2] and outs[2] in self.consumers) or (h_used and (y_used or dirs == 2)):
-            raise Unmapped("its final cell or hidden state is read besides its outputs")
-        last = bool(h_used)
-        params = {"hidden_size": hidden, "bidirectional": dirs == 2, "return": "last" if last else "all"}
-        nid = self.add(node, type, params, [self.time_major[x]], weights, out="\0" + node.name)
-        if last:
-            self.views[outs[1]] = ("Yh", nid, dirs, hidden)
-        else:
-            self.views[outs[0]] = ("Y", nid, dirs, hidden)
-
-    def _real(self, node, view):
-        nid = view[1]
-        self.where[node.output[0]] = (nid, "out")
-        if self.graph.nodes[nid].params["return"] == "all":
-            self.lstm_all[node.output[0]] = nid
-
-    def _lstm_view_transpose(self, node, perm):
-        view = self.views[node.input[0]]
-        if view[0] == "Y" and perm == [0, 2, 1, 3]:
-            self.views[node.output[0]] = ("TBDH", *view[1:])
-        elif view[0] == "TBH" and perm == [1, 0, 2]:
-            self._real(node, view)
-        elif view[0] == "Y" and perm == [2, 0, 1, 3] and view[2] == 1:
-            self.views[node.output[0]] = ("BTDH", *view[1:])
-        else:
-            raise Unmapped(f"permutation {perm} of a recurrent layer's output")
-
-    def _lstm_view_squeeze(self, node):
-        view = self.views[node.input[0]]
-        axes = attrs(node).get("axes")
-        if axes is None and len(node.input) > 1 and node.input[1]:
-            axes = self.const(node.input[1], "axes").reshape(-1).tolist()
-        if node.op_type == "Squeeze" and view[2] == 1:
-            if view[0] == "Y" and list(axes or []) == [1]:
-                self.views[node.output[0]] = ("TBH", *view[1:])
-                return
-            if view[0] == "Yh" and list(axes or []) == [0]:
-                return self._real(node, view)
-            if view[0] == "BTDH" and list(axes or []) in ([2], [-2]):
-                return self._real(node, view)
-        raise Unmapped("an unexpected reshaping of a recurrent layer's output")
-
-    def _lstm_view_reshape(self, node):
-        view = self.views[node.input[0]]
-        target = self.fold.dims(node.input[1])
-        dh = view[2] * view[3]
-        steps = (self.dims(node.input[0]) or (None,))[0]
-        if view[0] == "TBDH" and target and len(target) == 3 and target[1] in ("batch", 0) \
-                and target[2] in (dh, -1) and target[0] in (steps, 0, -1):
-            self.views[node.output[0]] = ("TBH", *view[1:])
-            return
-        raise Unmapped("an unexpected reshaping of a recurrent layer's output")
-
-
-# -- fusions ------------------------------------------------------------------------------------
-
-def _scalar(m: Mapper, name: str) -> float | None:
-    v = m.fold.consts.get(name)
-    return float(np.asarray(v).reshape(-1)[0]) if v is not None and v.size == 1 else None
-
-
-def _other(node, name: str) -> str:
-    return node.input[1] if node.input[0] == name else node.input[0]
-
-
-def _fuse_gelu(m: Mapper) -> None:
-    """x · 0.5 · (1 + erf(x / √2)) — how opsets before 20 write GELU — becomes one GELU."""
-    producer = {o: k for k, n in enumerate(m.nodes) for o in n.output}
-
-    def near(v, want):
-        return v is not None and math.isclose(v, want, rel_tol=1e-4)
-
-    for e, erf in enumerate(m.nodes):
-        if erf.op_type != "Erf":
-            continue
-        p = producer.get(erf.input[0])
-        if p is None or m.only_consumer(erf.input[0]) is None:
-            continue
-        pre = m.nodes[p]
-        if pre.op_type == "Div" and near(_scalar(m, pre.input[1]), math.sqrt(2)):
-            x = pre.input[0]
-        elif pre.op_type == "Mul" and near(_scalar(m, _other(pre, pre.input[0])), 1 / math.sqrt(2)):
-            x = pre.input[0] if pre.input[1] in m.fold.consts else pre.input[1]
-        else:
-            continue
-        a = m.only_consumer(erf.output[0])
-        if a is None or m.nodes[a].op_type != "Add" or not near(
-                _scalar(m, _other(m.nodes[a], erf.output[0])), 1.0):
-            continue
-        m1 = m.only_consumer(m.nodes[a].output[0])
-        if m1 is None or m.nodes[m1].op_type != "Mul":
-            continue
-        mul1 = m.nodes[m1]
-        o = _other(mul1, m.nodes[a].output[0])
-        chain = [p, e, a, m1]
-        if near(_scalar(m, o), 0.5) or o == x:
-            m2 = m.only_consumer(mul1.output[0])
-            if m2 is None or m.nodes[m2].op_type != "Mul":
-                continue
-            o2 = _other(m.nodes[m2], mul1.output[0])
-            if not ((o == x and near(_scalar(m, o2), 0.5)) or (o != x and o2 == x)):
-                continue
-            chain.append(m2)
-        else:
-            h = producer.get(o)
-            if h is None or m.nodes[h].op_type != "Mul" or m.only_consumer(o) is None:
-                continue
-            hn = m.nodes[h]
-            if not (x in hn.input and near(_scalar(m, _other(hn, x)), 0.5)):
-                continue
-            chain.insert(0, h)
-        last = chain[-1]
-        m.done.update(k for k in chain if k != last)
-        m.fused[last] = ("gelu", x)
-
-
-def _fuse_silu(m: Mapper) -> None:
-    """x · sigmoid(x) becomes one SiLU."""
-    for k, sig in enumerate(m.nodes):
-        if sig.op_type != "Sigmoid" or k in m.done:
-            continue
-        user = m.only_consumer(sig.output[0])
-        if user is None or m.nodes[user].op_type != "Mul" or user in m.fused:
-            continue
-        if _other(m.nodes[user], sig.output[0]) == sig.input[0]:
-            m.done.add(k)
-            m.fused[user] = ("silu", sig.input[0])
-
-
-def _last_axis_mean(m: Mapper, node) -> bool:
-    if node.op_type != "ReduceMean" or not attrs(node).get("keepdims", 1):
-        return False
-    axes = attrs(node).get("axes")
-    if axes is None and len(node.input) > 1 and node.input[1] in m.fold.consts:
-        axes = m.fold.consts[node.input[1]].reshape(-1).tolist()
-    rank = len(m.shapes.get(node.input[0]) or ())
-    return bool(rank) and axes is not None and [int(a) % rank for a in axes] == [rank - 1]
-
-
-def _fuse_layernorm(m: Mapper) -> None:
-    """(x − mean) / sqrt(mean((x − mean)²) + eps) · scale + bias over the last axis — how
-    opsets before 17 write LayerNorm — becomes one LayerNorm."""
-    def single(name, op):
-        k = m.only_consumer(name)
-        return k if k is not None and m.nodes[k].op_type == op else None
-
-    for r1, mean in enumerate(m.nodes):
-        if not _last_axis_mean(m, mean) or r1 in m.done:
-            continue
-        x = mean.input[0]
-        sub = single(mean.output[0], "Sub")
-        if sub is None or list(m.nodes[sub].input) != [x, mean.output[0]]:
-            continue
-        users = m.consumers.get(m.nodes[sub].output[0], [])
-        pw = next((k for k in users if m.nodes[k].op_type == "Pow"), None)
-        dv = next((k for k in users if m.nodes[k].op_type == "Div"), None)
-        if len(users) != 2 or pw is None or dv is None or not math.isclose(
-                _scalar(m, m.nodes[pw].input[1]) or 0, 2.0):
-            continue
-        r2 = m.only_consumer(m.nodes[pw].output[0])
-        if r2 is None or not _last_axis_mean(m, m.nodes[r2]):
-            continue
-        a1 = single(m.nodes[r2].output[0], "Add")
-        eps = _scalar(m, _other(m.nodes[a1], m.nodes[r2].output[0])) if a1 is not None else None
-        sq = single(m.nodes[a1].output[0], "Sqrt") if eps is not None else None
-        if sq is None or single(m.nodes[sq].output[0], "Div") != dv \
-                or m.nodes[dv].input[1] != m.nodes[sq].output[0]:
-            continue
-        chain, last = [r1, sub, pw, r2, a1, sq, dv], dv
-        width = (m.shapes.get(x) or (None,))[-1]
-        scale = bias = None
-        mu = single(m.nodes[dv].output[0], "Mul")
-        if mu is not None:
-            scale = m.fold.consts.get(_other(m.nodes[mu], m.nodes[dv].output[0]))
-            if scale is not None and scale.size == width:
-                chain.append(mu)
-                last = mu
-                ad = single(m.nodes[mu].output[0], "Add")
-                if ad is not None:
-                    bias = m.fold.consts.get(_other(m.nodes[ad], m.nodes[mu].output[0]))
-                    if bias is not None and bias.size == width:
-                        chain.append(ad)
-                        last = ad
-                    else:
-                        bias = None
-            else:
-                scale = None
-        if not isinstance(width, int):
-            continue
-        scale = np.ones(width, np.float32) if scale is None else scale.astype(np.float32).reshape(-1)
-        bias = np.zeros(width, np.float32) if bias is None else bias.astype(np.float32).reshape(-1)
-        m.done.update(k for k in chain if k != last)
-        m.fused[last] = ("layernorm", x, float(eps), scale, bias)
