@@ -549,6 +549,25 @@ def test_onnx_flavoured_opaque_runs_and_exports_as_the_original_node(tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_a_cubic_resize_keeps_its_float_scales_as_settings(tmp_path):
+    """An ONNX-flavoured op whose float input is a setting (Resize's scales), not a weight:
+    the scales stay in the stored call, so its shape check and trial run see them (not zeros)."""
+    from workbench.export.onnx_export import export_onnx, session
+    nodes = [helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="cubic", name="/up/Resize")]
+    path = _save(tmp_path, "cubic", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 8, 8])],
+                 {"roi": np.zeros(0, np.float32), "scales": np.array([1, 1, 2, 2], np.float32)}, 13)
+    result = import_onnx(path)
+    up = result.project.graph.by_title("up")
+    assert (up.params["op"], up.params["source"], up.params["out_shape"]) == ("ONNX Resize", "onnx", "2,8,8")
+    assert result.max_diff <= 1e-4 and not [k for k in result.tensors if k.startswith(up.id + ".")]
+    again = tmp_path / "again.onnx"
+    export_onnx(compiled(result), again)
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(session(again).run(None, {session(again).get_inputs()[0].name: x})[0],
+                               session(path).run(None, {"x": x})[0], atol=1e-6)
+
+
 def test_fixed_batch_file_and_odd_names(tmp_path):
     """A file exported at batch size 1 (Reshape to [1, -1]) imports with a free batch size,
     verified at 1; names that are not identifiers ("input.1", "a-b") become safe ones."""

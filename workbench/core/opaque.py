@@ -19,7 +19,7 @@ import json
 import keyword
 import operator
 import re
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn

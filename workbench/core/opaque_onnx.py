@@ -28,6 +28,7 @@ from workbench.core.spec import ShapeError
 from workbench.core.types import BATCH, TensorType, parse_dims
 
 INLINE_LIMIT = 4096  # integer/bool tensors up to this many values are constants in the call
+SETTING_LIMIT = 16   # float tensors this small are settings (Resize scales, Clip bounds): kept too
 _NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "int64": np.int64,
        "int32": np.int32, "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
 _NP_NAMES = {np.dtype(v): k for k, v in _NP.items()}
@@ -44,7 +45,9 @@ def onnx_params(node, opset_imports: dict[str, int], inputs: list, tensors: dict
     the node, `{"input": i}` (port x<i>), `{"tensor": name}` (a stored tensor) or None (an
     omitted optional input). `out_shape`: the per-sample shape of output number `output`.
     Float tensors' values go to the project's weights ("<node id>.<name>", by the importer);
-    small integer ones are kept in the call (they are the op's settings, not weights)."""
+    small ones, and integer ones, are kept in the call: they are the op's settings (scales,
+    bounds, axes), which shape inference and the trial run must see, not weights (an
+    onnxruntime node never trains)."""
     if len(inputs) != len(node.input):
         raise OpaqueError(f"ONNX {node.op_type}: {len(inputs)} inputs given for {len(node.input)}")
     table, constants = {}, {}
@@ -55,7 +58,8 @@ def onnx_params(node, opset_imports: dict[str, int], inputs: list, tensors: dict
         dtype = _NP_NAMES.get(value.dtype)
         if dtype is None:
             raise OpaqueError(f"stored tensor '{name}' has an unsupported dtype {value.dtype}")
-        if not np.issubdtype(value.dtype, np.floating) and value.size <= INLINE_LIMIT:
+        floating = np.issubdtype(value.dtype, np.floating)
+        if value.size <= (SETTING_LIMIT if floating else INLINE_LIMIT):
             constants[name] = {"dtype": dtype, "shape": list(value.shape), "values": value.reshape(-1).tolist()}
         else:
             table[name] = {"dtype": dtype, "shape": list(value.shape), "trainable": False}

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from workbench.core import files
-from workbench.core.layout import layered
+from workbench.core.layout import compact
 from workbench.core.project import Project
 from workbench.importers.result import ImportError_, ImportResult, relative_difference
 
@@ -113,7 +113,7 @@ def _import(path: Path) -> ImportResult:
     from workbench.importers.onnx_ops import Mapper
     mapper = Mapper(model, opset, path, Opaques)
     graph, tensors, report = mapper.run()
-    for nid, pos in layered(graph).items():
+    for nid, pos in compact(graph).items():
         graph.nodes[nid].pos = pos
     project = Project(graph, name=path.stem)
     result = ImportResult(project, tensors, report)
