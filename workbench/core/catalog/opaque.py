@@ -7,7 +7,6 @@ import json
 
 from workbench.core.catalog import register
 from workbench.core.spec import NodeSpec, Param, Port
-from workbench.core.types import parse_dims
 
 EXAMPLE_CALL = json.dumps({"args": [{"input": 0}], "kwargs": {}, "target": "torch.nn.functional.softsign",
                            "tensors": {}}, sort_keys=True)
