@@ -227,6 +227,9 @@ class NodeItem(QGraphicsItem):
             self.outputs[p.name] = port
         rows = max(len(ins), len(outs), 1)
         self.height = HEADER + rows * PORT_GAP + 8 + INFO
+        # a merge with many optional inputs (Add a..h) shows those in use and one spare
+        self._growing = not self.opaque and sum(p.optional for p in ins) >= 3
+        self.fit_ports(set())
         self.badge = BadgeItem(self)
         self.badge.setPos(WIDTH - 2, 2)
         self.edges: list["EdgeItem"] = []
@@ -301,6 +304,22 @@ class NodeItem(QGraphicsItem):
             self.update()
         self.badge.set_problems(problems)
 
+    def fit_ports(self, connected: set[str]) -> None:
+        """Show the required and `connected` inputs and the first free one after them; the
+        node is as tall as what it shows (the scene calls this as edges come and go)."""
+        if not self._growing:
+            return
+        ports = list(self.inputs.values())
+        last = max((i for i, p in enumerate(ports) if not p.optional or p.name in connected), default=-1)
+        shown = min(len(ports), last + 2)
+        for i, port in enumerate(ports):
+            port.setVisible(i < shown)
+        height = HEADER + max(shown, len(self.outputs), 1) * PORT_GAP + 8 + INFO
+        if height != self.height:
+            self.prepareGeometryChange()
+            self.height = height
+            self.update()
+
     def port(self, name: str, output: bool) -> PortItem | None:
         return (self.outputs if output else self.inputs).get(name)
 
@@ -358,6 +377,8 @@ class NodeItem(QGraphicsItem):
                                        WIDTH - 20))
         painter.setPen(QColor(c.node_subtle))
         for name, port in self.inputs.items():
+            if not port.isVisible():
+                continue
             painter.drawText(QRectF(12, port.y() - 8, WIDTH / 2 - 12, 16),
                              Qt.AlignLeft | Qt.AlignVCenter, name)
         for name, port in self.outputs.items():

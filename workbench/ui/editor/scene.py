@@ -66,6 +66,7 @@ class EditorScene(QGraphicsScene):
         item = NodeItem(node)
         self.addItem(item)
         self.nodes[node.id] = item
+        self._fit_ports(node.id)
         return item
 
     def _add_edge_item(self, edge: Edge) -> EdgeItem | None:
@@ -89,12 +90,14 @@ class EditorScene(QGraphicsScene):
             if item is not None:
                 self.removeItem(item)
         elif kind == "edge_added":
+            self._fit_ports(ev.edge.dst)
             self._add_edge_item(ev.edge)
         elif kind == "edge_removed":
             item = self.edges.pop(ev.edge, None)
             if item is not None:
                 item.detach()
                 self.removeItem(item)
+            self._fit_ports(ev.edge.dst)
         elif kind == "node_moved":
             item = self.nodes.get(ev.node_id)
             if item is not None and (item.x(), item.y()) != tuple(ev.value):
@@ -109,6 +112,11 @@ class EditorScene(QGraphicsScene):
             item = self.nodes.get(ev.node_id)
             if item is not None:
                 item.set_frozen(not ev.value)
+
+    def _fit_ports(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            item.fit_ports({e.dst_port for e in self.graph.edges_into(node_id)})
 
     def _grow_scene_rect(self, item: NodeItem | None = None) -> None:
         rect = item.sceneBoundingRect() if item is not None else self.itemsBoundingRect()
