@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError_, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what the importers did not foresee: one line, never a traceback
+        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        print(f"error: {args.model}: cannot import: {text}", file=sys.stderr)
+        return 2
     figures = describe(result)
     figures["project"] = str(written)
     if args.json:
