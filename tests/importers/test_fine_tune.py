@@ -103,7 +103,7 @@ def test_an_imported_cnn_frozen_given_a_new_head_fine_tuned_and_exported(tmp_pat
     new.to_csv(tmp_path / "digits789.csv", index=False)
     project.data = project_file.load(EXAMPLES / "digits-cnn" / "project.wbproj").data
     project.data["path"] = "digits789.csv"
-    project.training.update(epochs=12, batch_size=32, device="cpu")
+    project.training.update(epochs=40, batch_size=32, device="cpu")
     project.training["early_stopping"]["enabled"] = False
     project_file.save(project, project_path)
 
@@ -112,7 +112,9 @@ def test_an_imported_cnn_frozen_given_a_new_head_fine_tuned_and_exported(tmp_pat
     assert result.ok, result.message
     trained = sum(p.numel() for p in result.model.module.parameters() if p.requires_grad)
     assert result.summary["parameters"] - result.summary["frozen_parameters"] == trained == 32 * 3 + 3
-    assert result.summary["val"]["accuracy"] >= 0.9, result.summary["val"]
+    # measured 0.925 (val) and 0.95 (test, held out) on 80 samples each: a margin for other CPUs
+    assert result.summary["val"]["accuracy"] >= 0.85 and result.summary["test"]["accuracy"] >= 0.85, \
+        (result.summary["val"], result.summary["test"])
 
     kept = [k for k in imported if k.split(".")[0] in frozen]
     assert kept and any(k.endswith("running_mean") for k in kept)
