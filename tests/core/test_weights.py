@@ -106,9 +106,9 @@ def test_changed_width_names_that_node_and_loads_the_others(tmp_path):
     problems = weights.apply(model, p.graph, weights.load(p))
     fc2 = p.graph.by_title("fc2")
     assert problems == [
-        f"Linear 'fc1': stored weight has shape (64, 4), the node now needs (32, 4); it starts "
+        "Linear 'fc1': stored weight has shape (64, 4), the node now needs (32, 4); it starts "
         "from fresh weights",
-        f"Linear 'fc2': stored weight has shape (64, 64), the node now needs (64, 32); it starts "
+        "Linear 'fc2': stored weight has shape (64, 64), the node now needs (64, 32); it starts "
         "from fresh weights"]
     after = weights.extract(model, p.graph)
     head = p.graph.by_title("head").id

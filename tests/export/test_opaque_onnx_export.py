@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import onnx
 import pytest
-import torch
 
 from tests.core.test_opaque_onnx import compiled_onnx_graph, reference
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from workbench.ui.editor.items import HEADER, WIDTH
+from workbench.ui.editor.items import WIDTH
 
 
 def ids(win, *titles):
