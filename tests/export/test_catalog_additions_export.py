@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 
+from tests.export.pytorch_formats import export_pytorch
 from workbench.core import Graph, compile_model
 
 
@@ -46,15 +47,8 @@ def test_onnx(model, tmp_path):
 @pytest.mark.parametrize("fmt", ["torchscript", "pt2", "python"])
 def test_pytorch_formats(model, tmp_path, fmt):
     warnings.filterwarnings("ignore")
-    if fmt == "torchscript":
-        from workbench.export.torchscript import export_torchscript
-        report = export_torchscript(model, tmp_path / "m.pt")
-    elif fmt == "pt2":
-        from workbench.export.pt2 import export_pt2
-        report = export_pt2(model, tmp_path / "m.pt2")
-    else:
-        from workbench.export.python_code import write_model_code
-        report = write_model_code(model, tmp_path)
+    report = export_pytorch(model, tmp_path, fmt)
+    if fmt == "python":
         code = (tmp_path / "model.py").read_text(encoding="utf-8")
         assert "groups=4, padding_mode='reflect'" in code and "nn.LocalResponseNorm(3" in code
     assert report.passed, report.summary()

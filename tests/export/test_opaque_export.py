@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.core.test_opaque import _graph
+from tests.export.pytorch_formats import export_pytorch
 from workbench.core import compile_model, weights
 
 
@@ -36,15 +37,8 @@ def test_onnx_export_matches_pytorch(model, tmp_path):
 @pytest.mark.parametrize("fmt", ["torchscript", "pt2", "python"])
 def test_pytorch_formats_verify(model, tmp_path, fmt):
     warnings.filterwarnings("ignore")
-    if fmt == "torchscript":
-        from workbench.export.torchscript import export_torchscript
-        report = export_torchscript(model, tmp_path / "m.pt")
-    elif fmt == "pt2":
-        from workbench.export.pt2 import export_pt2
-        report = export_pt2(model, tmp_path / "m.pt2")
-    else:
-        from workbench.export.python_code import write_model_code
-        report = write_model_code(model, tmp_path)
+    report = export_pytorch(model, tmp_path, fmt)
+    if fmt == "python":
         code = (tmp_path / "model.py").read_text(encoding="utf-8")
         assert "return torch.einsum('bi,ij->bj', x0, self.w)" in code
         assert "return (x0 * self.s)" in code and "F.pixel_shuffle(x0, upscale_factor=2)" in code

@@ -1,1 +1,1 @@
-"""Dialogs of the app (export)."""
+"""Dialogs of the app (export, import, cluster, search, examples)."""

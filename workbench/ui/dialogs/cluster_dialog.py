@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout)
+                               QPushButton, QSpinBox, QVBoxLayout)
 
+from workbench.ui.dialogs.widgets import browse_row, report_box
 from workbench.ui.workers import Task, Threads
 
 
@@ -37,21 +38,13 @@ class ClusterDialog(QDialog):
         self.nodes.setRange(1, 4096)
         self.nodes.setToolTip("Machines; the multi-node command is written for at least 2")
         self.path = QLineEdit(str(Path(out_dir) / f"{name}-cluster"))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
+        row = browse_row(self.path, self._browse)
         form = QFormLayout()
         form.addRow("From", QLabel(self.source.name))
         form.addRow("GPUs per node", self.gpus)
         form.addRow("Nodes", self.nodes)
         form.addRow("Folder", row)
-        self.commands = QPlainTextEdit()
-        self.commands.setReadOnly(True)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.Monospace)
-        self.commands.setFont(mono)
+        self.commands = report_box()
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.write_button = QPushButton("Write")

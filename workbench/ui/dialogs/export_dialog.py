@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLineEdit, QPlainTextEdit, QProgressBar,
-                               QPushButton, QVBoxLayout)
+                               QFormLayout, QHBoxLayout, QLineEdit, QProgressBar, QPushButton,
+                               QVBoxLayout)
 
 from workbench.export import formats
 from workbench.train.compare import run_name
+from workbench.ui.dialogs.widgets import browse_row, report_box
 
 
 class ExportDialog(QDialog):
@@ -33,11 +34,7 @@ class ExportDialog(QDialog):
             self.format.setItemData(i, f"{f.help}; checked by {f.verify} before it is written", Qt.ToolTipRole)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.path = QLineEdit()
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
+        row = browse_row(self.path, self._browse)
         self.with_pre = QCheckBox("put the preprocessing (scaling, category maps) into the ONNX model")
         self.quantize = QCheckBox("int8 dynamic quantisation (ONNX)")
         self.prune = QDoubleSpinBox()
@@ -57,12 +54,7 @@ class ExportDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
-        self.report = QPlainTextEdit()
-        self.report.setReadOnly(True)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.Monospace)
-        self.report.setFont(mono)
-        self.report.setPlaceholderText("The export report (files, verification) appears here.")
+        self.report = report_box("The export report (files, verification) appears here.")
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.start)

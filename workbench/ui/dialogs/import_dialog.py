@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout)
+                               QMessageBox, QProgressBar, QPushButton, QVBoxLayout)
 
+from workbench.ui.dialogs.widgets import browse_row, report_box
 from workbench.ui.workers import Task, keep_ui_core
 
 MODEL_FILTER = ("Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;PyTorch program (*.pt2);;"
@@ -105,11 +105,7 @@ class ImportDialog(QDialog):
         self.model.setObjectName("model")
         self.model.setPlaceholderText("model.onnx, program.pt2, net.py — or package.module:Class")
         self.model.textChanged.connect(self._model_changed)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_model)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model, 1)
-        model_row.addWidget(browse)
+        model_row = browse_row(self.model, self._browse_model)
         self.class_name = QLineEdit()
         self.class_name.setObjectName("class_name")
         self.class_name.setPlaceholderText("the nn.Module class in the .py file, e.g. Net")
@@ -121,11 +117,7 @@ class ImportDialog(QDialog):
         self.dest = QLineEdit()
         self.dest.setObjectName("dest")
         self.dest.setPlaceholderText("the new project, e.g. model.wbproj (its weights go beside it)")
-        browse_dest = QPushButton("Browse…")
-        browse_dest.clicked.connect(self._browse_dest)
-        dest_row = QHBoxLayout()
-        dest_row.addWidget(self.dest, 1)
-        dest_row.addWidget(browse_dest)
+        dest_row = browse_row(self.dest, self._browse_dest)
         form = QFormLayout()
         form.addRow("Model", model_row)
         form.addRow("Class", self.class_name)
@@ -140,13 +132,8 @@ class ImportDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
-        self.report = QPlainTextEdit()
-        self.report.setReadOnly(True)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.Monospace)
-        self.report.setFont(mono)
-        self.report.setPlaceholderText("The import report (nodes, opaque nodes, the check "
-                                       "against the source model) appears here.")
+        self.report = report_box("The import report (nodes, opaque nodes, the check against "
+                                 "the source model) appears here.")
         self.import_button = QPushButton("Import")
         self.import_button.setDefault(True)
         self.import_button.clicked.connect(self.start)
