@@ -86,8 +86,9 @@ def summary(info: dict) -> str:
     lines += [f"opaque '{title}': {op}" + (f" ({reason})" if reason else "")
               for title, op, reason in info.get("opaque_nodes", [])]
     said = f"{info['nodes']} nodes, {info['opaque']} opaque"
-    lines += [f"• {line}" for line in info.get("report", [])   # not the figures once more
-              if line != said and not line.startswith(("matches ", "does not match "))]
+    lines += [f"• {line}" for line in info.get("report", [])   # not the figures once more,
+              if line != said                                  # nor the opaque nodes listed above
+              and not line.startswith(("matches ", "does not match ", "opaque: "))]
     return "\n".join(lines)
 
 
