@@ -82,3 +82,14 @@ def other(node, name: str) -> str:
     """The other input of a two-input node."""
     return node.input[1] if node.input[0] == name else node.input[0]
 
+
+
+def reduce_axes(m, node, rank: int) -> list[int]:
+    """The axes a Reduce* node reduces over, non-negative and sorted: its attribute (opsets
+    before 18) or its constant second input (18 on)."""
+    axes = attrs(node).get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = m.const(node.input[1], "axes").reshape(-1).tolist()
+    if not axes:
+        raise Unmapped("it reduces over every axis, the batch too")
+    return sorted(int(v) % rank for v in axes)

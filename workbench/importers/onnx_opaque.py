@@ -13,6 +13,7 @@ import onnx
 import torch
 
 from workbench.core import catalog
+from workbench.importers.onnx_common import reduce_axes
 from workbench.importers.onnx_ops import Unmapped, _f32, attrs
 
 F = "torch.nn.functional."
@@ -30,13 +31,8 @@ def _binary(target):
     return build
 
 
-def _axes(m, node, a, rank):
-    axes = a.get("axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        axes = m.const(node.input[1], "axes").reshape(-1).tolist()
-    if not axes:
-        raise Unmapped("it reduces over every axis, the batch too")
-    axes = sorted(int(v) % rank for v in axes)
+def _axes(m, node, rank):
+    axes = reduce_axes(m, node, rank)
     if 0 in axes:
         raise Unmapped("it reduces over the batch")
     return axes
@@ -44,7 +40,7 @@ def _axes(m, node, a, rank):
 
 def _reduce(target):
     def build(m, node, arg, a):
-        axes = _axes(m, node, a, m.rank(node.input[0]))
+        axes = _axes(m, node, m.rank(node.input[0]))
         return target, [arg(node.input[0])], {"dim": axes, "keepdim": bool(a.get("keepdims", 1))}, ()
     return build
 

@@ -16,7 +16,7 @@ import torch
 from workbench.core import catalog, files
 from workbench.core.compile import identifier
 from workbench.core.graph import Graph, GraphError, unique_name
-from workbench.importers.onnx_common import Unmapped, _f32, _one, attrs, title_of
+from workbench.importers.onnx_common import Unmapped, _f32, _one, attrs, reduce_axes, title_of
 from workbench.importers.onnx_fold import Folded, dims_of
 from workbench.importers.onnx_fuse import fuse
 from workbench.importers.onnx_recurrent import RecurrentOps
@@ -487,14 +487,8 @@ class Mapper(RecurrentOps):
     def _reduce(self, node, mode: str):
         x = node.input[0]
         rank = self.rank(x)
-        a = attrs(node)
-        axes = a.get("axes")
-        if axes is None and len(node.input) > 1 and node.input[1]:
-            axes = self.const(node.input[1], "axes").reshape(-1).tolist()
-        if not axes:
-            raise Unmapped("it reduces over every axis, the batch too")
-        axes = sorted(int(v) % rank for v in axes)
-        keep = bool(a.get("keepdims", 1))
+        axes = reduce_axes(self, node, rank)
+        keep = bool(attrs(node).get("keepdims", 1))
         if mode == "mean" and rank in (3, 4) and axes == list(range(2, rank)):
             nid = self.add(node, f"AdaptiveAvgPool{rank - 2}d", {"output_size": 1}, [x])
             if not keep:
