@@ -78,7 +78,7 @@ def test_settings_round_trip_with_stable_order():
     d = s.to_dict()
     assert list(d) == ["path", "test_path", "target", "task", "roles", "types", "numeric",
                        "missing", "fill_value", "categorical", "text", "image_shape", "split",
-                       "augment"]
+                       "augment", "image", "inputs"]
     assert list(d["roles"]) == ["a", "b"]
     assert d["text"] == {"lowercase": True, "min_freq": 2, "max_vocab": 20000, "max_len": 0,
                          "pad": "pre", "truncate": "post"}
@@ -97,7 +97,7 @@ def test_settings_round_trip_with_stable_order():
     ({"augment": {"token_dropout": 1.0}},
      "augment.token_dropout must be at least 0 and below 1, not 1.0"),
     ({"colour": 1}, "unknown key 'colour' (known: path, test_path, target, task, roles, types, "
-                    "numeric, missing, fill_value, categorical, text, image_shape, split, augment)"),
+                    "numeric, missing, fill_value, categorical, text, image_shape, split, augment, image, inputs)"),
 ])
 def test_bad_settings(bad, text):
     with pytest.raises(DataError) as info:

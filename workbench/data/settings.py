@@ -16,7 +16,7 @@ from workbench.data.errors import DataError
 TASKS = ("auto", "classification", "regression")
 ROLES = ("feature", "target", "ignore")
 MAX_TEXT_LEN = 100_000  # tokens per text; longer texts are cut
-TYPES = ("numeric", "categorical", "text")
+TYPES = ("numeric", "categorical", "text", "image")
 NUMERIC = ("standardize", "minmax", "none")
 MISSING = ("drop", "mean", "median", "constant")
 CATEGORICAL = ("onehot", "index")
@@ -25,12 +25,24 @@ PADDING = ("pre", "post")
 TEXT_DEFAULTS = {"lowercase": True, "min_freq": 1, "max_vocab": 20000, "max_len": 0,
                  "pad": "pre", "truncate": "post"}
 SPLIT_DEFAULTS = {"val": 0.15, "test": 0.15, "seed": 0, "stratify": True, "kfold": 0}
-AUGMENT_DEFAULTS = {"noise_std": 0.0, "token_dropout": 0.0}
+AUGMENT_DEFAULTS = {"noise_std": 0.0, "token_dropout": 0.0, "flip": 0.0, "vflip": 0.0,
+                    "rotate": 0.0, "crop": 0.0, "jitter": 0.0, "cutout": 0.0}
+# height/width 0: the training images' most common size, the long side at most 64
+IMAGE_DEFAULTS = {"height": 0, "width": 0, "mode": "resize", "channels": "auto",
+                  "corrupt": "skip", "cache": "auto", "workers": 2}
+IMAGE_MODES = ("resize", "crop", "pad")
+IMAGE_CHANNELS = ("auto", "L", "RGB", "RGBA")
+CORRUPT = ("skip", "refuse")
+CACHE = ("auto", "memory", "stream")
+MAX_IMAGE_SIDE = 4096
+# augment keys that are probabilities (below 1), and the others' upper bounds
+AUGMENT_LIMITS = {"flip": 1.0, "vflip": 1.0, "rotate": 180.0, "crop": 0.9, "jitter": 1.0,
+                  "cutout": 1.0}
 
 
 @dataclass
 class DataSettings:
-    path: str = ""               # training file, relative to the project folder (or absolute)
+    path: str = ""               # training file or image folder, relative to the project folder
     test_path: str = ""          # optional separate test file (test.txt beside train.txt)
     target: str = ""             # "" = best guess: a column named target/label/class/y, else the last
     task: str = "auto"           # auto | classification | regression
@@ -44,12 +56,15 @@ class DataSettings:
     image_shape: str = ""        # "C,H,W": numeric features reshaped for Conv2d
     split: dict = field(default_factory=lambda: dict(SPLIT_DEFAULTS))
     augment: dict = field(default_factory=lambda: dict(AUGMENT_DEFAULTS))
+    image: dict = field(default_factory=lambda: dict(IMAGE_DEFAULTS))
+    inputs: list = field(default_factory=list)  # [{"name", "columns"}]; [] = one input
 
     def __post_init__(self) -> None:
         # Partial dicts given in code (DataSettings(split={"val": 0.2})) get the other defaults.
         self.text = {**TEXT_DEFAULTS, **self.text}
         self.split = {**SPLIT_DEFAULTS, **self.split}
         self.augment = {**AUGMENT_DEFAULTS, **self.augment}
+        self.image = {**IMAGE_DEFAULTS, **self.image}
 
     def to_dict(self) -> dict:
         out = {}
@@ -63,6 +78,10 @@ class DataSettings:
                 value = {k: value[k] for k in SPLIT_DEFAULTS}
             elif f.name == "augment":
                 value = {k: value[k] for k in AUGMENT_DEFAULTS}
+            elif f.name == "image":
+                value = {k: value[k] for k in IMAGE_DEFAULTS}
+            elif f.name == "inputs":
+                value = [{"name": g["name"], "columns": list(g["columns"])} for g in value]
             out[f.name] = value
         return out
 
@@ -75,9 +94,11 @@ class DataSettings:
         unknown = [k for k in d if k not in names]
         if unknown:
             raise DataError(f"data settings: unknown key '{unknown[0]}' (known: {', '.join(names)})")
-        for key in ("roles", "types", "text", "split", "augment"):
+        for key in ("roles", "types", "text", "split", "augment", "image"):
             if not isinstance(d.get(key, {}), dict):
                 _fail(f"{key} must be a mapping, not {d[key]!r}")
+        if not isinstance(d.get("inputs", []), list):
+            _fail(f"inputs must be a list, not {d['inputs']!r}")
         return cls(**copy.deepcopy(d)).validate()
 
     def validate(self) -> "DataSettings":
@@ -125,8 +146,51 @@ class DataSettings:
         if not 0 <= self.augment["token_dropout"] < 1:
             _fail(f"augment.token_dropout must be at least 0 and below 1, not "
                   f"{self.augment['token_dropout']!r}")
+        for key, top in AUGMENT_LIMITS.items():
+            value = self.augment[key]
+            _number(f"augment.{key}", value)
+            if not 0 <= value <= top:
+                _fail(f"augment.{key} must be between 0 and {top:g}, not {value!r}")
+        self._validate_image()
+        self._validate_inputs()
         self.image_dims()
         return self
+
+    def _validate_image(self) -> None:
+        im = self.image
+        _known("image", im, IMAGE_DEFAULTS)
+        for key in ("height", "width"):
+            _whole(f"image.{key}", im[key], 0, MAX_IMAGE_SIDE)
+        if (im["height"] == 0) != (im["width"] == 0):
+            _fail("image.height and image.width are both 0 (automatic) or both set, not "
+                  f"{im['height']} and {im['width']}")
+        _choice("image.mode", im["mode"], IMAGE_MODES)
+        _choice("image.channels", im["channels"], IMAGE_CHANNELS)
+        _choice("image.corrupt", im["corrupt"], CORRUPT)
+        _choice("image.cache", im["cache"], CACHE)
+        _whole("image.workers", im["workers"], 0, 64)
+
+    def _validate_inputs(self) -> None:
+        """Input groups: each a name (unique) and the columns it reads, each column in one
+        group only; what kind of tensor a group makes is decided by its columns at load."""
+        seen_names, seen_columns = set(), {}
+        for i, group in enumerate(self.inputs):
+            where = f"inputs[{i}]"
+            if not isinstance(group, dict) or set(group) != {"name", "columns"}:
+                _fail(f"{where} must be a mapping with name and columns, not {group!r}")
+            name, columns = group["name"], group["columns"]
+            if not isinstance(name, str) or not name.strip():
+                _fail(f"{where}.name must be a non-empty text, not {name!r}")
+            if name in seen_names:
+                _fail(f"{where}: the input name '{name}' is used twice")
+            seen_names.add(name)
+            if not isinstance(columns, list) or not columns or \
+                    not all(isinstance(c, str) for c in columns):
+                _fail(f"{where}.columns must be a non-empty list of column names, not {columns!r}")
+            for c in columns:
+                if c in seen_columns:
+                    _fail(f"column '{c}' is in two inputs ('{seen_columns[c]}' and '{name}')")
+                seen_columns[c] = name
 
     def image_dims(self) -> tuple[int, ...] | None:
         """image_shape as (C, H, W), or None when unset."""
