@@ -130,8 +130,8 @@ def test_transform_needs_the_feature_columns():
 
 def test_from_dict_refuses_other_formats():
     with pytest.raises(DataError) as info:
-        Preprocessor.from_dict({"format": "workbench-preprocessing", "version": 2})
-    assert str(info.value) == ("preprocessing: version 2 is not supported (this Workbench reads "
-                               "version 1)")
+        Preprocessor.from_dict({"format": "workbench-preprocessing", "version": 3})
+    assert str(info.value) == ("preprocessing: version 3 is not supported (this Workbench reads "
+                               "versions 1 and 2)")
     with pytest.raises(DataError):
         Preprocessor.from_dict({"format": "something else"})

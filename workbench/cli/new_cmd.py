@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "\n".join(f"  {k}: {v}" for k, v in TEMPLATES.items()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("project", help="the .wbproj file to write (the suffix is added if missing)")
-    p.add_argument("--template", required=True, metavar="NAME", help=", ".join(TEMPLATES))
-    p.add_argument("--data", required=True, metavar="FILE", help="the training data (CSV/TSV/TXT)")
+    p.add_argument("--template", metavar="NAME",
+                   help=", ".join(TEMPLATES) + " (default for an image folder: image-classifier)")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help="the training data (CSV/TSV/TXT, or a folder of class sub-folders of images)")
     p.add_argument("--test-data", metavar="FILE", help="a separate test file (e.g. test.txt)")
     p.add_argument("--target", metavar="COL", help="the target column (default: best guess)")
     p.add_argument("--input-shape", metavar="C,H,W", help="reshape numeric features to an image")
@@ -47,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from workbench.data import DataError, DataSettings
     from workbench.data.fitted import fitted_project
 
+    if args.template is None:
+        if not Path(args.data).is_dir():
+            return _error("--template NAME is needed for a data file; choose one of: "
+                          f"{', '.join(templates.TEMPLATES)}", 2)
+        args.template = "image-classifier"
     if args.template not in templates.TEMPLATES:
         return _error(f"unknown template '{args.template}'; choose one of: "
                       f"{', '.join(templates.TEMPLATES)}", 2)
@@ -103,5 +110,10 @@ def _target_text(data) -> str:
 
 def _data_text(data) -> str:
     classes = f", {len(data.classes)} classes" if data.task == "classification" else ""
-    return (f"{data.task}{classes}, input {','.join(map(str, data.input_shape))} "
-            f"({data.input_dtype}), {int(data.train.y.shape[0]):,} training rows")
+    inputs = getattr(data, "inputs", None) or []
+    if len(inputs) > 1:
+        shown = ", ".join(f"{i.name} {','.join(map(str, i.shape))} ({i.kind})" for i in inputs)
+        what = f"inputs {shown}"
+    else:
+        what = f"input {','.join(map(str, data.input_shape))} ({data.input_dtype})"
+    return f"{data.task}{classes}, {what}, {int(data.train.y.shape[0]):,} training rows"

@@ -21,6 +21,8 @@ class DataShape:
     num_classes: int = 0
     target_shape: tuple[int, ...] = ()
     rows: int = 1000                    # training rows, to size batches and epochs
+    # every input as (name, kind, shape, dtype, cardinality); kind: table | text | image
+    inputs: tuple = ()
 
 
 TEMPLATES: dict[str, str] = {
@@ -32,7 +34,12 @@ TEMPLATES: dict[str, str] = {
     "text-classifier": "Embedding → mean over words → Linear: the classic fast text classifier.",
     "lstm-classifier": "Embedding → LSTM (last step) → Linear, for token sequences.",
     "transformer-classifier": "Embedding + positions → Transformer encoder layer → mean → Linear.",
+    "image-classifier": "Three Conv2d + BatchNorm + ReLU blocks, global average pooling, Linear; "
+                        "for image folders and image columns.",
+    "multimodal": "One branch per input (numbers: dense; text: Embedding + mean; image: small "
+                  "CNN) joined by Concat, then a dense head.",
 }
+IMAGE_WIDTHS = (16, 32, 64)
 
 
 def _dims(shape) -> str:
@@ -95,9 +102,11 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
         raise KeyError(f"unknown template '{name}'; choose one of: {', '.join(TEMPLATES)}")
     g = Graph()
     chain = _Chain(g)
+    classify = data.task == "classification"
+    if name == "multimodal":
+        return _multimodal(g, data, project_name or name)
     chain.add("Input", "input", name="x", shape=_dims(data.input_shape), dtype=data.input_dtype,
               cardinality=data.cardinality or 0)
-    classify = data.task == "classification"
     width = data.num_classes if classify else (data.target_shape[0] if data.target_shape else 1)
     lr, epochs, decay = 1e-3, None, 0.0    # None: the rule's epochs (sized_training)
     tiny = data.rows < TINY_ROWS
@@ -130,6 +139,14 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
         chain.add("ReLU", "relu3")
         chain.add("Linear", "head", out_features=width)
         lr, epochs = 3e-3, 60
+    elif name == "image-classifier":
+        if len(data.input_shape) != 3:
+            raise ValueError(f"image-classifier needs images C×H×W, the data gives one sample as "
+                             f"{_dims(data.input_shape)}: load an image folder or image column")
+        _conv_blocks(chain, IMAGE_WIDTHS)
+        chain.add("Dropout", "dropout", p=0.2)
+        chain.add("Linear", "head", out_features=width)
+        lr, epochs = 3e-3, 40
     elif name in ("text-classifier", "lstm-classifier", "transformer-classifier"):
         if data.input_dtype == "int64":
             chain.add("Embedding", "embedding", embedding_dim=64)
@@ -151,6 +168,65 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
             chain.add("GlobalPool", "mean", mode="mean")
             lr, epochs = 3e-3, 30  # measured: 0.744 on debian_sections vs 0.705 at 1e-3
         chain.add("Linear", "head", out_features=width)
+    return _finish(g, chain, data, project_name or name, lr, epochs, decay)
+
+
+def _conv_blocks(chain: _Chain, widths) -> None:
+    """Conv 3×3 + BatchNorm + ReLU per width (pooling halves the size between blocks), then
+    global average pooling to one vector per image."""
+    for i, w in enumerate(widths, 1):
+        chain.add("Conv2d", f"conv{i}", out_channels=w, kernel_size=3, padding=1)
+        chain.add("BatchNorm2d", f"bn{i}")
+        chain.add("ReLU", f"relu{i}")
+        if i < len(widths):
+            chain.add("MaxPool2d", f"pool{i}", kernel_size=2)
+    chain.add("AdaptiveAvgPool2d", "global_pool", output_size=1)
+    chain.add("Flatten", "flatten")
+
+
+def _multimodal(g: Graph, data: DataShape, project_name: str) -> Project:
+    """A branch per input, each ending in a vector, joined by Concat."""
+    if len(data.inputs) < 2:
+        raise ValueError("multimodal needs two or more inputs: group the columns into inputs "
+                         "(e.g. the numbers and the text)")
+    if len(data.inputs) > 8:
+        raise ValueError(f"multimodal joins at most 8 inputs, the data has {len(data.inputs)}")
+    ends = []
+    for name, kind, shape, dtype, cardinality in data.inputs:
+        chain = _Chain(g)
+        chain.add("Input", name, name=name, shape=_dims(shape), dtype=dtype,
+                  cardinality=cardinality or 0)
+        if kind == "text":
+            chain.add("Embedding", f"{name}_embedding", embedding_dim=32)
+            chain.add("GlobalPool", f"{name}_mean", mode="mean")
+        elif kind == "image":
+            first = len(g.nodes)
+            _conv_blocks(chain, IMAGE_WIDTHS[:2])
+            for node in list(g.nodes.values())[first:]:  # conv1 -> image_conv1, …
+                g.set_title(node.id, f"{name}_{node.title}")
+        else:
+            if len(shape) > 1:
+                chain.add("Flatten", f"{name}_flatten")
+            chain.add("Linear", f"{name}_dense", out_features=32)
+            chain.add("ReLU", f"{name}_relu")
+        ends.append(chain.last)
+    join = g.add_node("Concat", "join", {"dim": -1})
+    for end, port in zip(ends, "abcdefgh"):
+        g.connect(end.id, "out", join.id, port)
+    chain = _Chain(g)
+    chain.last = join
+    chain.add("Linear", "fc", out_features=64)
+    chain.add("ReLU", "relu")
+    classify = data.task == "classification"
+    width = data.num_classes if classify else (data.target_shape[0] if data.target_shape else 1)
+    chain.add("Linear", "head", out_features=width)
+    return _finish(g, chain, data, project_name, 3e-3, 40, 0.0)
+
+
+def _finish(g: Graph, chain: _Chain, data: DataShape, project_name: str, lr: float,
+            epochs: int | None, decay: float) -> Project:
+    """Output, Target, loss and optimizer after the chain's last node; laid out; sized."""
+    classify = data.task == "classification"
     out = chain.add("Output", "output", name="out")
     target = g.add_node("Target", "target", {
         "name": "y", "shape": _dims(data.target_shape),
@@ -164,4 +240,4 @@ def build(name: str, data: DataShape, project_name: str | None = None) -> Projec
     for nid, pos in layout.layered(g).items():
         g.move_node(nid, pos)
     training = apply_sizing(default_training(), data.rows, data.task, epochs)
-    return Project(g, project_name or name, {}, training)
+    return Project(g, project_name, {}, training)

@@ -15,31 +15,62 @@ from workbench.data.text import OOV, PAD
 
 
 def batches(split, batch_size: int, shuffle: bool = False,
-            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(x, y) batches covering the split once; the last batch may be smaller.
+            generator: torch.Generator | None = None, workers: int = 0,
+            pin: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, y) batches covering the split once; the last batch may be smaller. x is a tensor
+    for a one-input split, a tuple (one per input) for several.
 
     The permutation is drawn where the generator lives (usually the CPU) and moved to the
-    data's device once per epoch.
+    data's device once per epoch. A split with streamed images goes through a DataLoader
+    (`workers` processes decode, `pin` pins the batches for a CUDA copy).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    x, y = split.x, split.y
-    n = int(x.shape[0])
+    xs, y = getattr(split, "xs", None) or (split.x,), split.y
+    if not all(isinstance(x, torch.Tensor) for x in xs):  # images decoded batch by batch
+        from workbench.data.streaming import stream_batches
+
+        yield from stream_batches(split, batch_size, shuffle, generator, workers=workers,
+                                  pin=pin)
+        return
+    n = int(y.shape[0])
+    one = len(xs) == 1
     if not shuffle:
         for start in range(0, n, batch_size):
-            yield x[start: start + batch_size], y[start: start + batch_size]
+            end = start + batch_size
+            yield (xs[0][start:end] if one else tuple(x[start:end] for x in xs)), y[start:end]
         return
-    order = torch.randperm(n, generator=generator, device=_device(generator, "cpu")).to(x.device)
+    order = torch.randperm(n, generator=generator, device=_device(generator, "cpu")).to(y.device)
     for start in range(0, n, batch_size):
         idx = order[start: start + batch_size]
-        yield x.index_select(0, idx), y.index_select(0, idx)
+        yield (xs[0].index_select(0, idx) if one else
+               tuple(x.index_select(0, idx) for x in xs)), y.index_select(0, idx)
 
 
-def augment(x: torch.Tensor, settings: DataSettings, generator: torch.Generator | None = None
-            ) -> torch.Tensor:
-    """Training batches only: Gaussian noise on float features (in standardized units), or
-    token dropout (a real token replaced by OOV) on int64 token ids. Returns x itself when
-    augmentation is off."""
+def to_device(x, device, non_blocking: bool = False):
+    """A batch's inputs (a tensor, or a tuple of them) on the device."""
+    if isinstance(x, tuple):
+        return tuple(t.to(device, non_blocking=non_blocking) for t in x)
+    return x.to(device, non_blocking=non_blocking)
+
+
+def call(module, x):
+    """The model on a batch's inputs: one tensor, or one per Input."""
+    return module(*x) if isinstance(x, tuple) else module(x)
+
+
+def augment(x, settings: DataSettings, generator: torch.Generator | None = None, kinds=None):
+    """Training batches only: image augmentation on image inputs (kinds[i] == "image"),
+    Gaussian noise on float features (in standardized units), token dropout (a real token
+    replaced by OOV) on int64 token ids. x is a tensor or a tuple (several inputs); returned
+    as it is when augmentation is off."""
+    if isinstance(x, tuple):
+        kinds = kinds or [None] * len(x)
+        return tuple(augment(t, settings, generator, [k]) for t, k in zip(x, kinds))
+    if kinds and kinds[0] == "image":
+        from workbench.data.image_augment import augment_images
+
+        return augment_images(x, settings.augment, generator)
     if x.dtype.is_floating_point:
         std = float(settings.augment.get("noise_std", 0.0))
         if std <= 0:

@@ -18,7 +18,9 @@ def shape_of(data):
     return DataShape(input_shape=tuple(data.input_shape), input_dtype=data.input_dtype,
                      cardinality=data.cardinality, task=data.task,
                      num_classes=len(data.classes) if classify else 0,
-                     target_shape=tuple(data.target_shape or ()), rows=int(data.train.y.shape[0]))
+                     target_shape=tuple(data.target_shape or ()), rows=int(data.train.y.shape[0]),
+                     inputs=tuple((i.name, i.kind, tuple(i.shape), i.dtype, i.cardinality)
+                                  for i in getattr(data, "inputs", None) or ()))
 
 
 def fitted_project(template: str, settings: DataSettings, folder: str | Path, name: str):
@@ -32,6 +34,9 @@ def fitted_project(template: str, settings: DataSettings, folder: str | Path, na
         # classes; the user who picked a regressor has said what the target is
         settings.task = "regression"
     data = prepare(settings, folder)
+    if template == "multimodal" and not settings.inputs:
+        settings.inputs = auto_groups(data.schema)
+        data = prepare(settings, folder)
     try:
         project = templates.build(template, shape_of(data), name)
     except KeyError as exc:  # an unknown template
@@ -44,6 +49,26 @@ def fitted_project(template: str, settings: DataSettings, folder: str | Path, na
         raise DataError(f"the {template} template does not fit this data: {analysis.errors[0].message}")
     project.data = settings.to_dict()
     return project, data
+
+
+def auto_groups(schema) -> list[dict]:
+    """Input groups by kind: the numbers and categories together, the text columns together,
+    each image column alone (`workbench new --template multimodal`)."""
+    features = [c for c in schema.columns if c.role == "feature"]
+    groups = []
+    table = [c.name for c in features if c.type not in ("text", "image")]
+    text = [c.name for c in features if c.type == "text"]
+    if table:
+        groups.append({"name": "table", "columns": table})
+    if text:
+        groups.append({"name": "text", "columns": text})
+    for i, c in enumerate(c for c in features if c.type == "image"):
+        groups.append({"name": "image" if i == 0 else f"image_{i + 1}", "columns": [c.name]})
+    if len(groups) < 2:
+        kinds = ", ".join(sorted({c.type for c in features}))
+        raise DataError(f"multimodal needs columns of two kinds (numbers or categories, text, "
+                        f"images); this data has {kinds} only")
+    return groups
 
 
 # -- a graph kept fitted to the loaded data ------------------------------------------------

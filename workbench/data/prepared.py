@@ -22,19 +22,59 @@ from workbench.data.read import ReadInfo, read_table
 from workbench.data.schema import Schema, check_finite, infer_schema
 from workbench.data.settings import DataSettings
 from workbench.data.split import fold_indices, split_indices
-from workbench.data.transforms import Preprocessor
+from workbench.data.transforms import Preprocessor, cardinality
+
+
+class Split:
+    """One split's inputs and targets. `xs` holds one entry per model input: a tensor
+    (float32 (N, *shape) or int64 tokens (N, T)), or StreamedImages for images decoded batch by
+    batch; `y` int64 (N,) class ids or float32 (N, k)."""
+
+    def __init__(self, x, y):
+        self.xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        self.y = y
+
+    @property
+    def x(self):
+        """The input of a one-input split (most code and every test of one)."""
+        if len(self.xs) != 1:
+            raise ValueError(f"this split has {len(self.xs)} inputs: use .xs")
+        return self.xs[0]
+
+    @property
+    def streamed(self) -> bool:
+        import torch
+
+        return not all(isinstance(x, torch.Tensor) for x in self.xs)
+
+    @property
+    def device(self):
+        import torch
+
+        return self.y.device if self.streamed else self.xs[0].device if self.xs else \
+            torch.device("cpu")
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def rows(self, a: int, b: int) -> "Split":
+        """Rows a..b (a distributed rank's piece of an evaluation split)."""
+        return Split(tuple(x[a:b] for x in self.xs), self.y[a:b])
+
+    def to(self, device) -> "Split":
+        import torch
+
+        return Split(tuple(x.to(device) if isinstance(x, torch.Tensor) else x for x in self.xs),
+                     self.y.to(device))
 
 
 @dataclass
-class Split:
-    x: "torch.Tensor"  # noqa: F821  float32 (N, *input_shape) or int64 tokens (N, T)
-    y: "torch.Tensor"  # noqa: F821  int64 (N,) class ids, or float32 (N, k)
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def to(self, device) -> "Split":
-        return Split(self.x.to(device), self.y.to(device))
+class InputInfo:
+    name: str                       # the Input node it feeds (by its name parameter)
+    kind: str                       # table | text | image
+    shape: tuple[int, ...]          # one sample's shape
+    dtype: str                      # float32 | int64
+    cardinality: int | None         # vocabulary size of a text input
 
 
 @dataclass
@@ -53,6 +93,7 @@ class PreparedData:
     schema: Schema | None = None    # the training file's columns, roles and classes
     fold: int | None = None         # the fold number when made by kfold()
     frame: object | None = None     # the training file's DataFrame, with prepare(keep_frame=True)
+    inputs: list[InputInfo] = field(default_factory=list)  # every model input, in order
 
     @property
     def num_classes(self) -> int:
@@ -88,17 +129,16 @@ class PreparedData:
         """Fit the graph's first Input and Target nodes, and the layer feeding the Output, to this
         data, through set_param so that listeners (the canvas, shape inference) see each change.
         Returns the changes made as (node id, parameter, old value, new value), for undo."""
-        from workbench.core.spec import INPUT, TARGET
+        from workbench.core.spec import TARGET
 
         def first(role):
             return next((n for n in graph.nodes.values() if n.spec and n.spec.role == role), None)
 
         wanted = []
-        node = first(INPUT)
-        if node is not None:
-            wanted += [(node, "shape", ",".join(map(str, self.input_shape))),
-                       (node, "dtype", self.input_dtype),
-                       (node, "cardinality", self.cardinality or 0)]
+        for info, node in self.input_nodes(graph):
+            wanted += [(node, "shape", ",".join(map(str, info.shape))),
+                       (node, "dtype", info.dtype),
+                       (node, "cardinality", info.cardinality or 0)]
         node = first(TARGET)
         if node is not None:
             classify = self.task == "classification"
@@ -111,6 +151,43 @@ class PreparedData:
                 old = graph.set_param(node.id, name, value)
                 changes.append((node.id, name, old, value))
         return changes + self._fit_head(graph)
+
+    def input_nodes(self, graph) -> list[tuple[InputInfo, object]]:
+        """(input, the Input node it feeds). One input feeds the graph's first Input node;
+        several feed the Input nodes named like them (an Input with no data is left alone:
+        training says so)."""
+        from workbench.core.spec import INPUT
+
+        nodes = [n for n in graph.nodes.values() if n.spec and n.spec.role == INPUT]
+        infos = self.inputs or [InputInfo("x", "table", tuple(self.input_shape),
+                                          self.input_dtype, self.cardinality)]
+        if len(infos) == 1 and len(nodes) <= 1:
+            return [(infos[0], nodes[0])] if nodes else []
+        by_name = {str(n.params.get("name", "")): n for n in nodes}
+        return [(info, by_name[info.name]) for info in infos if info.name in by_name]
+
+    def arranged(self, input_names: list[str], node_names: list[str]) -> "PreparedData":
+        """The splits with their inputs in the compiled model's order. node_names: the
+        Input nodes' name parameters, in that order. Raises DataError for an Input the data
+        does not feed."""
+        if len(node_names) == 1 and len(self.train.xs) == 1:
+            return self
+        names = [i.name for i in self.inputs]
+        missing = [n for n in node_names if n not in names]
+        if missing:
+            have = ", ".join(f"'{n}'" for n in names) if len(names) > 1 else "one input"
+            raise DataError(f"the Input '{missing[0]}' has no data: the data has {have}; name "
+                            "each Input after an input group in the Data panel")
+        order = [names.index(n) for n in node_names]
+        if order == list(range(len(names))):
+            return self
+
+        def pick(split):
+            return None if split is None else Split(tuple(split.xs[i] for i in order), split.y)
+
+        return dataclasses.replace(self, train=pick(self.train), val=pick(self.val),
+                                   test=pick(self.test),
+                                   inputs=[self.inputs[i] for i in order])
 
     def _fit_head(self, graph) -> list[tuple[str, str, object, object]]:
         """The layer feeding the first Output gets one output per class (or target column):
@@ -176,15 +253,18 @@ class _Loaded:
     labels: np.ndarray | None       # class id per df row (-1 = none), for stratifying
     test_df: object | None
     warnings: list[str]
+    base: str = "."                 # image paths are relative to this folder
+    test_base: str = "."
 
 
 def _load(settings: DataSettings, base_dir) -> _Loaded:
     settings.validate()
     if not settings.path:
         raise DataError("data settings: no training file chosen")
-    df, info = read_table(_resolve(base_dir, settings.path), types=settings.types,
-                          display=settings.path)
+    df, info = read_source(_resolve(base_dir, settings.path), settings, settings.path)
     schema = infer_schema(df, info, settings, path=_resolve(base_dir, settings.path))
+    base = _base_of(_resolve(base_dir, settings.path))
+    _check_images(df, schema, base, info)
     warnings = list(schema.warnings)
     keep = np.ones(len(df), dtype=bool)
     for t in schema.targets:
@@ -214,8 +294,10 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
         labels = pd.Index(names, dtype=object).get_indexer(keys(df[schema.target]))
     test_df = None
     if settings.test_path:
-        test_df, test_info = read_table(_resolve(base_dir, settings.test_path),
-                                        types=settings.types, display=settings.test_path)
+        test_df, test_info = read_source(_resolve(base_dir, settings.test_path), settings,
+                                         settings.test_path)
+        _check_images(test_df, schema, _base_of(_resolve(base_dir, settings.test_path)),
+                      test_info)
         warnings += test_info.warnings
         needed = schema.features + schema.targets
         absent = [c for c in needed if c not in test_df.columns]
@@ -226,7 +308,37 @@ def _load(settings: DataSettings, base_dir) -> _Loaded:
         check_finite(test_df, [c.name for c in schema.columns if c.type == "numeric"
                                and c.role != "ignore"], test_info,
                      _resolve(base_dir, settings.test_path))
-    return _Loaded(df, info, schema, rows, labels, test_df, warnings)
+    test_base = _base_of(_resolve(base_dir, settings.test_path)) if settings.test_path else base
+    return _Loaded(df, info, schema, rows, labels, test_df, warnings, base, test_base)
+
+
+def read_source(path: Path, settings: DataSettings, display: str):
+    """(DataFrame, ReadInfo) of a data file, or of a folder of class sub-folders of images
+    (columns image, label and, with train/val/test sub-trees, __split__)."""
+    if path.is_dir():
+        from workbench.data import images
+
+        df, folder = images.folder_frame(path, display)
+        info = ReadInfo(display, ",", "utf-8", True, rows=len(df), warnings=list(folder.warnings),
+                        columns=list(df.columns), source="folder")
+        return df, info
+    return read_table(path, types=settings.types, display=display)
+
+
+def _base_of(path: Path) -> str:
+    """The folder image paths are relative to: a folder data set's own, a file's folder."""
+    return str(path if path.is_dir() else path.parent)
+
+
+def _check_images(df, schema: Schema, base: str, info: ReadInfo) -> None:
+    """Every image file a used image column names exists, before anything is fitted."""
+    columns = [c.name for c in schema.columns if c.type == "image" and c.role == "feature"]
+    if columns:
+        from workbench.data import images
+
+        for column in columns:
+            if column in df.columns:
+                images.check_files(df, column, base, info.path, info)
 
 
 def _split(loaded: _Loaded, settings: DataSettings):
@@ -236,6 +348,8 @@ def _split(loaded: _Loaded, settings: DataSettings):
     labels = None
     if loaded.labels is not None and sp["stratify"]:
         labels = loaded.labels if rows is None else loaded.labels[rows]
+    if SPLIT_COLUMN in loaded.df.columns:
+        return _given_split(loaded, settings, test_ratio, labels)
     n = len(loaded.df) if rows is None else len(rows)
     train, val, test = split_indices(n, sp["val"], test_ratio, sp["seed"], labels)
     if rows is None:
@@ -243,11 +357,28 @@ def _split(loaded: _Loaded, settings: DataSettings):
     return rows[train], rows[val], rows[test]
 
 
+def _given_split(loaded: _Loaded, settings: DataSettings, test_ratio: float, labels):
+    """A folder with train/val/test sub-trees: its val and test rows are those splits; a
+    split it lacks is drawn from its train rows as the settings say."""
+    sp = settings.split
+    usable = np.arange(len(loaded.df)) if loaded.rows is None else loaded.rows
+    tag = loaded.df[SPLIT_COLUMN].to_numpy(dtype=object)[usable]
+    given_val, given_test = usable[tag == "val"], usable[tag == "test"]
+    in_pool = (tag != "val") & (tag != "test")
+    pool = usable[in_pool]
+    train, val, test = split_indices(
+        len(pool), 0.0 if len(given_val) else sp["val"],
+        0.0 if len(given_test) else test_ratio, sp["seed"],
+        None if labels is None else labels[in_pool])
+    return (pool[train], np.concatenate([given_val, pool[val]]).astype(np.int64),
+            np.concatenate([given_test, pool[test]]).astype(np.int64))
+
+
 def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> PreparedData:
     import torch
 
     warnings = list(loaded.warnings)
-    pre, fit_warnings = Preprocessor.fit(loaded.df, train, loaded.schema, settings)
+    pre, fit_warnings = Preprocessor.fit(loaded.df, train, loaded.schema, settings, loaded.base)
     warnings += fit_warnings
     if loaded.schema.classes is not None:
         present = set(np.unique(loaded.labels[train]).tolist())
@@ -265,32 +396,71 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
     rows = len(train) + len(val) + len(test) + (0 if loaded.test_df is None else len(loaded.test_df))
     _check_fits(pre, rows, settings.path)
     complete = not any(c.missing for c in loaded.schema.columns if c.role == "feature")
+    stream = _streams(pre, rows, settings)
+    corrupt = settings.image["corrupt"]
+    base = loaded.base
+    unreadable: list[str] = []
 
-    def tensors(df, rows) -> Split:
-        x, y = pre.transform_rows(df, rows, complete)
-        return Split(torch.from_numpy(x), torch.from_numpy(y))
+    def tensors(df, rows, base_dir, keep_unknown=True) -> Split:
+        xs, y, bad = pre.transform_split(df, rows, complete, base_dir, stream, corrupt)
+        keep = np.ones(len(y), dtype=bool)
+        if bad:
+            keep[bad] = False
+            column = next(e["image"]["column"] for e in pre.inputs if e["kind"] == "image")
+            unreadable.extend(str(v) for v in np.asarray(
+                df[column].to_numpy() if rows is None else df[column].to_numpy()[rows])[bad])
+        if not keep_unknown and y is not None and pre.task == "classification":
+            keep &= y >= 0
+        if not keep.all():
+            xs = tuple(x[keep] for x in xs)
+            y = y[keep]
+        return Split(tuple(_tensor(x) for x in xs), torch.from_numpy(np.ascontiguousarray(y)))
 
-    splits = {"train": tensors(loaded.df, train), "val": tensors(loaded.df, val)}
+    splits = {"train": tensors(loaded.df, train, base), "val": tensors(loaded.df, val, base)}
     if loaded.test_df is not None:
-        x, y = pre.transform(loaded.test_df)
-        if y is not None and pre.task == "classification" and (y < 0).any():
-            unknown = int((y < 0).sum())
+        _, y = None, pre._target(loaded.test_df, None)
+        unknown = 0 if y is None or pre.task != "classification" else int((y < 0).sum())
+        if unknown:
             warnings.append(f"{settings.test_path}: {unknown} row(s) with a class not in the "
                             "training file (or no label) left out")
-            x, y = x[y >= 0], y[y >= 0]
-        splits["test"] = Split(torch.from_numpy(np.ascontiguousarray(x)),
-                               torch.from_numpy(np.ascontiguousarray(y)))
+        splits["test"] = tensors(loaded.test_df, None, loaded.test_base, keep_unknown=False)
     elif len(test):
-        splits["test"] = tensors(loaded.df, test)
+        splits["test"] = tensors(loaded.df, test, base)
     else:
         splits["test"] = None
+    if unreadable:
+        shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more"
+                                             if len(unreadable) > 3 else "")
+        warnings.append(f"{len(unreadable)} image(s) could not be read and were left out: "
+                        f"{shown}")
+    inputs = [InputInfo(e["name"], e["kind"], tuple(e["shape"]), e["dtype"], cardinality(e))
+              for e in pre.inputs]
     return PreparedData(
         task=pre.task, classes=pre.classes, input_shape=pre.input_shape,
         input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
         train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
-        warnings=warnings, schema=loaded.schema)
+        warnings=warnings, schema=loaded.schema, inputs=inputs)
 
 
+def _tensor(x):
+    """A numpy input as a tensor; StreamedImages stay as they are."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+
+
+def _streams(pre: Preprocessor, rows: int, settings: DataSettings) -> bool:
+    """Image inputs decoded batch by batch (a DataLoader) rather than cached as tensors:
+    when chosen, or (auto) when the decoded images would not fit the memory budget."""
+    entries = [e for e in pre.inputs if e["kind"] == "image"]
+    if not entries:
+        return False
+    from workbench.data import images
+
+    return any(images.should_stream(rows, e["image"], settings.image["cache"]) for e in entries)
+
+
+SPLIT_COLUMN = "__split__"  # a folder data set's train/val/test sub-tree per row
 SIZE_FLOOR = 256 * 1024 ** 2  # tensors smaller than this fit anywhere: no look-up
 
 
@@ -299,15 +469,16 @@ def _check_fits(pre: Preprocessor, rows: int, path: str) -> None:
     values one-hot encoded over a million rows is 2 TB, and would be OOM-killed with no word."""
     from workbench.core import memory
 
-    width = int(np.prod(pre.input_shape)) if pre.input_shape else 1
-    size = 8 if pre.input_dtype == "int64" else 4
-    need = rows * width * size
+    tables = [e for e in pre.inputs if e["kind"] != "image"]  # images: cached or streamed
+    width = sum(int(np.prod(e["shape"])) for e in tables)
+    need = rows * sum(int(np.prod(e["shape"])) * (8 if e["dtype"] == "int64" else 4)
+                      for e in tables)
     if need < SIZE_FLOOR:
         return
     free = memory.available()
     if free is None or need <= free:
         return
-    onehot = [f for f in pre.spec["features"] if f["type"] == "onehot"]
+    onehot = [f for e in tables for f in e.get("features", []) if f["type"] == "onehot"]
     widest = max(onehot, key=lambda f: len(f["categories"]), default=None)
     hint = ""
     if widest is not None and len(widest["categories"]) > 100:

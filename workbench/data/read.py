@@ -63,6 +63,7 @@ class ReadInfo:
     text_format: bool = False   # the headerless text<TAB>label form
     columns: list[str] = field(default_factory=list)
     numeric_hint: list[str] = field(default_factory=list)  # columns all-numeric in the sample
+    source: str = "table"       # "folder": a folder of class sub-folders of images
 
     @property
     def delimiter_name(self) -> str:

@@ -25,6 +25,7 @@ LABEL_WORDS = TARGET_NAMES + ("species", "category", "categories", "section", "g
 MAX_AUTO_CLASSES = 20   # an integer target with at most this many values is a class id
 NUMBER_SHARE = 0.9      # a text column this much made of numbers has a typo, not words
 DISTINCT_ROWS = 10_000   # numeric columns count distinct values on this many rows at most
+SPLIT_COLUMN = "__split__"  # written by a folder data set, never a feature
 
 
 @dataclass
@@ -87,7 +88,9 @@ def infer_schema(df, info: ReadInfo, settings: DataSettings | None = None,
     targets, why = guess_target(df, info, settings, target, columns)
     for c in columns:
         role = settings.roles.get(c.name)
-        if c.name in targets:
+        if c.name == SPLIT_COLUMN:
+            c.role, c.note = "ignore", "the folder's train/val/test sub-tree"
+        elif c.name in targets:
             c.role, c.note = "target", why if c.name == targets[0] else ""
         elif role in ("feature", "ignore"):
             c.role = role
@@ -128,7 +131,7 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
     if present == 0:
         return ColumnInfo(name, "empty", "", missing, 0)
     numeric = _is_numeric(s)
-    if not numeric and override not in ("categorical", "text") and (
+    if not numeric and override not in ("categorical", "text", "image") and (
             override == "numeric" or _number_share(s.dropna().iloc[:2000]) > 0):
         # Some values read as numbers: all of them (a column read as text because the sample
         # was empty), or most of them (a typo to report). Words only: skip the full scan.
@@ -142,13 +145,23 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
     distinct = _distinct(s)
     if distinct == 1:
         return ColumnInfo(name, "constant", "", missing, 1)
-    if override in ("categorical", "text"):
+    if override in ("categorical", "text", "image"):
         kind = override
     elif numeric:
         kind = "numeric"
+    elif _is_image_paths(s):
+        kind = "image"
     else:
         kind = "text" if _is_phrases(s, distinct, present) else "categorical"
     return ColumnInfo(name, kind, "", missing, distinct)
+
+
+def _is_image_paths(s) -> bool:
+    """Paths of image files: every value (of the first 200) ends in an image suffix."""
+    from workbench.data.image_decode import SUFFIXES
+
+    values = s.dropna().iloc[:200].astype(str).str.strip().str.lower()
+    return bool(len(values)) and bool(values.str.endswith(SUFFIXES).all())
 
 
 def _distinct(s) -> int:
@@ -237,7 +250,7 @@ def guess_target(df, info: ReadInfo, settings: DataSettings, target: str | None,
 
     def label_like(name: str) -> bool:
         c = by_name[name]
-        if c.type in ("empty", "constant", "text"):
+        if c.type in ("empty", "constant", "text", "image"):
             return False
         return not (c.type == "categorical" and c.distinct > 20
                     and c.distinct >= 0.9 * (present - c.missing))

@@ -10,6 +10,7 @@ rows only, so validation and test scores are honest.
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from workbench.data.keys import keys, sort_keys
 from workbench.data.read import NA_TOKENS
 
 FORMAT, VERSION = "workbench-preprocessing", 1
+VERSION_INPUTS = 2  # several inputs, or an image input: the "inputs" list
 ONEHOT_WARN = 100  # one-hot columns wider than this get a warning
 
 
@@ -41,51 +43,45 @@ class Preprocessor:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.spec["input"]["shape"])
+        """The first input's (the only one's, usually)."""
+        return tuple(self.inputs[0]["shape"])
 
     @property
     def input_dtype(self) -> str:
-        return self.spec["input"]["dtype"]
+        return self.inputs[0]["dtype"]
 
     @property
     def cardinality(self) -> int | None:
-        t = self.spec["text"]
-        return None if t is None else len(t["vocab"])
+        return cardinality(self.inputs[0])
 
     @property
     def target_shape(self) -> tuple[int, ...]:
         return () if self.task == "classification" else (len(self.spec["target"]["columns"]),)
 
     # -- fitting --------------------------------------------------------------------------
+    @property
+    def inputs(self) -> list[dict]:
+        """One entry per model input, in model input order: name, kind (table | text | image),
+        dtype, shape and what the kind needs (features | text | image). A version 1 spec
+        (one table or text input) reads as one input named x."""
+        if "inputs" in self.spec:
+            return self.spec["inputs"]
+        s = self.spec
+        kind = "text" if s["text"] is not None else "table"
+        entry = {"name": "x", "kind": kind, **s["input"]}
+        entry.update({"text": s["text"]} if kind == "text" else {"features": s["features"]})
+        return [entry]
+
     @classmethod
-    def fit(cls, df, rows, schema, settings) -> tuple["Preprocessor", list[str]]:
+    def fit(cls, df, rows, schema, settings, base_dir=".") -> tuple["Preprocessor", list[str]]:
         """Learn every transform from the training rows `rows` (positions in df) only.
 
         Returns the preprocessor and the warnings a user should see (missing values filled,
         columns left out of a text model, very wide one-hot encodings).
         """
         warnings: list[str] = []
-        features = [c for c in schema.columns if c.role == "feature"]
-        text_cols = [c.name for c in features if c.type == "text"]
-        if text_cols:
-            others = [c.name for c in features if c.type != "text"]
-            if others:
-                warnings.append(f"column(s) {listing(others)} not used: a text model reads "
-                                "token ids only")
-            spec_text = _fit_text(df, rows, text_cols, settings.text)
-            spec_features: list[dict] = []
-            shape = [spec_text["max_len"]]
-            dtype = "int64"
-        else:
-            spec_text = None
-            spec_features = [_fit_column(df, rows, c, settings, warnings) for c in features]
-            width = sum(len(f["categories"]) if f["type"] == "onehot" else 1 for f in spec_features)
-            image = settings.image_dims()
-            if image is not None and int(np.prod(image)) != width:
-                raise DataError(f"data settings: image_shape {','.join(map(str, image))} needs "
-                                f"{int(np.prod(image))} features, the data has {width}")
-            shape = list(image) if image is not None else [width]
-            dtype = "float32"
+        entries = [_fit_input(df, rows, name, cols, kind, settings, warnings, base_dir, schema)
+                   for name, cols, kind in input_groups(schema, settings, warnings)]
         info = schema.info
         if schema.task == "classification":
             classes = [name for name, _ in schema.classes]
@@ -97,42 +93,60 @@ class Preprocessor:
             "read": {"delimiter": info.delimiter, "has_header": info.has_header,
                      "quoting": info.quoting, "encoding": info.encoding, "decimal": info.decimal},
             "missing_tokens": [""] if info.text_format else list(NA_TOKENS),
-            "input": {"dtype": dtype, "shape": shape},
-            "features": spec_features,
-            "text": spec_text,
-            "target": {"columns": list(schema.targets), "task": schema.task, "classes": classes},
         }
+        one = entries[0]
+        if len(entries) == 1 and one["kind"] != "image" and not settings.inputs:
+            # version 1: what every single-table or single-text reader already knows
+            spec.update({"input": {"dtype": one["dtype"], "shape": one["shape"]},
+                         "features": one.get("features", []), "text": one.get("text")})
+        else:
+            spec.update({"version": VERSION_INPUTS, "source": getattr(info, "source", "table"),
+                         "inputs": entries})
+        spec["target"] = {"columns": list(schema.targets), "task": schema.task,
+                          "classes": classes}
         return cls(spec), warnings
 
     # -- applying -------------------------------------------------------------------------
-    def transform(self, df) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw rows -> (x, y). y is None when the target column is absent (prediction);
-        y holds -1 for a class not seen in training or a missing label, NaN for a missing
-        number."""
-        needed = [f["column"] for f in self.spec["features"]]
-        if self.spec["text"] is not None:
-            needed += self.spec["text"]["columns"]
+    def transform(self, df, base_dir=None):
+        """Raw rows -> (x, y). x is an array, or a tuple of arrays for several inputs. y is
+        None when the target column is absent (prediction); y holds -1 for a class not seen in
+        training or a missing label, NaN for a missing number. Image paths are resolved
+        against base_dir (the data file's folder)."""
+        needed = [c for e in self.inputs for c in input_columns(e)]
         absent = [c for c in needed if c not in df.columns]
         if absent:
             raise DataError(f"no column '{absent[0]}' (the model was trained with it; the data "
                             f"has {listing(df.columns)})")
-        return self.transform_rows(df, None)
+        return self.transform_rows(df, None, base_dir=base_dir)
 
-    def transform_rows(self, df, rows=None, complete: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    def transform_rows(self, df, rows=None, complete: bool = False, base_dir=None):
         """transform() of df's rows at positions `rows` (None = all), without building a
         sub-frame: prepare() calls this once per split on the whole file's frame.
         complete=True promises that the feature columns hold no missing value (the schema
         counted them), which skips looking for NaN."""
+        xs, y, _ = self.transform_split(df, rows, complete, base_dir)
+        return (xs[0] if len(xs) == 1 else xs), y
+
+    def transform_split(self, df, rows=None, complete: bool = False, base_dir=None,
+                        stream: bool = False, corrupt: str = "refuse"):
+        """(inputs as a tuple, y, bad): bad lists the positions (in rows) of images that could
+        not be read and were zero-filled (corrupt="skip"; the caller leaves them out).
+        stream=True: image inputs stay on disk, as StreamedImages decoded batch by batch."""
         n = len(df) if rows is None else len(rows)
-        if self.spec["text"] is not None:
-            x = self._tokens(df, rows)
-        else:
-            x = self._block(df, rows, complete)
-            if x is None:
-                x = self._columns(df, rows, n)
-            x = x.reshape((n, *self.input_shape))
-        return x, self._target(df, rows)
+        xs, bad = [], []
+        for e in self.inputs:
+            if e["kind"] == "text":
+                x = self._tokens(df, rows, e["text"])
+            elif e["kind"] == "image":
+                x, missed = _images(df, rows, e, base_dir, stream, corrupt)
+                bad += missed
+            else:
+                x = self._block(df, rows, e["features"], complete)
+                if x is None:
+                    x = self._columns(df, rows, n, e)
+                x = x.reshape((n, *e["shape"]))
+            xs.append(x)
+        return tuple(xs), self._target(df, rows), sorted(set(bad))
 
     def decode(self, class_ids) -> list[str]:
         """Class ids -> class names."""
@@ -149,22 +163,27 @@ class Preprocessor:
     def from_dict(cls, d: dict) -> "Preprocessor":
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise DataError(f"preprocessing: not a {FORMAT} description")
-        if d.get("version") != VERSION:
+        if d.get("version") not in (VERSION, VERSION_INPUTS):
             raise DataError(f"preprocessing: version {d.get('version')!r} is not supported "
-                            f"(this Workbench reads version {VERSION})")
-        for key in ("columns", "input", "features", "text", "target"):
+                            f"(this Workbench reads versions {VERSION} and {VERSION_INPUTS})")
+        keys_needed = ("columns", "input", "features", "text", "target") if \
+            d.get("version") == VERSION else ("columns", "inputs", "target")
+        for key in keys_needed:
             if key not in d:
                 raise DataError(f"preprocessing: the key '{key}' is missing")
-        for f in d["features"]:
-            if f.get("type") not in ("numeric", "onehot", "index"):
-                raise DataError(f"preprocessing: unknown feature type {f.get('type')!r}")
-        return cls(copy.deepcopy(d))
+        pre = cls(copy.deepcopy(d))
+        for e in pre.inputs:
+            if e.get("kind") not in ("table", "text", "image"):
+                raise DataError(f"preprocessing: unknown input kind {e.get('kind')!r}")
+            for f in e.get("features", []):
+                if f.get("type") not in ("numeric", "onehot", "index"):
+                    raise DataError(f"preprocessing: unknown feature type {f.get('type')!r}")
+        return pre
 
     # -- internals ------------------------------------------------------------------------
-    def _block(self, df, rows, complete: bool = False):
+    def _block(self, df, rows, feats, complete: bool = False):
         """Fast path: all features numeric and the frame one float32 block (a big numeric
         file): gather rows and columns in one numpy call, then scale in place."""
-        feats = self.spec["features"]
         if not feats or any(f["type"] != "numeric" for f in feats):
             return None
         if not all(dt == np.float32 for dt in df.dtypes) or df.columns.has_duplicates:
@@ -189,11 +208,11 @@ class Preprocessor:
         x /= scale
         return x
 
-    def _columns(self, df, rows, n: int) -> np.ndarray:
-        width = int(np.prod(self.input_shape))
+    def _columns(self, df, rows, n: int, entry: dict) -> np.ndarray:
+        width = int(np.prod(entry["shape"]))
         out = np.empty((n, width), dtype=np.float32)
         j = 0
-        for f in self.spec["features"]:
+        for f in entry["features"]:
             s = _take(df[f["column"]], rows)
             if f["type"] == "numeric":
                 v = _numbers(s, f["column"]).astype(np.float32)
@@ -215,8 +234,7 @@ class Preprocessor:
                     j += k
         return out
 
-    def _tokens(self, df, rows) -> np.ndarray:
-        t = self.spec["text"]
+    def _tokens(self, df, rows, t: dict) -> np.ndarray:
         texts = _joined(df, t["columns"], rows)
         tokens = [textmod.tokenize(s, t["lowercase"]) for s in texts]
         return textmod.encode(tokens, t["vocab"], t["max_len"], t["pad"], t["truncate"])
@@ -232,6 +250,108 @@ class Preprocessor:
             return pd.Index(self._classes, dtype=object).get_indexer(keys(s)).astype(np.int64)
         cols = [_numbers(_take(df[c], rows), c).astype(np.float32) for c in target["columns"]]
         return np.stack(cols, axis=1)
+
+
+def cardinality(entry: dict) -> int | None:
+    """Vocabulary size (PAD and OOV included) of a text input; None for others."""
+    return len(entry["text"]["vocab"]) if entry["kind"] == "text" else None
+
+
+def input_columns(entry: dict) -> list[str]:
+    """The raw columns one input reads."""
+    if entry["kind"] == "text":
+        return list(entry["text"]["columns"])
+    if entry["kind"] == "image":
+        return [entry["image"]["column"]]
+    return [f["column"] for f in entry["features"]]
+
+
+def input_groups(schema, settings, warnings: list[str]) -> list[tuple[str, list[str], str]]:
+    """(name, columns, kind) per model input. No groups chosen: one input of every feature
+    column (a text model reads its text columns only, as it always has); else the user's
+    groups, each of one kind, checked against the file's columns."""
+    features = [c for c in schema.columns if c.role == "feature"]
+    kinds = {"text": "text", "image": "image"}
+    if not settings.inputs:
+        for kind in ("image", "text"):
+            cols = [c.name for c in features if c.type == kind]
+            if not cols:
+                continue
+            if kind == "image" and len(cols) > 1:
+                raise DataError(f"columns {listing(cols)} both hold image paths; one input "
+                                "reads one image column: make an input group for each")
+            others = [c.name for c in features if c.type != kind]
+            if others:
+                warnings.append(f"column(s) {listing(others)} not used: a {kind} model reads "
+                                f"the {kind} only (group the columns into several inputs to "
+                                "use them)")
+            return [("x", cols, kind)]
+        return [("x", [c.name for c in features], "table")]
+    by_name = {c.name: c for c in schema.columns}
+    groups, used = [], set()
+    for g in settings.inputs:
+        absent = [c for c in g["columns"] if c not in by_name]
+        if absent:
+            raise DataError(f"input '{g['name']}': no column '{absent[0]}' in the data "
+                            f"(columns: {listing(list(by_name))})")
+        not_features = [c for c in g["columns"] if by_name[c].role != "feature"]
+        if not_features:
+            raise DataError(f"input '{g['name']}': column '{not_features[0]}' is "
+                            f"{by_name[not_features[0]].role}d, not a feature"
+                            if by_name[not_features[0]].role != "target" else
+                            f"input '{g['name']}': column '{not_features[0]}' is the target")
+        found = {kinds.get(by_name[c].type, "table") for c in g["columns"]}
+        if len(found) > 1:
+            raise DataError(f"input '{g['name']}' mixes {' and '.join(sorted(found))} columns; "
+                            "an input is numbers and categories, text, or one image column")
+        kind = found.pop()
+        if kind == "image" and len(g["columns"]) > 1:
+            raise DataError(f"input '{g['name']}' has {len(g['columns'])} image columns; "
+                            "an image input reads one")
+        groups.append((g["name"], list(g["columns"]), kind))
+        used.update(g["columns"])
+    left = [c.name for c in features if c.name not in used]
+    if left:
+        warnings.append(f"column(s) {listing(left)} in no input: not used")
+    return groups
+
+
+def _fit_input(df, rows, name, columns, kind, settings, warnings, base_dir, schema) -> dict:
+    if kind == "text":
+        t = _fit_text(df, rows, columns, settings.text)
+        return {"name": name, "kind": "text", "dtype": "int64", "shape": [t["max_len"]],
+                "text": t}
+    if kind == "image":
+        from workbench.data import images
+
+        spec = images.fit_image(df, rows, columns[0], base_dir, settings)
+        channels = len(spec["mean"])
+        return {"name": name, "kind": "image", "dtype": "float32",
+                "shape": [channels, *spec["size"]], "image": spec}
+    by_name = {c.name: c for c in schema.columns}
+    feats = [_fit_column(df, rows, by_name[c], settings, warnings) for c in columns]
+    width = sum(len(f["categories"]) if f["type"] == "onehot" else 1 for f in feats)
+    image = settings.image_dims() if not settings.inputs else None
+    if image is not None and int(np.prod(image)) != width:
+        raise DataError(f"data settings: image_shape {','.join(map(str, image))} needs "
+                        f"{int(np.prod(image))} features, the data has {width}")
+    shape = list(image) if image is not None else [width]
+    return {"name": name, "kind": "table", "dtype": "float32", "shape": shape, "features": feats}
+
+
+def _images(df, rows, entry, base_dir, stream: bool, corrupt: str):
+    """An image input's array (decoded now), or its StreamedImages (decoded per batch)."""
+    from workbench.data import images
+
+    column, spec = entry["image"]["column"], entry["image"]
+    if stream:
+        from workbench.data.streaming import StreamedImages
+
+        values = _take(df[column], rows).astype(str).tolist()
+        base = os.path.abspath(base_dir or ".")
+        return StreamedImages([os.path.join(base, v) for v in values], spec), []
+    x, bad = images.decode_rows(df, rows, column, base_dir, spec, corrupt)
+    return x, list(bad)
 
 
 def _fit_column(df, rows, c, settings, warnings: list[str]) -> dict:

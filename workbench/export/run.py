@@ -75,7 +75,7 @@ def test_data(run: RunInfo, project_dir: str | Path | None = None):
         split = getattr(data, "test", None)
         if split is None or len(split.y) == 0:
             split = getattr(data, "val", None)
-        if split is not None and len(split.y):
+        if split is not None and len(split.y) and len(split.xs) == 1 and not split.streamed:
             return split.x, split.y
     return None
 

@@ -500,8 +500,12 @@ class Search:
         if self.options.multi == "params":
             values_out = [float(value), float(sum(p.numel() for p in result.model.module.parameters()))]
         elif self.options.multi == "flops":
-            sample = self.data.train.x[:1]
-            values_out = [float(value), float(flops(result.model, sample.cpu() if hasattr(sample, "cpu") else sample))]
+            xs = getattr(self.data.train, "xs", None) or (self.data.train.x,)
+            if all(hasattr(x, "cpu") for x in xs):
+                sample = tuple(x[:1].cpu() for x in xs)
+            else:  # streamed images: any sample of the right shape counts the same
+                sample = result.model.example_inputs(1)
+            values_out = [float(value), float(flops(result.model, sample))]
         return finish(TrialState.COMPLETE, "", result, values_out)
 
     def _cannot_train(self, candidate: Project) -> str:

@@ -127,26 +127,33 @@ class Context:
         which holds the same state on every rank, so the shards never overlap. Every
         AGREE_EVERY batches the ranks agree on whether any of them wants to stop; then `stop`
         is set on all of them before the same batch."""
-        x, y = split.x, split.y
-        n, world = int(x.shape[0]), self.world_size
+        xs, y = getattr(split, "xs", None) or (split.x,), split.y
+        if not all(isinstance(x, torch.Tensor) for x in xs):
+            raise RuntimeError("a distributed run needs its images cached in memory: set the "
+                               "image cache to memory (or train on one process)")
+        n, world = int(y.shape[0]), self.world_size
         order = torch.randperm(n, generator=generator, device=generator.device)
         total = self.shard_rows(n) * world
         if total > n:  # pad by repeating the start of the order, as DistributedSampler does
             order = order.repeat(-(-total // n))[:total]
-        mine = order[self.rank:total:world].to(x.device)
+        mine = order[self.rank:total:world].to(y.device)
         for i, start in enumerate(range(0, int(mine.shape[0]), batch_size)):
             if i % AGREE_EVERY == 0 and self.any(stop_wanted.is_set()):
                 stop.set()
             if fault is not None:
                 fault.tick()
             idx = mine[start:start + batch_size]
-            yield x.index_select(0, idx), y.index_select(0, idx)
+            picked = tuple(x.index_select(0, idx) for x in xs)
+            yield (picked[0] if len(picked) == 1 else picked), y.index_select(0, idx)
 
     def eval_piece(self, split):
         """A contiguous, unpadded piece of an evaluation split (the pieces cover it once)."""
         n = int(split.y.shape[0])
         a, b = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
-        return _Piece(split.x[a:b], split.y[a:b])
+        from workbench.data.prepared import Split
+
+        xs = getattr(split, "xs", None) or (split.x,)
+        return Split(tuple(x[a:b] for x in xs), split.y[a:b])
 
     # -- reductions ----------------------------------------------------------------------------
 
@@ -203,12 +210,6 @@ class Context:
                    else "lost the connection to another rank (it exited or crashed)")
             return f"distributed training failed on {self}: {why}: {text[:300]}"
         return None
-
-
-@dataclass
-class _Piece:
-    x: torch.Tensor
-    y: torch.Tensor
 
 
 def weights_digest(module: torch.nn.Module) -> str:

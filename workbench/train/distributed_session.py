@@ -38,9 +38,10 @@ class Local:
         return device.type, f"{batch_size}"
 
     def epoch_batches(self, split, batch_size: int, generator: torch.Generator,
-                      stop: threading.Event):
+                      stop: threading.Event, workers: int = 0, pin: bool = False):
         from workbench.data import batches
-        return batches(split, batch_size, shuffle=True, generator=generator)
+        return batches(split, batch_size, shuffle=True, generator=generator, workers=workers,
+                       pin=pin)
 
     def request_stop(self, stop: threading.Event, go: threading.Event) -> None:
         """A stop asked from another thread: here it takes effect at the next batch."""
@@ -109,7 +110,7 @@ class Distributed(Local):
         return (f"{device.type} x {self.world_size} processes ({self.ctx.backend})",
                 f"{batch_size} per process ({batch_size * self.world_size} in all)")
 
-    def epoch_batches(self, split, batch_size, generator, stop):
+    def epoch_batches(self, split, batch_size, generator, stop, workers: int = 0, pin: bool = False):
         return self.ctx.train_batches(split, batch_size, generator, self.stop_wanted, stop, self.fault)
 
     def request_stop(self, stop, go) -> None:

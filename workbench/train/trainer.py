@@ -27,7 +27,7 @@ import torch
 from workbench.core import atomic
 from workbench.core import project as project_file
 from workbench.core import weights as project_weights
-from workbench.core.compile import CompiledModel, compile_model, training_plan
+from workbench.core.compile import CompiledModel, compile_model, identifier, training_plan
 from workbench.core.spec import OPTIMIZER_ROLE
 from workbench.core.training_settings import TrainingSettings, TrainingSettingsError
 from workbench.train import device as devices
@@ -286,6 +286,7 @@ class Trainer:
                                                             self.start_weights))
             self.start_weights = None   # copied into the model: not held for the whole run
         self._freeze()
+        self.data = self._arranged(self.data)
         self.module = self.model.module.to(self.device)
         self.data = self.data.to(self.device) or self.data
         self.task = self.data.task
@@ -327,6 +328,9 @@ class Trainer:
         self.data_settings = DataSettings.from_dict(self.project.data) if self.project.data else None
         aug = self.data_settings.augment if self.data_settings else {}
         self.augmenting = any(float(v or 0) > 0 for v in aug.values())
+        self.input_kinds = [i.kind for i in getattr(self.data, "inputs", None) or []] or None
+        workers = self.data_settings.image["workers"] if self.data_settings else 0
+        self.loader = {"workers": workers, "pin": self.device.type == "cuda"}
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.train_module = self.module   # wrapped by the session in _run (DDP in distributed runs)
         # hooks go on the plain module's layers: a DDP wrapper calls it, so they fire there too
@@ -336,6 +340,22 @@ class Trainer:
         self.check_each_step = self.device.type == "cpu"
         self.epoch, self.step = 0, 0
         self.checkpoints = Checkpointer(None, self.checkpoint_every_s)  # its folder: _prepare_folder
+
+    def _arranged(self, data):
+        """The data's inputs in the model's input order (several Inputs are fed by name)."""
+        if not hasattr(data, "arranged"):
+            return data
+        from workbench.core.spec import INPUT
+        from workbench.data import DataError
+
+        by_id = {identifier(n.params.get("name", "")): n for n in self.project.graph.nodes.values()
+                 if n.spec and n.spec.role == INPUT}
+        names = [str(by_id[name].params.get("name", "")) if name in by_id else name
+                 for name in self.model.input_names]
+        try:
+            return data.arranged(self.model.input_names, names)
+        except DataError as exc:
+            raise TrainingError(str(exc)) from None
 
     def _freeze(self) -> None:
         """Frozen nodes (trainable false) keep their weights: no gradient, so the optimizer
@@ -474,12 +494,13 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch; False when stopped by request (the epoch is then incomplete)."""
-        from workbench.data import augment
+        from workbench.data.batching import augment, call, to_device
         module, opt = self.train_module, self.optimizer
         compute_loss = self._loss_function()
         autocast = devices.autocast(self.device, self.amp_dtype)
         nb = self.non_blocking
-        move = self.data.train.x.device != self.device  # data normally lives on the device already
+        train = self.data.train  # data normally lives on the device already
+        move = (train.device if hasattr(train, "device") else train.x.device) != self.device
         scaler, clip, params = self.scaler, self.grad_clip, self.params
         check, gate, stop, go = self.check_each_step, self.gate, self._stop, self._go
         per_batch_schedule = self.scheduler is not None and self.plan.schedule_step == "batch"
@@ -490,27 +511,28 @@ class Trainer:
         i = -1
         module.train()
         self._frozen_eval()
-        epoch_batches = self.session.epoch_batches(self.data.train, self.batch_size, self.shuffle_gen, stop)
+        epoch_batches = self.session.epoch_batches(self.data.train, self.batch_size, self.shuffle_gen, stop,
+                                                   **self.loader)
         for i, (x, y) in enumerate(epoch_batches):
             if stop.is_set() or not go.is_set():
                 if not self._hold(epoch):
                     return False
             if move:
-                x, y = x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
+                x, y = to_device(x, self.device, nb), y.to(self.device, non_blocking=nb)
             if self.augmenting:
-                x = augment(x, self.data_settings, self.augment_gen)
+                x = augment(x, self.data_settings, self.augment_gen, self.input_kinds)
             due = gate.due()  # an event after this step: sample its activations (≤ 20/s)
             sample = (due or i == last) and probe.due()
             if sample:  # hooks for this one forward pass only
                 probe.install()
                 try:
                     with autocast:
-                        loss = compute_loss(module(x), y)
+                        loss = compute_loss(call(module, x), y)
                 finally:
                     probe.remove()
             else:
                 with autocast:
-                    loss = compute_loss(module(x), y)
+                    loss = compute_loss(call(module, x), y)
             losses[i] = loss.detach()
             if check and not math.isfinite(loss.item()):
                 raise self._non_finite(epoch, i, x, y, "loss")
@@ -648,12 +670,14 @@ class Trainer:
 
     def _diagnose(self, x: torch.Tensor, y: torch.Tensor) -> str:
         """Where the non-finite values first appear: data, parameters, gradients or outputs."""
+        from workbench.data.batching import call
         g = self.project.graph
 
         def title(nid: str) -> str:
             return g.nodes[nid].title
 
-        if x.is_floating_point() and not torch.isfinite(x).all():
+        if any(t.is_floating_point() and not torch.isfinite(t).all()
+               for t in (x if isinstance(x, tuple) else (x,))):
             return "the input batch holds NaN/Inf values (check the data file)"
         if y.is_floating_point() and not torch.isfinite(y).all():
             return "the target values hold NaN/Inf (check the data file)"
@@ -675,7 +699,7 @@ class Trainer:
             hooks.append(self.module.get_submodule(sub).register_forward_hook(hook))
         try:
             with torch.no_grad():
-                self.module(x)
+                call(self.module, x)
         finally:
             for h in hooks:
                 h.remove()
@@ -688,7 +712,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, split) -> dict:
         """Loss and metrics of the current model on one split (eval mode, no gradients)."""
-        from workbench.data import batches
+        from workbench.data.batching import batches, call, to_device
         if split is None or int(split.y.shape[0]) == 0:
             return {}
         whole, split = split, self.session.eval_piece(split)  # each rank its piece, then the sums
@@ -698,11 +722,12 @@ class Trainer:
         acc = metric_fns.Accumulator(self.task, self.num_classes, self.device)
         names = self.model.output_names
         autocast = devices.autocast(self.device, self.amp_dtype)
-        for x, y in batches(split, max(self.batch_size, 512), shuffle=False, generator=None):
-            if x.device != self.device:
-                x, y = x.to(self.device, non_blocking=self.non_blocking), y.to(self.device, non_blocking=self.non_blocking)
+        for x, y in batches(split, max(self.batch_size, 512), shuffle=False, generator=None,
+                            **self.loader):
+            if y.device != self.device:
+                x, y = to_device(x, self.device, self.non_blocking), y.to(self.device, non_blocking=self.non_blocking)
             with autocast:
-                out = module(x)
+                out = call(module, x)
                 outputs = {names[0]: out} if len(names) == 1 else dict(zip(names, out))
                 loss = self.plan.loss(outputs, {self.metric_target: y})
             acc.add(outputs[self.metric_output].float(), y, loss)
@@ -715,7 +740,7 @@ class Trainer:
     def _end_epoch(self, epoch: int) -> bool:
         """Evaluate, checkpoint, report; True when early stopping says stop."""
         losses, done = self.epoch_losses, self.epoch_done
-        self._check_buffer(epoch, losses, done, self.data.train.x[:1], self.data.train.y[:1])
+        self._check_buffer(epoch, losses, done, None, None)
         train_loss = self.session.mean(self._mean_loss(losses, done), self._seen(done))
         if not self.check_each_step and not math.isfinite(train_loss):
             raise NonFiniteError(f"the loss became NaN/Inf in epoch {epoch}")

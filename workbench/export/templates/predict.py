@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Predict with the exported model: one `prediction` per row of a raw data file.
 
-Usage:  python predict.py --data FILE -o OUT.csv [--scores] [--threshold T [--positive CLASS]]
+Usage:  python predict.py --data FILE_OR_FOLDER -o OUT.csv [--scores] [--threshold T [--positive CLASS]]
 
 --threshold (two-class models): predict the positive class (the second class, or --positive)
 when its probability is at least T, instead of taking the larger score. Lower it to find more
 of a rare class at the price of more false alarms.
 
 FILE is in the same format as the training file (same columns; a target column, if present,
-is ignored). Needs only numpy, pandas and onnxruntime.
+is ignored; image paths in it are relative to its folder). A model that reads images also takes
+a FOLDER of image files (or of class sub-folders of them) and writes `path,prediction` rows.
+Needs only numpy, pandas and onnxruntime (and Pillow for images).
 """
 import argparse
 import os
@@ -38,15 +40,34 @@ def raw_input_name(f, i):
     return f"{i:02d}_" + (re.sub(r"\W+", "_", str(f["column"])).strip("_") or "column")
 
 
-def predict(df, pre, session):
-    name = session.get_inputs()[0].name
+def predict(df, pre, session, base="."):
     if RAW_INPUTS:
-        feeds = raw_columns(df, pre)
-        scores = session.run(None, feeds)[0]
+        return session.run(None, raw_columns(df, pre))[0]
+    xs, _ = transform_inputs(df, pre, base)
+    names = [i.name for i in session.get_inputs()]
+    wanted = [model_name(e["name"]) for e in inputs_of(pre)]
+    if sorted(names) == sorted(wanted):  # fed by name: the model's order may differ
+        feeds = dict(zip(wanted, xs))
     else:
-        x, _ = transform(df, pre)
-        scores = session.run(None, {name: x})[0]
-    return scores
+        feeds = dict(zip(names, xs))
+    return session.run(None, feeds)[0]
+
+
+def model_name(text):
+    """The model input an input group feeds: its name as a Python identifier (as compiled)."""
+    name = re.sub(r"[^0-9A-Za-z_]+", "_", str(text).strip()).strip("_").lower() or "node"
+    return "n_" + name if name[0].isdigit() else name
+
+
+def read_data(path, pre):
+    """(rows, the folder image paths are relative to, whether a folder was listed)."""
+    images = [e for e in inputs_of(pre) if e["kind"] == "image"]
+    if os.path.isdir(path):
+        if len(images) != 1 or len(inputs_of(pre)) != 1:
+            raise SystemExit(f"error: {path}: a folder is for a model that reads one image; "
+                             "this one reads a data file")
+        return pd.DataFrame({images[0]["image"]["column"]: list_images(path)}), path, True
+    return read_raw(path, pre), os.path.dirname(os.path.abspath(path)), False
 
 
 def probabilities(scores):
@@ -80,7 +101,8 @@ def thresholded(scores, pre, threshold, positive):
 def main(argv=None):
     import onnxruntime as ort
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="raw data file (CSV/TSV/TXT like the training file)")
+    p.add_argument("--data", required=True,
+                   help="raw data file (CSV/TSV/TXT like the training file), or a folder of images")
     p.add_argument("-o", "--output", required=True, help="CSV file to write")
     p.add_argument("--model", default=os.path.join(HERE, MODEL))
     p.add_argument("--preprocessing", default=os.path.join(HERE, "preprocessing.json"))
@@ -96,12 +118,16 @@ def main(argv=None):
     pre = load_preprocessing(args.preprocessing)
     if args.threshold is not None and pre["target"]["task"] != "classification":
         p.error("--threshold is for a two-class classifier; this model predicts numbers")
-    df = read_raw(args.data, pre)
+    df, base, listed = read_data(args.data, pre)
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
-    chunks = [predict(df.iloc[i:i + args.batch_size], pre, session)
+    chunks = [predict(df.iloc[i:i + args.batch_size], pre, session, base)
               for i in range(0, max(len(df), 1), args.batch_size)]
     scores = np.concatenate(chunks, axis=0)[: len(df)]
     out = pd.DataFrame()
+    images = [e["image"]["column"] for e in inputs_of(pre) if e["kind"] == "image"]
+    if images:
+        out["path"] = df[images[0]].astype(str).to_numpy() if not listed else \
+            [os.path.join(args.data, p) for p in df[images[0]]]
     task = pre["target"]["task"]
     if task == "classification" and args.threshold is not None:
         out["prediction"] = decode(thresholded(scores, pre, args.threshold, args.positive), pre)

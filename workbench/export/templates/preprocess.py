@@ -19,9 +19,27 @@ DELIMITERS = ",;\t|"
 def load_preprocessing(path):
     with open(path, encoding="utf-8") as f:
         pre = json.load(f)
-    if pre.get("format") != "workbench-preprocessing" or pre.get("version") != 1:
-        raise SystemExit(f"{path}: not a version 1 workbench-preprocessing file")
+    if pre.get("format") != "workbench-preprocessing" or pre.get("version") not in (1, 2):
+        raise SystemExit(f"{path}: not a version 1 or 2 workbench-preprocessing file")
     return pre
+
+
+def inputs_of(pre):
+    """One entry per model input (version 2 lists them; version 1 has one, named x)."""
+    if "inputs" in pre:
+        return pre["inputs"]
+    kind = "text" if pre.get("text") else "table"
+    entry = {"name": "x", "kind": kind, **pre["input"]}
+    entry.update({"text": pre["text"]} if kind == "text" else {"features": pre["features"]})
+    return [entry]
+
+
+def input_columns(entry):
+    if entry["kind"] == "text":
+        return list(entry["text"]["columns"])
+    if entry["kind"] == "image":
+        return [entry["image"]["column"]]
+    return [f["column"] for f in entry["features"]]
 
 
 def _dialect(path, pre):
@@ -97,7 +115,7 @@ def _read_raw(path, pre):
 
 
 def _needed_columns(pre):
-    return [f["column"] for f in pre.get("features", [])] + (pre["text"]["columns"] if pre.get("text") else [])
+    return [c for e in inputs_of(pre) for c in input_columns(e)]
 
 
 def _encodings(path):
@@ -322,16 +340,43 @@ def encode_features(df, features):
     return np.concatenate(parts, axis=1) if parts else np.zeros((len(df), 0), np.float32)
 
 
-def transform(df, pre):
-    """Raw rows -> (x, y). y is None without the target column; -1 marks an unknown class."""
-    missing = [c for c in ([f["column"] for f in pre["features"]]
-                           + (pre["text"]["columns"] if pre.get("text") else [])) if c not in df.columns]
+def encode_images(df, entry, base):
+    """(N, C, H, W) float32: each file decoded, sized and normalised as in training."""
+    spec = entry["image"]
+    out = np.zeros((len(df), *entry["shape"]), dtype=np.float32)
+    for row, value in enumerate(df[spec["column"]].to_numpy(dtype=object)):
+        path = os.path.join(base, str(value))
+        try:
+            out[row] = load(path, spec)
+        except (ImageReadError, FileNotFoundError) as exc:
+            raise SystemExit(f"error: {path}: cannot read the image ({exc})") from None
+    return out
+
+
+def transform_inputs(df, pre, base="."):
+    """Raw rows -> (one array per model input, y). y is None without the target column;
+    -1 marks an unknown class. Image paths are relative to `base`."""
+    missing = [c for c in _needed_columns(pre) if c not in df.columns]
     if missing:
         raise SystemExit(f"the data has no column '{missing[0]}' (the model was trained with it)")
-    if pre.get("text") is not None:
-        x = encode_text(df, pre["text"])
-    else:
-        x = encode_features(df, pre["features"]).reshape((len(df), *pre["input"]["shape"]))
+    xs = []
+    for e in inputs_of(pre):
+        if e["kind"] == "text":
+            xs.append(encode_text(df, e["text"]))
+        elif e["kind"] == "image":
+            xs.append(encode_images(df, e, base))
+        else:
+            xs.append(encode_features(df, e["features"]).reshape((len(df), *e["shape"])))
+    return xs, _targets(df, pre)
+
+
+def transform(df, pre, base="."):
+    """Raw rows -> (x, y) for a one-input model (x: a list of arrays for several)."""
+    xs, y = transform_inputs(df, pre, base)
+    return (xs[0] if len(xs) == 1 else xs), y
+
+
+def _targets(df, pre):
     target = pre["target"]
     y = None
     if all(c in df.columns for c in target["columns"]):
@@ -341,7 +386,21 @@ def transform(df, pre):
                          dtype=np.int64)
         else:
             y = np.stack([numbers(df[c]).astype(np.float32) for c in target["columns"]], axis=1)
-    return x, y
+    return y
+
+
+def list_images(folder):
+    """A folder of images (class sub-folders or not) as a frame of paths relative to it, with
+    the class folder as `label` when every image sits one level down."""
+    paths = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
+                paths.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+    if not paths:
+        raise SystemExit(f"error: {folder}: no image files ({', '.join(SUFFIXES)})")
+    return paths
 
 
 def decode(ids, pre):
