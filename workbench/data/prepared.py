@@ -94,6 +94,8 @@ class PreparedData:
     fold: int | None = None         # the fold number when made by kfold()
     frame: object | None = None     # the training file's DataFrame, with prepare(keep_frame=True)
     inputs: list[InputInfo] = field(default_factory=list)  # every model input, in order
+    # each split's rows as positions in the training file (test: None for a separate file)
+    split_rows: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -400,8 +402,9 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
     corrupt = settings.image["corrupt"]
     base = loaded.base
     unreadable: list[str] = []
+    kept: dict = {}
 
-    def tensors(df, rows, base_dir, keep_unknown=True) -> Split:
+    def tensors(df, rows, base_dir, keep_unknown=True, name="") -> Split:
         xs, y, bad = pre.transform_split(df, rows, complete, base_dir, stream, corrupt)
         keep = np.ones(len(y), dtype=bool)
         if bad:
@@ -414,18 +417,21 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         if not keep.all():
             xs = tuple(x[keep] for x in xs)
             y = y[keep]
+        kept[name] = None if rows is None else np.asarray(rows)[keep]
         return Split(tuple(_tensor(x) for x in xs), torch.from_numpy(np.ascontiguousarray(y)))
 
-    splits = {"train": tensors(loaded.df, train, base), "val": tensors(loaded.df, val, base)}
+    splits = {"train": tensors(loaded.df, train, base, name="train"),
+              "val": tensors(loaded.df, val, base, name="val")}
     if loaded.test_df is not None:
         _, y = None, pre._target(loaded.test_df, None)
         unknown = 0 if y is None or pre.task != "classification" else int((y < 0).sum())
         if unknown:
             warnings.append(f"{settings.test_path}: {unknown} row(s) with a class not in the "
                             "training file (or no label) left out")
-        splits["test"] = tensors(loaded.test_df, None, loaded.test_base, keep_unknown=False)
+        splits["test"] = tensors(loaded.test_df, None, loaded.test_base, keep_unknown=False,
+                                 name="test")
     elif len(test):
-        splits["test"] = tensors(loaded.df, test, base)
+        splits["test"] = tensors(loaded.df, test, base, name="test")
     else:
         splits["test"] = None
     if unreadable:
@@ -439,7 +445,7 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         task=pre.task, classes=pre.classes, input_shape=pre.input_shape,
         input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
         train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
-        warnings=warnings, schema=loaded.schema, inputs=inputs)
+        warnings=warnings, schema=loaded.schema, inputs=inputs, split_rows=kept)
 
 
 def _tensor(x):

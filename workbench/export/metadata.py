@@ -20,9 +20,33 @@ def preprocessing_summary(preprocessing: dict | None) -> dict:
                            for f in p.get("features") or []][:200]
     text = p.get("text")
     if isinstance(text, dict):
-        summary["text"] = {k: v for k, v in text.items() if k != "vocab"}
-        summary["text"]["vocab_size"] = len(text.get("vocab") or [])
+        summary["text"] = _text(text)
+    if isinstance(p.get("inputs"), list):  # version 2: one digest per model input
+        summary["inputs"] = [_input(e) for e in p["inputs"] if isinstance(e, dict)]
     return summary
+
+
+def _text(text: dict) -> dict:
+    out = {k: v for k, v in text.items() if k != "vocab"}
+    out["vocab_size"] = len(text.get("vocab") or [])
+    return out
+
+
+def _input(e: dict) -> dict:
+    """An input's digest; an image input says what a client must do to a picture: its size,
+    channel order (C,H,W; L, RGB or RGBA), the 0..1 scaling and the per-channel mean/std."""
+    out = {k: e.get(k) for k in ("name", "kind", "dtype", "shape")}
+    if e.get("kind") == "text" and isinstance(e.get("text"), dict):
+        out["text"] = _text(e["text"])
+    elif e.get("kind") == "image" and isinstance(e.get("image"), dict):
+        im = e["image"]
+        out["image"] = {"column": im.get("column"), "size": im.get("size"), "mode": im.get("mode"),
+                        "channels": im.get("channels"), "layout": "NCHW", "scale": "pixel / 255",
+                        "mean": im.get("mean"), "std": im.get("std")}
+    else:
+        out["features"] = [{"column": f.get("column"), "type": f.get("type")}
+                           for f in e.get("features") or []][:200]
+    return out
 
 
 def model_metadata(model: CompiledModel, *, project_name: str | None = None,

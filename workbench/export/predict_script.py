@@ -7,12 +7,12 @@ from workbench.export.python_code import template
 
 
 def predict_source(raw_inputs: bool = False) -> str:
-    preprocess = template("preprocess.py").strip() + "\n\n\n" + _image_decode()
+    preprocess = template("preprocess.py").strip() + "\n\n\n" + image_decode_source()
     return (template("predict.py").replace("__PREPROCESS__", preprocess)
             .replace('"__MODEL__"', '"model.onnx"').replace("__RAW_INPUTS__", str(bool(raw_inputs))))
 
 
-def _image_decode() -> str:
+def image_decode_source() -> str:
     """workbench/data/image_decode.py verbatim (the training code's own resize and
     normalisation), with Pillow imported only when an image is read: a bundle of a model
     without image inputs runs where Pillow is not installed."""

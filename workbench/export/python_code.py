@@ -398,7 +398,9 @@ def train_source(run, data_path: str) -> str:
     settings = {"task": run.task, "data": data_path, "epochs": t.epochs,
                 "batch_size": t.batch_size, "lr": float(plan.lr), "seed": t.seed}
     src = template("train.py")
-    return (src.replace("__PREPROCESS__", template("preprocess.py").strip())
+    from workbench.export.predict_script import image_decode_source
+    return (src.replace("__PREPROCESS__", template("preprocess.py").strip() + "\n\n\n"
+                        + image_decode_source())
                .replace("__SETTINGS__", _settings_literal(settings))
                .replace("__LOSS__", loss_source(plan))
                .replace("__OPTIMIZER__", optimizer_source(plan, copy.deepcopy(run.model.module))))

@@ -46,17 +46,18 @@ def make_optimizer(model, lr):
 
 
 def load_data(path, pre, val_fraction, seed):
-    """Raw file -> (train, val) as (x, y) tensor pairs; val is a seeded random share."""
+    """Raw file -> (train, val) as (xs, y) pairs, xs one tensor per model input (image paths
+    relative to the file's folder); val is a seeded random share."""
     df = read_raw(path, pre)
-    x, y = transform(df, pre)
+    xs, y = transform_inputs(df, pre, os.path.dirname(os.path.abspath(path)))
     if y is None:
         raise SystemExit(f"{path}: no target column '{pre.get('target')}' to train on")
     keep = y >= 0 if SETTINGS["task"] == "classification" else ~np.isnan(y).reshape(len(y), -1).any(1)
-    x, y = torch.from_numpy(x[keep]), torch.from_numpy(y[keep])
+    xs, y = tuple(torch.from_numpy(x[keep]) for x in xs), torch.from_numpy(y[keep])
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     n_val = int(len(y) * val_fraction)
     val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
+    return (tuple(x[train] for x in xs), y[train]), (tuple(x[val] for x in xs), y[val])
 
 
 # ---- several processes (torchrun): process group, shards, sums over all ranks ----------------
@@ -109,7 +110,7 @@ def weights_digest(model):
 
 # ---- training --------------------------------------------------------------------------------
 
-def batches(x, y, batch_size, generator=None, rank=0, world=1):
+def batches(xs, y, batch_size, generator=None, rank=0, world=1):
     """Index-slice batches over in-memory tensors (shuffled when a generator is given). With
     several ranks, this rank's shard of one order that every rank draws alike (same generator
     state), padded by repeating its start so every rank runs the same number of steps."""
@@ -118,24 +119,24 @@ def batches(x, y, batch_size, generator=None, rank=0, world=1):
     if world > 1:
         total = -(-n // world) * world
         order = order.repeat(-(-total // n))[:total][rank::world]
-    order = order.to(x.device)
+    order = order.to(y.device)
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        yield x[idx], y[idx]
+        yield tuple(x[idx] for x in xs), y[idx]
 
 
 def train_one_epoch(model, loss_fn, optimizer, data, batch_size, generator, rank=0, world=1):
     """One pass over this rank's shard; the mean loss over all ranks' rows."""
     model.train()
-    total, count = torch.zeros((), dtype=torch.float64, device=data[0].device), 0
+    total, count = torch.zeros((), dtype=torch.float64, device=data[1].device), 0
     for xb, yb in batches(*data, batch_size, generator, rank, world):
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
+        loss = loss_fn(model(*xb), yb)
         loss.backward()
         optimizer.step()
         total += loss.detach() * len(yb)
         count += len(yb)
-    total, count = all_sum([float(total), count], data[0].device)
+    total, count = all_sum([float(total), count], data[1].device)
     return total / max(count, 1)
 
 
@@ -144,16 +145,16 @@ def evaluate(model, loss_fn, data, batch_size, rank=0, world=1):
     """Loss (and accuracy) over the whole split: each rank takes a contiguous piece, the sums
     are added over the ranks, so the figures equal a single process's."""
     model.eval()
-    x, y = data
+    xs, y = data
     a, b = len(y) * rank // world, len(y) * (rank + 1) // world
     total, correct, count = 0.0, 0, 0
-    for xb, yb in batches(x[a:b], y[a:b], batch_size):
-        out = model(xb)
+    for xb, yb in batches(tuple(x[a:b] for x in xs), y[a:b], batch_size):
+        out = model(*xb)
         total += float(loss_fn(out, yb)) * len(yb)
         if SETTINGS["task"] == "classification":
             correct += int((out.argmax(-1) == yb).sum())
         count += len(yb)
-    total, correct, count = all_sum([total, correct, count], x.device)
+    total, correct, count = all_sum([total, correct, count], y.device)
     metrics = {"loss": total / max(count, 1)}
     if SETTINGS["task"] == "classification":
         metrics["accuracy"] = correct / max(count, 1)
@@ -199,12 +200,17 @@ def main(argv=None):
             dist.destroy_process_group()
 
 
+def to(split, device):
+    xs, y = split
+    return tuple(x.to(device) for x in xs), y.to(device)
+
+
 def train(args, rank, world, device):
     say = print if rank == 0 else (lambda *a, **k: None)
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     pre = load_preprocessing(args.preprocessing)
-    (x, y), val_data = load_data(args.data, pre, args.val_fraction, args.seed)
-    train_data, val_data = (x.to(device), y.to(device)), tuple(t.to(device) for t in val_data)
+    train_data, val_data = (to(split, device) for split in
+                            load_data(args.data, pre, args.val_fraction, args.seed))
     model = Model()
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
