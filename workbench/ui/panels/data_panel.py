@@ -9,6 +9,7 @@ canvas re-validates. A bad file shows the data layer's one-line message here, in
 from __future__ import annotations
 
 import copy
+import html
 import os
 import time
 from dataclasses import dataclass
@@ -25,12 +26,30 @@ import pyqtgraph as pg
 
 from workbench.data import DataError, DataSettings
 from workbench.data.fitted import DataFit
-from workbench.data.settings import CATEGORICAL, MISSING, NUMERIC, ROLES, TASKS, TYPES
+from workbench.data.settings import (AUGMENT_LIMITS, CACHE, CATEGORICAL, IMAGE_CHANNELS,
+                                     IMAGE_MODES, MISSING, NUMERIC, ROLES, TASKS, TYPES)
 from workbench.ui import charts
 from workbench.ui.panels.focus_wheel import wheel_when_focused
 from workbench.ui.panels.frame_model import FrameModel
 from workbench.ui.project_commands import SetData
 from workbench.ui.workers import Task
+
+ONE_INPUT = "(one input)"
+
+
+def regrouped(inputs: list[dict], column: str, name: str) -> list[dict]:
+    """The input groups with `column` moved to the group `name` (made at the end when new;
+    ONE_INPUT or "" takes it out); groups left empty go."""
+    out = [{"name": g["name"], "columns": [c for c in g["columns"] if c != column]}
+           for g in inputs]
+    if name and name != ONE_INPUT:
+        group = next((g for g in out if g["name"] == name), None)
+        if group is None:
+            group = {"name": name, "columns": []}
+            out.append(group)
+        group["columns"].append(column)
+    return [g for g in out if g["columns"]]
+
 
 DATA_FILTER = "Data files (*.csv *.tsv *.txt *.tab *.data);;All files (*)"
 BARS_SHOWN = 50  # the class-balance chart shows at most this many classes
@@ -84,6 +103,10 @@ class DataPanel(QWidget):
         self.open_button = QPushButton("Open Data…")
         self.open_button.setToolTip("Open a CSV, TSV or TXT file (or drop one onto the window)")
         self.open_button.clicked.connect(self.choose_file)
+        self.folder_button = QPushButton("Open Folder…")
+        self.folder_button.setToolTip("A folder of images: one sub-folder per class (optionally "
+                                      "inside train/, val/ and test/)")
+        self.folder_button.clicked.connect(self.choose_folder)
         self.test_button = QPushButton("Test File…")
         self.test_button.setToolTip("A separate test file (same columns), e.g. test.txt")
         self.test_button.clicked.connect(self.choose_test_file)
@@ -93,7 +116,7 @@ class DataPanel(QWidget):
         self.clear_test.clicked.connect(lambda: self.set_test_file(""))
         self.file_label = QLabel("No data yet: open a file, or drop one onto the window.")
         self.file_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        for w in (self.open_button, self.test_button, self.clear_test):
+        for w in (self.open_button, self.folder_button, self.test_button, self.clear_test):
             top.addWidget(w)
         top.addWidget(self.file_label, 1)
         self.progress = QProgressBar()
@@ -131,8 +154,9 @@ class DataPanel(QWidget):
         hh.setDefaultSectionSize(140)
         hh.setStretchLastSection(True)
 
-        self.columns = QTableWidget(0, 6)
-        self.columns.setHorizontalHeaderLabels(["Column", "Type", "Role", "Missing", "Distinct", "Note"])
+        self.columns = QTableWidget(0, 7)
+        self.columns.setHorizontalHeaderLabels(["Column", "Type", "Role", "Input", "Missing",
+                                                "Distinct", "Note"])
         self.columns.verticalHeader().hide()
         self.columns.setEditTriggers(QAbstractItemView.NoEditTriggers)
         ch = self.columns.horizontalHeader()
@@ -231,7 +255,48 @@ class DataPanel(QWidget):
                               "under ~10 % of the rows.")
         self.weigh.toggled.connect(self._weigh_toggled)
         form.addRow("Classes", self.weigh)
+        self._image_options(form, combo)
         return box
+
+    def _image_options(self, form: QFormLayout, combo) -> None:
+        """Image size, resize mode, channels and caching, and the augmentations (the preview
+        grid shows what they do). Shown for data with an image input only."""
+        first = form.rowCount()
+        for key, label in (("image.height", "Image height"), ("image.width", "Image width")):
+            w = QSpinBox()
+            w.setRange(0, 4096)
+            w.setSpecialValueText("auto")
+            w.setToolTip("pixels (auto: the images' most common size, at most 64)")
+            w.valueChanged.connect(self._schedule)
+            wheel_when_focused(w)
+            self.opt[key] = w
+            form.addRow(label, w)
+        combo("image.mode", IMAGE_MODES, "Resize", "resize: stretch; crop: fill and cut the centre; "
+              "pad: fit and pad with black")
+        combo("image.channels", IMAGE_CHANNELS, "Channels", "auto: RGB when any image has colour")
+        combo("image.cache", CACHE, "Image cache", "memory: decode once; stream: decode each "
+              "batch in worker processes (for folders larger than memory)")
+        tips = {"flip": "probability of a horizontal flip", "vflip": "probability of a vertical flip",
+                "rotate": "largest rotation, degrees", "crop": "largest share of the area cut away",
+                "jitter": "brightness/contrast/saturation strength", "cutout": "probability of "
+                "one erased square"}
+        for key, top in AUGMENT_LIMITS.items():
+            w = QDoubleSpinBox()
+            w.setRange(0.0, top)
+            w.setSingleStep(0.05 if top <= 1 else 5.0)
+            w.setDecimals(2 if top <= 1 else 0)
+            w.setToolTip(f"{tips[key]} (training batches only; 0 = off)")
+            w.valueChanged.connect(self._schedule)
+            wheel_when_focused(w)
+            self.opt[f"augment.{key}"] = w
+            form.addRow(f"Augment: {key}", w)
+        self.image_rows = list(range(first, form.rowCount()))
+        self.options_form = form
+        self._show_image_options(False)
+
+    def _show_image_options(self, on: bool) -> None:
+        for row in self.image_rows:
+            self.options_form.setRowVisible(row, on)
 
     @Slot(bool)
     def _weigh_toggled(self, on: bool) -> None:
@@ -322,6 +387,11 @@ class DataPanel(QWidget):
 
     def choose_file(self) -> None:
         path = self.ask_data_path("Open data")
+        if path:
+            self.open_file(path)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open image folder", str(self.base_dir))
         if path:
             self.open_file(path)
 
@@ -452,17 +522,36 @@ class DataPanel(QWidget):
         task = (f"classification, {p.num_classes} classes" if p.task == "classification"
                 else f"regression → {p.target_shape}")
         vocab = f", vocabulary {p.cardinality:,}" if p.cardinality else ""
+        inputs = p.inputs or []
+        if len(inputs) > 1:
+            fed = self._fed_inputs(p)
+            shown = "; ".join(f"{html.escape(i.name)} {','.join(map(str, i.shape))} ({i.kind}) → "
+                              + (f"Input '{html.escape(i.name)}'" if i.name in fed else
+                                 "<i>no Input of that name</i>") for i in inputs)
+            what = f"{len(inputs)} inputs: {shown}"
+        else:
+            what = f"Input {p.input_shape} {p.input_dtype}{vocab}"
+        source = ("image folder" if info.source == "folder" else
+                  f"{info.delimiter_name}-separated")
         self.info_label.setText(
-            f"{schema.rows:,} rows · {info.delimiter_name}-separated · {len(schema.columns)} "
-            f"columns · target <b>{schema.target}</b> ({task}) · Input {p.input_shape} "
-            f"{p.input_dtype}{vocab} · {splits}")
+            f"{schema.rows:,} rows · {source} · {len(schema.columns)} "
+            f"columns · target <b>{html.escape(schema.target)}</b> ({task}) · {what} · {splits}")
+        self._show_image_options(any(i.kind == "image" for i in inputs))
         warnings = list(dict.fromkeys(p.warnings))
         warnings.sort(key=lambda w: not w.startswith("class "))  # about the target: shown first
         self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
         self.warn_label.setVisible(bool(warnings))
         self._fill_options(s)   # and, through _enable_options, the class-weight box
 
+    def _fed_inputs(self, prepared) -> set[str]:
+        """The input groups an Input node of the graph on screen takes (by its name)."""
+        if self.document is None:
+            return set()
+        return {info.name for info, _ in prepared.input_nodes(self.document.project.graph)}
+
     def _fill_columns(self, schema) -> None:
+        settings = self.loaded.settings if self.loaded else {}
+        groups = {c: g["name"] for g in settings.get("inputs", []) for c in g["columns"]}
         self.columns.setRowCount(len(schema.columns))
         for row, c in enumerate(schema.columns):
             self.columns.setItem(row, 0, QTableWidgetItem(c.name))
@@ -475,11 +564,33 @@ class DataPanel(QWidget):
                 box.currentTextChanged.connect(self._column_edited)
                 wheel_when_focused(box)  # a wheel over the table scrolls it, never edits
                 self.columns.setCellWidget(row, col, box)
-            for col, value in ((3, c.missing), (4, c.distinct)):
+            self.columns.setCellWidget(row, 3, self._group_box(c, groups))
+            for col, value in ((4, c.missing), (5, c.distinct)):
                 item = QTableWidgetItem(f"{value:,}")
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.columns.setItem(row, col, item)
-            self.columns.setItem(row, 5, QTableWidgetItem(c.note))
+            self.columns.setItem(row, 6, QTableWidgetItem(c.note))
+
+    def _group_box(self, c, groups: dict[str, str]) -> QComboBox:
+        """Which input a feature column feeds: (one input) by default, or a group name typed
+        or picked; a group feeds the Input node of the same name."""
+        box = QComboBox()
+        box.setEditable(True)
+        names = list(dict.fromkeys([*groups.values(), "table", "text", "image"]))
+        box.addItems([ONE_INPUT, *names])
+        box.setCurrentText(groups.get(c.name, ONE_INPUT))
+        box.setEnabled(c.role == "feature")
+        box.setToolTip("Several inputs: give columns a group name; each group becomes one model "
+                       "input, fed to the Input node with that name")
+        column = c.name
+
+        def chosen(*_):  # a pick, or a typed name once finished: not on every keystroke
+            self.set_column(column, "input", box.currentText())
+
+        box.activated.connect(chosen)
+        box.lineEdit().editingFinished.connect(chosen)
+        wheel_when_focused(box)
+        return box
 
     def _bars(self, classes) -> None:
         plot = self.balance.getPlotItem()
@@ -567,6 +678,11 @@ class DataPanel(QWidget):
     def set_column(self, column: str, key: str, value: str) -> None:
         """Change one column's type or role (the table's combo boxes call this)."""
         s = self.current_settings()
+        if key == "input":
+            s["inputs"] = regrouped(s["inputs"], column, value.strip())
+            if s != self.current_settings():
+                self.load(s, apply=True)
+            return
         if key == "type":
             if value not in TYPES:
                 return
