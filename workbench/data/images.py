@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -295,7 +296,7 @@ def decode_rows(df: pd.DataFrame, rows, column: str, base_dir: Path, spec: dict,
             out[i] = image_decode.pixels(resolve(values[i], base_dir), spec)
             return None
         except (image_decode.ImageReadError, OSError) as exc:
-            return str(exc) or type(exc).__name__
+            return _reason(exc)
 
     errors = _threads(one, range(len(rows)))
     bad = [i for i, e in enumerate(errors) if e is not None]
@@ -305,6 +306,12 @@ def decode_rows(df: pd.DataFrame, rows, column: str, base_dir: Path, spec: dict,
     keep = np.array([i for i in range(len(rows)) if errors[i] is None], dtype=np.int64)
     x = torch.from_numpy(image_decode.normalise(out[keep] if bad else out, spec))
     return x, [rows[i] for i in bad]
+
+
+def _reason(exc: Exception) -> str:
+    """Pillow's reason without its byte counts: 'image file is truncated'."""
+    text = re.sub(r"\s*\(\d+ bytes not processed\)", "", str(exc)).strip()
+    return text or type(exc).__name__
 
 
 def skipped_warning(df: pd.DataFrame, bad_rows, column: str, display: str) -> str:
