@@ -126,7 +126,7 @@ def stream_batches(split, batch_size: int, shuffle: bool = False,
                             collate_fn=_whole, num_workers=int(workers), pin_memory=pin,
                             persistent_workers=int(workers) > 0)
         # the inputs held, so that their ids stay theirs while the key lives
-        entry = owner._loaders[key] = (tuple(x for x in xs if x is not owner), y),
+        entry = owner._loaders[key] = ((tuple(x for x in xs if x is not owner), y),
                                        sampler, loader)
     _, sampler, loader = entry
     if shuffle:
