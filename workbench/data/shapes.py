@@ -22,17 +22,17 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
         fg = tuple(int(v) for v in rng.integers(0, 256, 3))
     im = Image.new("RGB", (size, size), bg)
     d = ImageDraw.Draw(im)
-    r = rng.uniform(0.22, 0.42) * size                       # half the shape's side
+    r = rng.uniform(0.28, 0.44) * size                       # half the shape's side
     cx, cy = (rng.uniform(r + 1, size - r - 1) for _ in range(2))
     if kind == "circle":
         d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fg)
     elif kind == "square":
-        a = rng.uniform(0, np.pi / 2)
+        a = rng.uniform(-0.3, 0.3) + np.pi / 4       # near axis-aligned
         pts = [(cx + r * 1.1 * np.cos(a + k * np.pi / 2), cy + r * 1.1 * np.sin(a + k * np.pi / 2))
                for k in range(4)]
         d.polygon(pts, fill=fg)
     elif kind == "triangle":
-        a = rng.uniform(0, 2 * np.pi)
+        a = rng.uniform(-0.4, 0.4) - np.pi / 2       # pointing up, give or take
         pts = [(cx + r * np.cos(a + k * 2 * np.pi / 3), cy + r * np.sin(a + k * 2 * np.pi / 3))
                for k in range(3)]
         d.polygon(pts, fill=fg)
@@ -43,7 +43,7 @@ def draw_shape(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
     else:
         raise ValueError(f"unknown shape {kind!r}")
     a = np.asarray(im, dtype=np.float32)
-    a += rng.normal(0, 12, a.shape)                          # light sensor noise
+    a += rng.normal(0, 8, a.shape)                          # light sensor noise
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
 

@@ -64,7 +64,10 @@ class _Batches(Dataset):
     """dataset[list of row indices] -> one whole batch."""
 
     def __init__(self, xs, y):
-        self.xs = tuple(x if isinstance(x, StreamedImages) else x.cpu() for x in xs)
+        # a copy of each StreamedImages: the loader it owns must not hold it (no cycle, so the
+        # workers stop as soon as the input is dropped, not at some later garbage collection)
+        self.xs = tuple(StreamedImages(x.paths, x.spec) if isinstance(x, StreamedImages)
+                        else x.cpu() for x in xs)
         self.y = y.cpu()
 
     def __len__(self):
@@ -115,14 +118,16 @@ def stream_batches(split, batch_size: int, shuffle: bool = False,
     streamed = [x for x in xs if isinstance(x, StreamedImages)]
     owner = streamed[0] if streamed else StreamedImages([], {"channels": "L", "size": [1, 1]})
     pin = bool(pin) and torch.cuda.is_available()
-    key = (id(split), id(y), batch_size, int(workers), pin)
+    key = (tuple(id(x) for x in xs), id(y), batch_size, int(workers), pin)
     entry = owner._loaders.get(key)
     if entry is None:
         sampler = _Order(n, batch_size)
         loader = DataLoader(_Batches(xs, y), sampler=sampler, batch_size=None,
                             collate_fn=_whole, num_workers=int(workers), pin_memory=pin,
                             persistent_workers=int(workers) > 0)
-        entry = owner._loaders[key] = (split, sampler, loader)   # split held: id stays its own
+        # the inputs held, so that their ids stay theirs while the key lives
+        entry = owner._loaders[key] = ((tuple(x for x in xs if x is not owner), y),
+                                       sampler, loader)
     _, sampler, loader = entry
     if shuffle:
         device = generator.device if generator is not None else "cpu"
