@@ -415,7 +415,7 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         if not keep_unknown and y is not None and pre.task == "classification":
             keep &= y >= 0
         if not keep.all():
-            xs = tuple(x[keep] for x in xs)
+            xs = tuple(_rows_of(x, keep) for x in xs)
             y = y[keep]
         kept[name] = None if rows is None else np.asarray(rows)[keep]
         return Split(tuple(_tensor(x) for x in xs), torch.from_numpy(np.ascontiguousarray(y)))
@@ -446,6 +446,15 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
         input_dtype=pre.input_dtype, cardinality=pre.cardinality, target_shape=pre.target_shape,
         train=splits["train"], val=splits["val"], test=splits["test"], preprocessor=pre,
         warnings=warnings, schema=loaded.schema, inputs=inputs, split_rows=kept)
+
+
+def _rows_of(x, keep: np.ndarray):
+    """The kept rows of an input: an array's, or a StreamedImages' paths."""
+    if isinstance(x, np.ndarray) or hasattr(x, "numpy"):
+        return x[keep]
+    from workbench.data.streaming import StreamedImages
+
+    return StreamedImages([p for p, k in zip(x.paths, keep) if k], x.spec)
 
 
 def _tensor(x):

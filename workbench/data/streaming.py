@@ -124,7 +124,10 @@ def stream_batches(split, batch_size: int, shuffle: bool = False,
         sampler = _Order(n, batch_size)
         loader = DataLoader(_Batches(xs, y), sampler=sampler, batch_size=None,
                             collate_fn=_whole, num_workers=int(workers), pin_memory=pin,
-                            persistent_workers=int(workers) > 0)
+                            persistent_workers=int(workers) > 0,
+                            # its own seed source: an iterator drawn from the global generator
+                            # would shift dropout's random numbers against the cached path
+                            generator=torch.Generator().manual_seed(0))
         # the inputs held, so that their ids stay theirs while the key lives
         entry = owner._loaders[key] = ((tuple(x for x in xs if x is not owner), y),
                                        sampler, loader)

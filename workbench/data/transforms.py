@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -350,8 +351,18 @@ def _images(df, rows, entry, base_dir, stream: bool, corrupt: str):
         values = _take(df[column], rows).astype(str).tolist()
         base = os.path.abspath(base_dir or ".")
         return StreamedImages([os.path.join(base, v) for v in values], spec), []
-    x, bad = images.decode_rows(df, rows, column, base_dir, spec, corrupt)
-    return x, list(bad)
+    rows = range(len(df)) if rows is None else rows
+    x, bad = images.decode_rows(df, rows, column, base_dir, spec, corrupt,
+                                display=Path(base_dir or ".").name)
+    if not bad:
+        return x, []
+    # zero rows where the unreadable images were, so every input and y stay aligned until
+    # the caller leaves those rows out of all of them
+    left = set(bad)
+    missed = [i for i, r in enumerate(rows) if r in left]
+    full = np.zeros((len(rows), *x.shape[1:]), dtype=np.float32)
+    full[np.setdiff1d(np.arange(len(rows)), missed)] = x.numpy()
+    return full, missed
 
 
 def _fit_column(df, rows, c, settings, warnings: list[str]) -> dict:

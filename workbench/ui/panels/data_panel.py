@@ -62,6 +62,7 @@ class Loaded:
     schema: object          # workbench.data.Schema
     prepared: object        # workbench.data.PreparedData
     seconds: float
+    thumbs: list = None     # image data: [(class, path, uint8 C×H×W)] for the grids
 
 
 def load_job(settings: dict, base_dir: Path):
@@ -74,9 +75,29 @@ def load_job(settings: dict, base_dir: Path):
         report(5, f"reading {Path(s.path).name}, then fitting transforms on the training split")
         prepared = prepare(s, base_dir, keep_frame=True)
         df, prepared.frame = prepared.frame, None  # the preview keeps it; training does not
+        thumbs = _thumbnails(df, prepared, s, base_dir)
         report(100, "done")
-        return Loaded(s.to_dict(), df, prepared.schema, prepared, time.perf_counter() - t0)
+        return Loaded(s.to_dict(), df, prepared.schema, prepared, time.perf_counter() - t0,
+                      thumbs)
     return job
+
+
+THUMBS_PER_CLASS = 6
+
+
+def _thumbnails(df, prepared, settings: DataSettings, base_dir: Path) -> list:
+    """A few decoded images per class of the first image input (off the UI thread)."""
+    entry = next((e for e in prepared.preprocessor.inputs if e["kind"] == "image"), None)
+    if entry is None or prepared.schema is None:
+        return []
+    from workbench.data import images
+    from workbench.data.prepared import _base_of, _resolve
+
+    base = _base_of(_resolve(base_dir, settings.path))
+    labels = prepared.schema.target if prepared.task == "classification" else \
+        ["all"] * len(df)
+    return images.thumbnails(df, entry["image"]["column"], Path(base), entry["image"],
+                             THUMBS_PER_CLASS, labels)
 
 
 class DataPanel(QWidget):
@@ -176,6 +197,7 @@ class DataPanel(QWidget):
         left.setSizes([250, 350])  # the role table, what a user edits, gets the larger part
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.balance)
+        right.addWidget(self._images_box())
         right.addWidget(self._options_box())
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 0)
@@ -201,6 +223,40 @@ class DataPanel(QWidget):
         lay.addWidget(self.warn_label)
         lay.addWidget(body, 1)
         self._enable_options(False)
+
+    def _images_box(self) -> QWidget:
+        """Image data: thumbnails per class, and what the augmentations make of a few of
+        them (Re-draw for other random draws)."""
+        from workbench.ui.panels.image_grids import AugmentationGrid, ThumbnailGrid
+
+        box = QGroupBox("Images")
+        lay = QVBoxLayout(box)
+        self.thumbs = ThumbnailGrid()
+        self.thumbs.setMinimumHeight(240)      # two classes on screen; the rest scroll
+        self.aug_grid = AugmentationGrid()
+        self.aug_grid.setMinimumHeight(340)    # four samples × their augmentations
+        lay.addWidget(QLabel("Per class (training file)"))
+        lay.addWidget(self.thumbs)
+        lay.addWidget(QLabel("What the model sees: augmentations of training images"))
+        lay.addWidget(self.aug_grid)
+        self.images_box = box
+        box.hide()
+        return box
+
+    def _show_images(self, loaded: Loaded) -> None:
+        import numpy as np
+
+        p = loaded.prepared
+        entry = next((e for e in p.preprocessor.inputs if e["kind"] == "image"), None)
+        thumbs = loaded.thumbs or []
+        self.images_box.setVisible(entry is not None and bool(thumbs))
+        if entry is None or not thumbs:
+            return
+        counts = loaded.schema.classes or [("all", loaded.schema.rows)]
+        self.thumbs.set_images(thumbs, counts)
+        firsts = list({label: a for label, _, a in reversed(thumbs)}.values())[:4]
+        self.aug_grid.set_images(np.stack(firsts), entry["image"]["mean"], entry["image"]["std"])
+        self.aug_grid.set_options(loaded.settings["augment"])
 
     def _options_box(self) -> QWidget:
         box = QGroupBox("Preprocessing and splits")
@@ -498,6 +554,7 @@ class DataPanel(QWidget):
             self.model.set_frame(None)
             self.columns.setRowCount(0)
             self._bars([])
+            self.images_box.hide()
             self.file_label.setText("No data yet: open a file, or drop one onto the window.")
             self.info_label.setText("")
             self.warn_label.hide()
@@ -537,6 +594,7 @@ class DataPanel(QWidget):
             f"{schema.rows:,} rows · {source} · {len(schema.columns)} "
             f"columns · target <b>{html.escape(schema.target)}</b> ({task}) · {what} · {splits}")
         self._show_image_options(any(i.kind == "image" for i in inputs))
+        self._show_images(loaded)
         warnings = list(dict.fromkeys(p.warnings))
         warnings.sort(key=lambda w: not w.startswith("class "))  # about the target: shown first
         self.warn_label.setText("\n".join(f"⚠ {w}" for w in warnings[:4]))
