@@ -398,7 +398,6 @@ def train_source(run, data_path: str) -> str:
     settings = {"task": run.task, "data": data_path, "epochs": t.epochs,
                 "batch_size": t.batch_size, "lr": float(plan.lr), "seed": t.seed}
     src = template("train.py")
-    from workbench.export.predict_script import image_decode_source
     return (src.replace("__PREPROCESS__", template("preprocess.py").strip() + "\n\n\n"
                         + image_decode_source())
                .replace("__SETTINGS__", _settings_literal(settings))
@@ -485,3 +484,19 @@ Written by Workbench {__version__} from run {escape.markdown_code(run.folder.nam
 - `preprocessing.json`: the fitted preprocessing (scaling statistics, category maps,
   vocabulary, class names), replayed by train.py on raw rows.
 """
+
+
+def image_decode_source() -> str:
+    """workbench/data/image_decode.py verbatim (the training code's own resize and
+    normalisation), with Pillow imported only when an image is read: a bundle of a model
+    without image inputs runs where Pillow is not installed."""
+    from pathlib import Path
+
+    source = (Path(__file__).parents[1] / "data" / "image_decode.py").read_text(encoding="utf-8")
+    body = source.split('"""', 2)[2]  # its docstring stays in Workbench
+    lazy = ("try:\n    from PIL import Image, ImageOps\n"
+            "except ImportError:  # only models that read images need Pillow\n"
+            "    Image = ImageOps = None\n")
+    return ("# ---- image decoding (Workbench's workbench/data/image_decode.py) ----\n"
+            + body.replace("import numpy as np\nfrom PIL import Image, ImageOps\n", lazy).strip()
+            + "\n")
