@@ -283,9 +283,10 @@ def input_groups(schema, settings, warnings: list[str]) -> list[tuple[str, list[
                                 "reads one image column: make an input group for each")
             others = [c.name for c in features if c.type != kind]
             if others:
-                warnings.append(f"column(s) {listing(others)} not used: a {kind} model reads "
-                                f"the {kind} only (group the columns into several inputs to "
-                                "use them)")
+                model = "an image model reads the image" if kind == "image" else \
+                    "a text model reads the text"
+                warnings.append(f"column(s) {listing(others)} not used: {model} only (group "
+                                "the columns into several inputs to use them)")
             return [("x", cols, kind)]
         return [("x", [c.name for c in features], "table")]
     by_name = {c.name: c for c in schema.columns}

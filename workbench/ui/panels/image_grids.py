@@ -75,23 +75,28 @@ def _clear(layout) -> None:
             _clear(item.layout())
 
 
+def scrolled_grid() -> tuple[QGridLayout, QScrollArea]:
+    """A grid of tiles kept at the top left of a scroll area (tiles never stretch)."""
+    grid = QGridLayout()
+    grid.setSpacing(4)
+    inner = QWidget()
+    box = QVBoxLayout(inner)
+    box.setContentsMargins(4, 4, 4, 4)
+    box.addLayout(grid)
+    box.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(inner)
+    return grid, scroll
+
+
 class ThumbnailGrid(QWidget):
     """One row per class: its name and image count, then a few of its thumbnails."""
 
     def __init__(self, parent=None, tile: int = TILE):
         super().__init__(parent)
         self._tile = tile
-        self._grid = QGridLayout()
-        self._grid.setHorizontalSpacing(4)
-        self._grid.setVerticalSpacing(4)
-        inner = QWidget()
-        box = QVBoxLayout(inner)
-        box.setContentsMargins(4, 4, 4, 4)
-        box.addLayout(self._grid)
-        box.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
+        self._grid, scroll = scrolled_grid()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -181,16 +186,7 @@ class AugmentationGrid(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.redraw_button)
-        self._grid = QGridLayout()
-        self._grid.setSpacing(4)
-        inner = QWidget()
-        box = QVBoxLayout(inner)
-        box.setContentsMargins(4, 4, 4, 4)
-        box.addLayout(self._grid)
-        box.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
+        self._grid, scroll = scrolled_grid()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(top)
