@@ -141,3 +141,32 @@ def test_the_python_export_trains_both_inputs(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     accuracy = float(re.findall(r"val accuracy ([0-9.]+)", proc.stdout)[-1])
     assert accuracy >= 0.75, proc.stdout  # measured 0.89 after 3 epochs
+
+
+def test_kfold_keeps_both_inputs_in_every_fold(tmp_path):
+    from workbench.data import kfold
+    mixed_table(tmp_path / "mixed.csv")
+    settings = DataSettings(path="mixed.csv", inputs=[
+        {"name": "text", "columns": ["description"]}, {"name": "numbers", "columns": ["downloads"]}])
+    folds = list(kfold(settings, tmp_path, 3))
+    assert [len(f.train.xs) for f in folds] == [2, 2, 2]
+    val_rows = [set(f.split_rows["val"].tolist()) for f in folds]
+    assert not (val_rows[0] & val_rows[1]) and not (val_rows[1] & val_rows[2])
+    assert all(f.train.xs[1].shape == (len(f.train), 1) for f in folds)
+
+
+@pytest.mark.parametrize("fmt", ["pt2", "torchscript"])
+def test_pytorch_formats_verify_with_two_inputs(trained, tmp_path, fmt):
+    from workbench.export.api import export_run
+    folder, _ = trained
+    report = export_run(folder / "runs" / "multimodal", fmt, tmp_path / f"model.{fmt}")
+    assert report.passed, report.summary()
+
+
+def test_built_in_preprocessing_says_it_stays_outside_for_several_inputs(trained, tmp_path):
+    from workbench.export.api import export_run
+    folder, _ = trained
+    report = export_run(folder / "runs" / "multimodal", "onnx", tmp_path / "raw.onnx",
+                        with_preprocessing=True)
+    assert report.passed, report.summary()
+    assert any("several inputs or images" in w for w in report.warnings), report.warnings

@@ -79,6 +79,11 @@ def add_preprocessing(run, model_path: str | Path, out_path: str | Path, *,
     from onnx import compose, helper
     report = ExportReport("onnx+preprocessing")
     pre = run.preprocessing
+    if pre and "inputs" in pre:  # version 2: several inputs, or an image
+        report.warnings.append("the model reads several inputs or images: their preprocessing "
+                               "stays in preprocessing.json (predict.py does it), the model keeps "
+                               "taking prepared tensors")
+        return report
     if not pre or not pre.get("features"):
         report.warnings.append("the run has no fitted preprocessing: nothing to build into the model")
         return report
