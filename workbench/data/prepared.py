@@ -57,10 +57,6 @@ class Split:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def rows(self, a: int, b: int) -> "Split":
-        """Rows a..b (a distributed rank's piece of an evaluation split)."""
-        return Split(tuple(x[a:b] for x in self.xs), self.y[a:b])
-
     def to(self, device) -> "Split":
         import torch
 
@@ -168,7 +164,7 @@ class PreparedData:
         by_name = {str(n.params.get("name", "")): n for n in nodes}
         return [(info, by_name[info.name]) for info in infos if info.name in by_name]
 
-    def arranged(self, input_names: list[str], node_names: list[str]) -> "PreparedData":
+    def arranged(self, node_names: list[str]) -> "PreparedData":
         """The splits with their inputs in the compiled model's order. node_names: the
         Input nodes' name parameters, in that order. Raises DataError for an Input the data
         does not feed."""

@@ -353,7 +353,7 @@ class Trainer:
         names = [str(by_id[name].params.get("name", "")) if name in by_id else name
                  for name in self.model.input_names]
         try:
-            return data.arranged(self.model.input_names, names)
+            return data.arranged(names)
         except DataError as exc:
             raise TrainingError(str(exc)) from None
 
@@ -618,7 +618,15 @@ class Trainer:
             return
         bad = (~torch.isfinite(losses[:k])).nonzero()
         if bad.numel():
+            if x is None:
+                x, y = self._first_row()
             raise self._non_finite(epoch, int(bad[0]), x, y, "loss")
+
+    def _first_row(self):
+        """(x, y) of the first training row, for a NaN diagnosis at the epoch's end."""
+        from workbench.data.batching import batches, to_device
+        x, y = next(iter(batches(self.data.train, 1)))
+        return to_device(x, self.device), y.to(self.device)
 
     def _step_event(self, epoch: int, i: int, losses, x, y) -> None:
         self.gate.mark()
