@@ -11,6 +11,7 @@ from PIL import Image
 
 from workbench.data import image_decode, images
 from workbench.data.errors import DataError
+from workbench.data.schema import is_image_column
 from workbench.data.settings import DataSettings
 
 
@@ -92,9 +93,9 @@ def test_folder_without_images(tmp_path):
 def test_path_column_naming_a_missing_file(tmp_path):
     png(tmp_path / "img" / "a.png")
     df = pd.DataFrame({"image": ["img/a.png"] * 3 + ["img/x.png"], "label": list("abab")})
-    assert images.is_image_column(df["image"])
-    assert not images.is_image_column(df["label"])
-    assert not images.is_image_column(pd.Series([1.0, 2.0]))
+    assert is_image_column(df["image"])
+    assert not is_image_column(df["label"])
+    assert not is_image_column(pd.Series([1.0, 2.0]))
     with pytest.raises(DataError) as e:
         images.check_files(df, "image", tmp_path, "labels.csv", None)
     assert str(e.value) == "labels.csv: line 5, column 'image': no file 'img/x.png'"

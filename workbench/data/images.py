@@ -22,6 +22,7 @@ from PIL import Image
 
 from workbench.data import image_decode
 from workbench.data.errors import DataError, listing
+from workbench.data.schema import SPLIT_COLUMN
 
 SPLITS = ("train", "val", "test")
 FIT_SAMPLE = 2000           # images the size, channels, mean and std are fitted on
@@ -105,7 +106,7 @@ def folder_frame(root: Path, display: str) -> tuple[pd.DataFrame, FolderInfo]:
         info.warnings.append(f"{display}: {' and '.join(ignored)} ignored")
     frame = pd.DataFrame({"image": [r[0] for r in rows], "label": [r[1] for r in rows]})
     if split_tree:
-        frame["__split__"] = [r[2] for r in rows]
+        frame[SPLIT_COLUMN] = [r[2] for r in rows]
     return frame, info
 
 
@@ -139,15 +140,6 @@ def _images_under(folder: Path, info: FolderInfo) -> list[str]:
 
 
 # -- path columns -------------------------------------------------------------------------
-
-def is_image_column(series: pd.Series) -> bool:
-    """A text column whose values (a sample of them) all name image files."""
-    if series.dtype != object and not pd.api.types.is_string_dtype(series):
-        return False
-    values = series.dropna().astype(str).str.strip()
-    values = values[values != ""].head(200)
-    return len(values) > 0 and bool(values.str.lower().str.endswith(image_decode.SUFFIXES).all())
-
 
 def resolve(value, base_dir: Path) -> Path:
     path = Path(str(value).strip())

@@ -19,7 +19,7 @@ import numpy as np
 from workbench.data.balance import minority_warning
 from workbench.data.errors import DataError, listing
 from workbench.data.read import ReadInfo, read_table
-from workbench.data.schema import Schema, check_finite, infer_schema
+from workbench.data.schema import SPLIT_COLUMN, Schema, check_finite, infer_schema
 from workbench.data.settings import DataSettings
 from workbench.data.split import fold_indices, split_indices
 from workbench.data.transforms import Preprocessor, cardinality
@@ -419,7 +419,7 @@ def _build(loaded: _Loaded, settings: DataSettings, train, val, test) -> Prepare
     splits = {"train": tensors(loaded.df, train, base, name="train"),
               "val": tensors(loaded.df, val, base, name="val")}
     if loaded.test_df is not None:
-        _, y = None, pre._target(loaded.test_df, None)
+        y = pre._target(loaded.test_df, None)
         unknown = 0 if y is None or pre.task != "classification" else int((y < 0).sum())
         if unknown:
             warnings.append(f"{settings.test_path}: {unknown} row(s) with a class not in the "
@@ -471,7 +471,6 @@ def _streams(pre: Preprocessor, rows: int, settings: DataSettings) -> bool:
     return any(images.should_stream(rows, e["image"], settings.image["cache"]) for e in entries)
 
 
-SPLIT_COLUMN = "__split__"  # a folder data set's train/val/test sub-tree per row
 SIZE_FLOOR = 256 * 1024 ** 2  # tensors smaller than this fit anywhere: no look-up
 
 

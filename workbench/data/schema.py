@@ -149,19 +149,24 @@ def _column(df, name: str, override: str | None, info: ReadInfo, path) -> Column
         kind = override
     elif numeric:
         kind = "numeric"
-    elif _is_image_paths(s):
+    elif is_image_column(s):
         kind = "image"
     else:
         kind = "text" if _is_phrases(s, distinct, present) else "categorical"
     return ColumnInfo(name, kind, "", missing, distinct)
 
 
-def _is_image_paths(s) -> bool:
-    """Paths of image files: every value (of the first 200) ends in an image suffix."""
+def is_image_column(series) -> bool:
+    """A text column whose values (a sample of them) all name image files."""
+    import pandas as pd
+
     from workbench.data.image_decode import SUFFIXES
 
-    values = s.dropna().iloc[:200].astype(str).str.strip().str.lower()
-    return bool(len(values)) and bool(values.str.endswith(SUFFIXES).all())
+    if series.dtype != object and not pd.api.types.is_string_dtype(series):
+        return False
+    values = series.dropna().astype(str).str.strip()
+    values = values[values != ""].head(200)
+    return len(values) > 0 and bool(values.str.lower().str.endswith(SUFFIXES).all())
 
 
 def _distinct(s) -> int:

@@ -32,6 +32,7 @@ class Preprocessor:
         self.spec = spec
         target = spec["target"]
         self._classes = None if target["classes"] is None else list(target["classes"])
+        self._inputs = spec["inputs"] if "inputs" in spec else [_version_1_input(spec)]
 
     # -- what it produces -----------------------------------------------------------------
     @property
@@ -65,13 +66,7 @@ class Preprocessor:
         """One entry per model input, in model input order: name, kind (table | text | image),
         dtype, shape and what the kind needs (features | text | image). A version 1 spec
         (one table or text input) reads as one input named x."""
-        if "inputs" in self.spec:
-            return self.spec["inputs"]
-        s = self.spec
-        kind = "text" if s["text"] is not None else "table"
-        entry = {"name": "x", "kind": kind, **s["input"]}
-        entry.update({"text": s["text"]} if kind == "text" else {"features": s["features"]})
-        return [entry]
+        return self._inputs
 
     @classmethod
     def fit(cls, df, rows, schema, settings, base_dir=".") -> tuple["Preprocessor", list[str]]:
@@ -253,6 +248,14 @@ class Preprocessor:
         return np.stack(cols, axis=1)
 
 
+def _version_1_input(spec: dict) -> dict:
+    """A version 1 spec's one input as an entry of the version 2 list."""
+    kind = "text" if spec["text"] is not None else "table"
+    entry = {"name": "x", "kind": kind, **spec["input"]}
+    entry.update({"text": spec["text"]} if kind == "text" else {"features": spec["features"]})
+    return entry
+
+
 def cardinality(entry: dict) -> int | None:
     """Vocabulary size (PAD and OOV included) of a text input; None for others."""
     return len(entry["text"]["vocab"]) if entry["kind"] == "text" else None
@@ -349,9 +352,9 @@ def _images(df, rows, entry, base_dir, stream: bool, corrupt: str):
     if stream:
         from workbench.data.streaming import StreamedImages
 
-        values = _take(df[column], rows).astype(str).tolist()
-        base = os.path.abspath(base_dir or ".")
-        return StreamedImages([os.path.join(base, v) for v in values], spec), []
+        base = Path(os.path.abspath(base_dir or "."))
+        values = _take(df[column], rows).tolist()
+        return StreamedImages([str(images.resolve(v, base)) for v in values], spec), []
     rows = range(len(df)) if rows is None else rows
     x, bad = images.decode_rows(df, rows, column, base_dir, spec, corrupt,
                                 display=Path(base_dir or ".").name)

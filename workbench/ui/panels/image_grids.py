@@ -140,26 +140,15 @@ class ThumbnailGrid(QWidget):
         return self.findChildren(QLabel, "class-label")
 
 
+_SHOWN = (("flip", "flip {:.0%}"), ("vflip", "vertical flip {:.0%}"), ("rotate", "rotate ±{:g}°"),
+          ("crop", "crop up to {:.0%}"), ("jitter", "colour jitter {:g}"),
+          ("cutout", "cutout {:.0%}"), ("noise_std", "noise σ {:g}"))
+
+
 def describe(options: dict) -> str:
     """One line of what is on, in the user's words (the Data panel's augment settings)."""
-    o = {k: float(options.get(k, 0) or 0) for k in
-         ("flip", "vflip", "rotate", "crop", "jitter", "cutout", "noise_std")}
-    parts = []
-    if o["flip"] > 0:
-        parts.append(f"flip {o['flip']:.0%}")
-    if o["vflip"] > 0:
-        parts.append(f"vertical flip {o['vflip']:.0%}")
-    if o["rotate"] > 0:
-        parts.append(f"rotate ±{o['rotate']:g}°")
-    if o["crop"] > 0:
-        parts.append(f"crop up to {o['crop']:.0%}")
-    if o["jitter"] > 0:
-        parts.append(f"colour jitter {o['jitter']:g}")
-    if o["cutout"] > 0:
-        parts.append(f"cutout {o['cutout']:.0%}")
-    if o["noise_std"] > 0:
-        parts.append(f"noise σ {o['noise_std']:g}")
-    return " · ".join(parts)
+    values = ((float(options.get(k, 0) or 0), shown) for k, shown in _SHOWN)
+    return " · ".join(shown.format(v) for v, shown in values if v > 0)
 
 
 class AugmentationGrid(QWidget):
