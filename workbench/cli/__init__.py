@@ -13,7 +13,8 @@ import sys
 from workbench import __version__
 
 # (module, what it adds) in the order `--help` lists them.
-SUBCOMMANDS = ["gui", "new", "validate", "data", "train", "search", "export", "import", "plugins"]
+SUBCOMMANDS = ["gui", "new", "validate", "data", "preflight", "lr-find", "train", "explain", "search",
+               "export", "import", "plugins"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"workbench.cli.{name}_cmd")
+            module_name = f"workbench.cli.{name.replace('-', '_')}_cmd"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name != f"workbench.cli.{name}_cmd":
+            if exc.name != module_name:
                 raise
             continue
         module.register(sub)
